@@ -1,0 +1,369 @@
+"""Frozen, strict configuration for every stage of the study.
+
+Every setting lives in a frozen dataclass with a commented default.  A
+*profile* (``smoke``, ``cpu``, ``paper``) is a named set of values; a user
+changes it with *overrides*, a mapping from dotted keys to values::
+
+    >>> cfg = resolve("smoke", {"train.steps": 7})
+    >>> cfg.train.steps
+    7
+    >>> resolve("smoke", {"train.stpes": 7})
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: unknown key 'train.stpes'; valid keys under 'train': ...
+
+A misspelled key fails and lists the valid keys; a value of the wrong type
+fails and names the key and the expected type.  Derived values come from
+functions (for example :func:`sslsv.features.n_frames`), never by writing them
+back into a config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used."""
+
+
+# ---------------------------------------------------------------------------
+# Stage configurations
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Where the speaker-verification and pre-training audio comes from.
+
+    ``source="synthetic"`` generates the procedural corpus (written in the
+    VoxCeleb1 layout, with a LibriSpeech-layout pre-training pool) under the
+    artifact root; ``source="voxceleb1"`` reads ``voxceleb_root`` and
+    ``librispeech_root`` from disk.
+    """
+
+    source: str = "synthetic"  # "synthetic" | "voxceleb1"
+    seed: int = 0  # generator seed: the same seed gives the same corpus, bit for bit
+    sample_rate: int = 16000
+    # --- synthetic speaker-verification part (VoxCeleb1 layout) ---
+    n_train_speakers: int = 60  # "Vox1-dev": labelled speakers for SV training
+    n_test_speakers: int = 20  # "Vox1-O": disjoint speakers for the trial list
+    sessions_per_speaker: int = 4  # a session = one channel (mic, room, noise)
+    utterances_per_session: int = 3
+    min_seconds: float = 2.0  # utterance duration is uniform in [min, max]
+    max_seconds: float = 4.0
+    n_trials: int = 2000  # half target, half non-target, cross-session targets
+    # --- synthetic unlabelled pre-training pool (LibriSpeech layout) ---
+    pretrain_hours: float = 0.25  # total audio in the pool
+    pretrain_speakers: int = 80  # speakers disjoint from the SV speakers
+    # --- real data (paper profile) ---
+    voxceleb_root: str = ""  # directory holding wav/ and the Vox1-O trial list
+    voxceleb_trials: str = "veri_test2.txt"  # trial list file inside voxceleb_root
+    librispeech_root: str = ""  # directory holding LibriSpeech/<subset>/...
+    librispeech_subsets: tuple[str, ...] = ("train-clean-100",)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """80-dim log-mel filterbank, the baseline front-end."""
+
+    n_mels: int = 80
+    n_fft: int = 512
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    f_min: float = 20.0
+    f_max: float = 7600.0
+    mean_norm: bool = True  # per-utterance cepstral-style mean normalisation
+
+
+@dataclass(frozen=True)
+class EcapaConfig:
+    """ECAPA-TDNN backend (SpeechBrain's implementation)."""
+
+    channels: int = 512  # C in the paper (512 small, 1024 large)
+    attention_channels: int = 128
+    embedding_dim: int = 192
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """The shared training loop: AdamW, linear warm-up, cosine decay."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 2e-5
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05  # final lr = lr * min_lr_ratio
+    grad_clip: float = 5.0
+    checkpoint_every: int = 200  # steps between resumable checkpoints
+
+
+@dataclass(frozen=True)
+class SVTrainConfig(OptimConfig):
+    """Speaker-verification training: random crops, AAM-softmax."""
+
+    crop_seconds: float = 2.0
+    aam_margin: float = 0.2
+    aam_scale: float = 30.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Scoring and metrics."""
+
+    p_targets: tuple[float, ...] = (0.01, 0.05)
+    bootstrap: int = 1000  # bootstrap resamples of the trial list
+    ci_level: float = 0.95
+    max_eval_seconds: float = 20.0  # longer test utterances are cut (memory)
+
+
+@dataclass(frozen=True)
+class SVConfig:
+    """A complete speaker-verification experiment (fbank baseline)."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    ecapa: EcapaConfig = field(default_factory=EcapaConfig)
+    train: SVTrainConfig = field(default_factory=SVTrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+
+# ---------------------------------------------------------------------------
+# Profiles
+# ---------------------------------------------------------------------------
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # CI and nbval references: everything in a few minutes on 2 CPU cores.
+    "smoke": {
+        "corpus.n_train_speakers": 16,
+        "corpus.n_test_speakers": 8,
+        "corpus.sessions_per_speaker": 3,
+        "corpus.utterances_per_session": 2,
+        "corpus.min_seconds": 1.5,
+        "corpus.max_seconds": 2.5,
+        "corpus.n_trials": 300,
+        "corpus.pretrain_hours": 0.02,
+        "corpus.pretrain_speakers": 12,
+        "ecapa.channels": 64,
+        "ecapa.attention_channels": 32,
+        "ecapa.embedding_dim": 64,
+        "train.steps": 60,
+        "train.batch_size": 16,
+        "train.warmup_steps": 10,
+        "train.checkpoint_every": 30,
+        "train.crop_seconds": 1.5,
+        "eval.bootstrap": 200,
+    },
+    # The default of `make book`: a 2-core CPU, well under an hour for the book.
+    "cpu": {
+        "corpus.n_train_speakers": 100,
+        "corpus.n_test_speakers": 40,
+        "corpus.sessions_per_speaker": 4,
+        "corpus.utterances_per_session": 4,
+        "corpus.min_seconds": 2.0,
+        "corpus.max_seconds": 4.0,
+        "corpus.n_trials": 6000,
+        "corpus.pretrain_hours": 1.0,
+        "corpus.pretrain_speakers": 200,
+        "ecapa.channels": 256,
+        "ecapa.attention_channels": 64,
+        "ecapa.embedding_dim": 128,
+        "train.steps": 1200,
+        "train.batch_size": 32,
+        "train.warmup_steps": 100,
+        "train.checkpoint_every": 200,
+    },
+    # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
+    "paper": {
+        "corpus.source": "voxceleb1",
+        "corpus.voxceleb_root": "data/voxceleb1",
+        "corpus.librispeech_root": "data/librispeech",
+        "corpus.librispeech_subsets": ("train-clean-100", "train-clean-360", "train-other-500"),
+        "ecapa.channels": 512,
+        "ecapa.attention_channels": 128,
+        "ecapa.embedding_dim": 192,
+        "train.steps": 40000,
+        "train.batch_size": 128,
+        "train.lr": 1e-3,
+        "train.warmup_steps": 2000,
+        "train.checkpoint_every": 2000,
+        "train.crop_seconds": 3.0,
+        "device": "auto",
+    },
+}
+
+
+# ---------------------------------------------------------------------------
+# Strict overrides
+# ---------------------------------------------------------------------------
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Return ``value`` converted to ``annotation`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    elif origin is tuple:
+        args = typing.get_args(annotation)
+        if isinstance(value, (list, tuple)):
+            item_type = args[0] if args else Any
+            if item_type is Any:
+                return tuple(value)
+            return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _coerce(key, value, arg)
+            except ConfigError:
+                continue
+    elif annotation is Any:
+        return value
+    name = getattr(annotation, "__name__", str(annotation))
+    raise ConfigError(f"key {key!r} expects {name}, got {value!r} ({type(value).__name__})")
+
+
+def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in overrides.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            flat.update(_flatten(v, key + "."))
+        else:
+            flat[key] = v
+    return flat
+
+
+def override(cfg: Any, overrides: Mapping[str, Any] | None) -> Any:
+    """Return a copy of dataclass ``cfg`` with dotted-key ``overrides`` applied.
+
+    Nested mappings are accepted too (``{"train": {"steps": 5}}``).
+
+    >>> override(OptimConfig(), {"steps": 5}).steps
+    5
+    >>> override(OptimConfig(), {"steps": "five"})
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: key 'steps' expects int, got 'five' (str)
+    """
+    if not overrides:
+        return cfg
+    grouped: dict[str, dict[str, Any]] = {}
+    direct: dict[str, Any] = {}
+    for key, value in _flatten(overrides).items():
+        head, _, rest = key.partition(".")
+        if rest:
+            grouped.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    return _apply(cfg, direct, grouped, prefix="")
+
+
+def _apply(cfg: Any, direct: dict[str, Any], grouped: dict[str, dict[str, Any]], prefix: str) -> Any:
+    types_ = _field_types(type(cfg))
+    valid = sorted(types_)
+    changes: dict[str, Any] = {}
+    for name in list(direct) + list(grouped):
+        if name not in types_:
+            where = f" under {prefix[:-1]!r}" if prefix else ""
+            raise ConfigError(
+                f"unknown key {prefix + name!r}; valid keys{where}: {', '.join(valid)}"
+            )
+    for name, value in direct.items():
+        annotation = types_[name]
+        if dataclasses.is_dataclass(annotation):
+            raise ConfigError(f"key {prefix + name!r} is a section; set one of its keys, e.g. '{prefix + name}.<key>'")
+        changes[name] = _coerce(prefix + name, value, annotation)
+    for name, sub in grouped.items():
+        child = getattr(cfg, name)
+        if not dataclasses.is_dataclass(child):
+            raise ConfigError(f"key {prefix + name!r} is a value, not a section")
+        sub_direct = {k: v for k, v in sub.items() if "." not in k}
+        sub_grouped: dict[str, dict[str, Any]] = {}
+        for k, v in sub.items():
+            if "." in k:
+                h, _, r = k.partition(".")
+                sub_grouped.setdefault(h, {})[r] = v
+        changes[name] = _apply(child, sub_direct, sub_grouped, prefix=f"{prefix}{name}.")
+    return dataclasses.replace(cfg, **changes)
+
+
+def valid_keys(cfg: Any, prefix: str = "") -> list[str]:
+    """All dotted keys of a (nested) config dataclass."""
+    keys: list[str] = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(valid_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def resolve(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, base: Any = None) -> Any:
+    """The resolved config of a ``profile`` with ``overrides`` on top.
+
+    ``base`` is the config dataclass to start from (default :class:`SVConfig`).
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    cfg = base if base is not None else SVConfig()
+    profile_values = {k: v for k, v in PROFILES[profile].items() if _has_key(cfg, k)}
+    cfg = override(cfg, profile_values)
+    return override(cfg, overrides)
+
+
+def _has_key(cfg: Any, dotted: str) -> bool:
+    head, _, rest = dotted.partition(".")
+    if not any(f.name == head for f in dataclasses.fields(cfg)):
+        return False
+    return _has_key(getattr(cfg, head), rest) if rest else True
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a config dataclass from :func:`to_dict` output, strictly."""
+    return override(cls(), data)
+
+
+def config_hash(cfg: Any, length: int = 12) -> str:
+    """Stable short hash of a config (or any JSON-able object).
+
+    >>> config_hash(OptimConfig()) == config_hash(OptimConfig())
+    True
+    >>> config_hash(OptimConfig()) == config_hash(OptimConfig(steps=2))
+    False
+    """
+    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
