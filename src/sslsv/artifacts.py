@@ -155,7 +155,7 @@ class Run:
     True
     >>> run.is_complete
     False
-    >>> run.start(); run.finish({"eer_percent": 1.0}); run.is_complete
+    >>> _ = run.start(); run.finish({"eer_percent": 1.0}); run.is_complete
     True
     >>> Run("demo", OptimConfig(), root=root).metrics()
     {'eer_percent': 1.0}
