@@ -1,0 +1,63 @@
+"""Corpora: the synthetic generator and readers for VoxCeleb1 and LibriSpeech.
+
+:func:`load_sv_corpus` and :func:`load_pretrain_pool` are the single entry
+points the studies use; both go through the *real-data readers*, also for
+the synthetic corpus (which is written to disk in the same layouts), so the
+VoxCeleb/LibriSpeech code path runs on every build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import CorpusConfig
+from .corpus import PretrainPool, SVCorpus
+
+SYNTHETIC_SUBSET = "train-synthetic"
+
+
+def corpus_root(cfg: CorpusConfig, progress: bool = True) -> Path:
+    """Generate (or reuse) the synthetic corpus; the on-disk root of either source."""
+    if cfg.source == "synthetic":
+        from .synthetic import generate_corpus
+
+        return generate_corpus(cfg, progress=progress)
+    if cfg.source == "voxceleb1":
+        return Path(cfg.voxceleb_root)
+    raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+
+
+def load_sv_corpus(cfg: CorpusConfig, progress: bool = True, check_files: bool = True) -> SVCorpus:
+    """The speaker-verification corpus: training utterances and the trial list."""
+    from .voxceleb import read_voxceleb1
+
+    if cfg.source == "synthetic":
+        root = corpus_root(cfg, progress) / "voxceleb1"
+    elif cfg.source == "voxceleb1":
+        if not cfg.voxceleb_root:
+            raise ValueError("corpus.voxceleb_root is empty: set it to the directory holding wav/ and the trial list")
+        root = Path(cfg.voxceleb_root)
+    else:
+        raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+    return read_voxceleb1(root, trials_file=cfg.voxceleb_trials, check_files=check_files,
+                          sample_rate=cfg.sample_rate)
+
+
+def load_pretrain_pool(cfg: CorpusConfig, hours: float | None = None, seed: int = 0,
+                       progress: bool = True) -> PretrainPool:
+    """The unlabelled pre-training pool (``hours`` of it; all when ``None``)."""
+    from .librispeech import read_librispeech
+
+    if cfg.source == "synthetic":
+        root = corpus_root(cfg, progress) / "librispeech"
+        subsets: tuple[str, ...] = (SYNTHETIC_SUBSET,)
+    elif cfg.source == "voxceleb1":
+        if not cfg.librispeech_root:
+            raise ValueError("corpus.librispeech_root is empty: set it to the directory holding LibriSpeech/<subset>/")
+        root, subsets = Path(cfg.librispeech_root), tuple(cfg.librispeech_subsets)
+    else:
+        raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+    return read_librispeech(root, subsets=subsets, hours=hours, seed=seed, sample_rate=cfg.sample_rate)
+
+
+__all__ = ["SVCorpus", "PretrainPool", "load_sv_corpus", "load_pretrain_pool", "corpus_root"]
