@@ -62,6 +62,14 @@ class CorpusConfig:
     # --- synthetic unlabelled pre-training pool (LibriSpeech layout) ---
     pretrain_hours: float = 0.25  # total audio in the pool
     pretrain_speakers: int = 80  # speakers disjoint from the SV speakers
+    # --- synthetic difficulty knobs (intra- vs inter-speaker variability) ---
+    snr_db_min: float = 5.0  # additive noise: session SNR uniform in [min, max] dB
+    snr_db_max: float = 30.0
+    reverb_probability: float = 0.5  # share of sessions recorded in a reverberant room
+    rt60_max_s: float = 0.9  # reverberation time uniform in [0.2, max] seconds
+    channel_variability: float = 1.0  # scales per-session EQ gains and band limits (0 = flat channel)
+    prosody_drift: float = 1.0  # scales per-session drift of F0, rate, vocal effort (0 = none)
+    speaker_spread: float = 1.0  # scales between-speaker spread of voice parameters (smaller = harder)
     # --- real data (paper profile) ---
     voxceleb_root: str = ""  # directory holding wav/ and the Vox1-O trial list
     voxceleb_trials: str = "veri_test2.txt"  # trial list file inside voxceleb_root
@@ -134,6 +142,50 @@ class SVConfig:
     ecapa: EcapaConfig = field(default_factory=EcapaConfig)
     train: SVTrainConfig = field(default_factory=SVTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Self-supervised (or supervised-CTC) pre-training of an upstream: the knobs the study turns.
+
+    Names are checked against the registries of :mod:`sslsv.pretrain`
+    (``BACKBONES``, ``SIZES``, ``OBJECTIVES``, ``QUANTIZERS``).
+    """
+
+    backbone: str = "hubert"  # "hubert" | "wavlm" | "w2v_bert" (fbank-input conformer)
+    size: str = "tiny"  # "tiny" | "small" | "medium" (CPU) | "base" (12 x 768) | "large" (24 x 1024)
+    init: str = ""  # "" = random init; else a checkpoint name or directory to start from
+    objective: str = "masked"  # "masked" | "unmasked" | "mixed" | "contrastive" | "ctc"
+    quantizer: str = "kmeans_mfcc"  # "kmeans_mfcc" | "kmeans_hidden" | "random_projection" | "oracle_phones"
+    n_clusters: int = 100  # codebook size K (100 on MFCC, 500 on hidden layers in HuBERT)
+    kmeans_source: str = ""  # iteration 2: upstream dir, hub name or run name "pretrain-<hash>"
+    kmeans_layer: int = 6  # hidden state of kmeans_source that k-means clusters (0 = embedding layer)
+    kmeans_max_frames: int = 200_000  # frames sampled to fit k-means (all frames are labelled)
+    hours: float = 0.0  # pre-training audio drawn from the pool; 0 = the whole pool
+    crop_seconds: float = 2.0  # random crop per batch item
+    mask_prob: float = 0.08  # probability that a frame starts a mask span (HuBERT: 0.08)
+    mask_length: int = 10  # frames per span (HuBERT: 10, so about half the frames are masked)
+    unmasked_weight: float = 0.5  # "mixed": weight of the unmasked-frame term (masked term has weight 1)
+    temperature: float = 0.1  # cosine logits / contrastive similarities are divided by it
+    proj_dim: int = 256  # dimension of the prediction head and label embeddings (HuBERT "final_dim")
+    num_negatives: int = 100  # contrastive: distractors per masked frame
+    codevectors: int = 320  # contrastive: Gumbel codebook entries per group (wav2vec 2.0: 320 x 2)
+    codevector_groups: int = 2
+    diversity_weight: float = 0.1  # contrastive: weight of the codebook diversity penalty
+    feature_grad_scale: float = 0.1  # HuBERT's gradient scale on the waveform conv front-end
+    seed: int = 0  # model init, pool subset, k-means, masks and crops
+
+
+@dataclass(frozen=True)
+class PretrainExperimentConfig:
+    """A complete pre-training run: data, model/objective/targets, optimiser, device."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        steps=2000, batch_size=16, lr=5e-4, weight_decay=0.01, warmup_steps=200, grad_clip=10.0,
+        checkpoint_every=250))
     device: str = "cpu"  # "cpu", "cuda" or "auto"
 
 

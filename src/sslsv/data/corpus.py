@@ -123,3 +123,42 @@ def read_alignments(path: Path) -> dict[str, list[Segment]]:
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"{path}:{lineno}: malformed alignment line ({e})") from e
     return out
+
+
+def describe(corpus: SVCorpus) -> "pd.DataFrame":
+    """One row per partition (train / test): speakers, utterances, sessions, hours, trials."""
+    import pandas as pd
+    import soundfile as sf
+
+    def seconds(paths):
+        return sum(sf.info(str(p)).duration for p in paths)
+
+    test_keys = corpus.test_keys
+    test_speakers = {k.split("/")[0] for k in test_keys}
+    targets = sum(t.label for t in corpus.trials)
+    rows = [
+        {"partition": "train (Vox1-dev role)", "speakers": len(corpus.train_speakers),
+         "utterances": len(corpus.train), "sessions": len({(u.speaker, u.session) for u in corpus.train}),
+         "hours": seconds(u.path for u in corpus.train) / 3600, "trials": 0, "target_trials": 0},
+        {"partition": "test (Vox1-O role)", "speakers": len(test_speakers), "utterances": len(test_keys),
+         "sessions": len({tuple(k.split("/")[:2]) for k in test_keys}),
+         "hours": seconds(corpus.path(k) for k in test_keys) / 3600, "trials": len(corpus.trials),
+         "target_trials": targets},
+    ]
+    return pd.DataFrame(rows)
+
+
+def example_keys(corpus: SVCorpus) -> list[tuple[str, str]]:
+    """Three test utterances to listen to: two sessions of one speaker, then another speaker.
+
+    Returns ``[(description, key), ...]`` taken from the first target trial
+    whose utterances come from different sessions, and a non-target partner.
+    """
+    for t in corpus.trials:
+        if t.label == 1 and t.enroll.split("/")[1] != t.test.split("/")[1]:
+            speaker = t.enroll.split("/")[0]
+            other = next(k for k in corpus.test_keys if k.split("/")[0] != speaker)
+            return [(f"speaker {speaker}, session {t.enroll.split('/')[1]}", t.enroll),
+                    (f"speaker {speaker}, session {t.test.split('/')[1]}", t.test),
+                    (f"speaker {other.split('/')[0]}", other)]
+    raise ValueError("the trial list has no cross-session target trial")

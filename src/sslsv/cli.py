@@ -1,0 +1,122 @@
+"""The ``sslsv`` command line: the studies, headless.
+
+Examples::
+
+    sslsv corpus --profile cpu                      # generate (or reuse) the synthetic corpus
+    sslsv baseline --profile smoke --seeds 0 1      # fbank ECAPA-TDNN, one run per seed
+    sslsv baseline --profile cpu --set train.steps=400 --set corpus.n_trials=3000
+    sslsv book --profile cpu                        # papermill-execute notebooks/ into book/
+
+``--set KEY=VALUE`` takes a dotted config key; the value is read as JSON
+when it parses (numbers, true/false, lists) and as a string otherwise.
+A misspelled key fails and lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .config import PROFILES, ConfigError
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["a.b=3", "c=x"]`` -> ``{"a.b": 3, "c": "x"}``.
+
+    >>> parse_sets(["train.steps=5", "corpus.source=synthetic", "eval.p_targets=[0.01]"])
+    {'train.steps': 5, 'corpus.source': 'synthetic', 'eval.p_targets': [0.01]}
+    """
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="scale of the run (default: cpu)")
+    p.add_argument("--set", dest="sets", action="append", metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from .config import resolve
+    from .data import corpus_root
+
+    cfg = resolve(args.profile, parse_sets(args.sets))
+    root = corpus_root(cfg.corpus, progress=not args.no_progress)
+    print(root)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from .studies import baseline
+
+    result = baseline.run(args.profile, args.seeds, parse_sets(args.sets), progress=not args.no_progress)
+    cols = ["system", "seed", "eer_percent", "eer_percent_ci_low", "eer_percent_ci_high", "min_dcf_0.01",
+            "min_dcf_0.05"]
+    print(result.per_seed[cols].round(3).to_string(index=False))
+    print(result.summary.round(3).to_string(index=False))
+    for r in result.results:
+        print(r.run.path)
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import execute_notebooks
+
+    execute_notebooks(profile=args.profile, names=args.notebooks, output_dir=args.output_dir,
+                      parameters=parse_sets(args.sets))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sslsv", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("corpus", help="generate or locate the corpus of a profile")
+    _common(p)
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("baseline", help="the fbank ECAPA-TDNN baseline study")
+    _common(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("book", help="execute the study notebooks with papermill into book/")
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    p.add_argument("--notebooks", nargs="*", default=None, help="names like 01_baseline (default: all)")
+    p.add_argument("--output-dir", default="book")
+    p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
+                   help="extra notebook parameter")
+    p.set_defaults(func=cmd_book)
+
+    try:
+        from .pretrain.cli import add_parser as add_pretrain
+    except ImportError:
+        pass
+    else:
+        add_pretrain(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"sslsv: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

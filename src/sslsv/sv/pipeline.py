@@ -1,0 +1,162 @@
+"""Train a speaker-verification model, embed the test utterances, score, measure.
+
+:func:`run_sv` is the one call a study makes per (configuration, seed). Its
+run directory (``sv-<hash>``) follows a fixed layout::
+
+    config.json        resolved configuration (the hash is computed from it)
+    environment.json   package versions, git commit, platform
+    log.txt            what happened, with times
+    checkpoint.pt      resumable training state (model, optimizer, step, RNG)
+    speaker_model.pt   final weights with their config inside
+    embeddings.npz     test embeddings (keys, matrix)
+    scores.tsv         label, score, enroll, test for every trial
+    history.json       per-step loss, accuracy, learning rate
+    metrics.json       EER, minDCF, confidence intervals, timings
+    DONE               written last: the run is complete and will be reused
+
+Stages restart where they stopped: a complete run is loaded, an interrupted
+training resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..artifacts import Run, atomic_torch_save, atomic_write_json, atomic_write_text, torch_load
+from ..config import SVConfig, from_dict, to_dict
+from ..data import load_sv_corpus
+from ..data.audio import check_audio_files
+from ..data.batching import CropSampler
+from ..data.corpus import SVCorpus
+from ..metrics import verification_metrics
+from ..training import fit, resolve_device, step_rng
+from .embeddings import extract_embeddings
+from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
+from .scoring import cosine_scores
+
+FRONTENDS = ("fbank",)
+
+
+@dataclass
+class SVResult:
+    """What a finished speaker-verification run gives back."""
+
+    run: Run
+    metrics: dict[str, Any]
+    scores: pd.DataFrame  # columns: label, score, enroll, test
+
+    @property
+    def eer_percent(self) -> float:
+        return float(self.metrics["eer_percent"])
+
+
+def build_speaker_model(cfg: SVConfig, frontend: str = "fbank") -> SpeakerModel:
+    """A fresh speaker model for ``frontend`` (one of :data:`FRONTENDS`)."""
+    if frontend == "fbank":
+        front = FbankFrontend(cfg.features, cfg.corpus.sample_rate)
+    else:
+        raise ValueError(f"unknown front-end {frontend!r}; valid front-ends: {', '.join(FRONTENDS)}")
+    return SpeakerModel(front, cfg.ecapa)
+
+
+def sv_run(cfg: SVConfig, frontend: str = "fbank") -> Run:
+    """The run directory of one configuration (nothing is computed)."""
+    return Run("sv", {"sv": to_dict(cfg), "frontend": frontend})
+
+
+def load_speaker_model(run: Run) -> SpeakerModel:
+    """Rebuild the trained speaker model of a complete run."""
+    state = torch_load(run.file("speaker_model.pt"))
+    cfg = from_dict(SVConfig, state["config"]["sv"])
+    model = build_speaker_model(cfg, state["config"]["frontend"])
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def load_result(run: Run) -> SVResult:
+    scores = pd.read_csv(run.file("scores.tsv"), sep="\t")
+    return SVResult(run=run, metrics=run.metrics(), scores=scores)
+
+
+def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
+    """Check every training and test file before any compute; report all problems at once."""
+    paths = [u.path for u in corpus.train] + [corpus.path(k) for k in corpus.test_keys]
+    check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=0.5)
+
+
+def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, frontend: str = "fbank",
+                        progress: bool = True) -> tuple[SpeakerModel, list[dict[str, float]]]:
+    """Train with AAM-softmax on random crops, resuming from the run's checkpoint."""
+    torch.manual_seed(cfg.train.seed)
+    speakers = corpus.train_speakers
+    label_of = {s: i for i, s in enumerate(speakers)}
+    sampler = CropSampler([u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train],
+                          int(cfg.train.crop_seconds * cfg.corpus.sample_rate))
+    speaker_model = build_speaker_model(cfg, frontend)
+    head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, len(speakers), cfg.train.aam_margin, cfg.train.aam_scale)
+    model = SVTrainingModel(speaker_model, head)
+    device = resolve_device(cfg.device)
+
+    def batch_fn(step: int, rank: int, world: int):
+        return sampler.batch(step_rng(cfg.train.seed, step, rank), cfg.train.batch_size)
+
+    def loss_fn(m: torch.nn.Module, batch):
+        wave, labels = batch
+        loss, acc = m(wave.to(device), labels.to(device))
+        return loss, {"accuracy": acc, "n": len(labels)}
+
+    result = fit(model, batch_fn, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
+                 device=device, desc="SV training", progress=progress, log=run.log)
+    return speaker_model, result.history
+
+
+def run_sv(cfg: SVConfig, frontend: str = "fbank", progress: bool = True) -> SVResult:
+    """Train (or resume, or reuse) one SV system and evaluate it on the trial list."""
+    run = sv_run(cfg, frontend)
+    if run.is_complete:
+        return load_result(run)
+    run.start()
+    t0 = time.perf_counter()
+    corpus = load_sv_corpus(cfg.corpus, progress=progress)
+    validate_corpus(corpus, cfg)
+    run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers, "
+            f"{len(corpus.trials)} trials")
+    speaker_model, history = train_speaker_model(cfg, corpus, run, frontend, progress)
+    t_train = time.perf_counter() - t0
+    atomic_write_json(run.file("history.json"), history)
+    atomic_torch_save({"config": run.config_dict, "model": speaker_model.state_dict()},
+                      run.file("speaker_model.pt"))
+
+    t1 = time.perf_counter()
+    keys = corpus.test_keys
+    device = resolve_device(cfg.device)
+    embeddings = extract_embeddings(speaker_model, [corpus.path(k) for k in keys], cfg.corpus.sample_rate,
+                                    cfg.eval.max_eval_seconds, device, progress)
+    t_embed = time.perf_counter() - t1
+    np.savez(run.file("embeddings.npz"), keys=np.array(keys), embeddings=embeddings)
+    index = {k: i for i, k in enumerate(keys)}
+    scores = cosine_scores(embeddings, index, corpus.trials)
+    labels = np.array([t.label for t in corpus.trials])
+    table = pd.DataFrame({"label": labels, "score": scores, "enroll": [t.enroll for t in corpus.trials],
+                          "test": [t.test for t in corpus.trials]})
+    atomic_write_text(run.file("scores.tsv"), table.to_csv(sep="\t", index=False, float_format="%.6f"))
+    metrics = verification_metrics(scores, labels, p_targets=cfg.eval.p_targets, bootstrap=cfg.eval.bootstrap,
+                                   level=cfg.eval.ci_level, seed=cfg.train.seed)
+    metrics.update({
+        "train_seconds": round(t_train, 1),
+        "embed_seconds": round(t_embed, 2),
+        "utterances_per_second": round(len(keys) / max(t_embed, 1e-9), 1),
+        "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else None,
+        "final_train_accuracy": float(np.mean([h["accuracy"] for h in history[-20:]])) if history else None,
+    })
+    run.log("metrics: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}))
+    run.finish(metrics)
+    return SVResult(run=run, metrics=metrics, scores=table)
