@@ -1,0 +1,67 @@
+import pytest
+
+from sslsv.config import (PROFILES, ConfigError, OptimConfig, SVConfig, config_hash, from_dict, override,
+                          resolve, to_dict, valid_keys)
+
+
+def test_profiles_resolve_and_differ():
+    smoke, cpu = resolve("smoke"), resolve("cpu")
+    assert smoke.train.steps < cpu.train.steps
+    assert config_hash(smoke) != config_hash(cpu)
+    assert resolve("paper").corpus.source == "voxceleb1"
+
+
+def test_profile_keys_are_valid():
+    keys = set(valid_keys(SVConfig()))
+    for name, values in PROFILES.items():
+        for key in values:
+            head = key.split(".")[0]
+            if head in {f for f in SVConfig.__dataclass_fields__}:
+                assert key in keys, (name, key)
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as e:
+        resolve("smoke", {"train.stpes": 3})
+    assert "train.stpes" in str(e.value) and "steps" in str(e.value)
+
+
+def test_unknown_section_and_profile():
+    with pytest.raises(ConfigError, match="valid keys: corpus, device, ecapa, eval, features, train"):
+        resolve("smoke", {"trian.steps": 3})
+    with pytest.raises(ConfigError, match="unknown profile 'cpuu'"):
+        resolve("cpuu")
+
+
+@pytest.mark.parametrize("key,value", [("train.steps", "many"), ("train.lr", True), ("features.mean_norm", 1),
+                                       ("eval.p_targets", 0.01)])
+def test_ill_typed_value_names_key(key, value):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        resolve("smoke", {key: value})
+
+
+def test_section_cannot_be_set_as_value():
+    with pytest.raises(ConfigError, match="is a section"):
+        resolve("smoke", {"train": 3})
+
+
+def test_nested_and_dotted_overrides_agree():
+    a = resolve("smoke", {"train.steps": 9, "corpus.seed": 4})
+    b = resolve("smoke", {"train": {"steps": 9}, "corpus": {"seed": 4}})
+    assert a == b
+
+
+def test_int_to_float_and_list_to_tuple():
+    cfg = override(SVConfig(), {"train.lr": 1, "eval.p_targets": [0.01, 0.1]})
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+    assert cfg.eval.p_targets == (0.01, 0.1)
+
+
+def test_configs_are_frozen():
+    with pytest.raises(Exception):
+        OptimConfig().steps = 3  # type: ignore[misc]
+
+
+def test_dict_round_trip():
+    cfg = resolve("cpu", {"train.seed": 3})
+    assert from_dict(SVConfig, to_dict(cfg)) == cfg

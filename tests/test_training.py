@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+
+from sslsv.config import OptimConfig
+from sslsv.training import ConfigMismatchError, fit, lr_factor, step_rng
+
+
+def _problem():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Dropout(0.2), torch.nn.Linear(16, 1))
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+    def batch_fn(step, rank, world):
+        x = torch.from_numpy(step_rng(0, step, rank).standard_normal((8, 4)).astype(np.float32))
+        return x, x @ w
+
+    def loss_fn(m, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(m(x).squeeze(-1), y), {"n": len(y)}
+
+    return model, batch_fn, loss_fn
+
+
+CFG = OptimConfig(steps=30, batch_size=8, lr=1e-2, warmup_steps=5, checkpoint_every=10)
+
+
+def test_loss_falls():
+    model, batch_fn, loss_fn = _problem()
+    hist = fit(model, batch_fn, loss_fn, CFG, progress=False).history
+    assert np.mean([h["loss"] for h in hist[-5:]]) < 0.5 * np.mean([h["loss"] for h in hist[:5]])
+    assert len(hist) == 30 and hist[-1]["step"] == 30
+
+
+def test_lr_schedule_shape():
+    lrs = [lr_factor(s, 10, 100) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and max(lrs) == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_resume_after_kill_is_exact(tmp_path):
+    model, batch_fn, loss_fn = _problem()
+    fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "a.pt", config_id="x", progress=False)
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+
+    class Killed(Exception):
+        pass
+
+    def kill(step, row):
+        if step == 17:
+            raise Killed
+
+    model2, *_ = _problem()
+    with pytest.raises(Killed):
+        fit(model2, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "b.pt", config_id="x", on_step=kill,
+            progress=False)
+    model3, *_ = _problem()
+    torch.manual_seed(1234)  # a different RNG state must not matter: the checkpoint restores it
+    result = fit(model3, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "b.pt", config_id="x", progress=False)
+    assert result.resumed_from == 10
+    for k, v in model3.state_dict().items():
+        assert torch.equal(v, reference[k]), k
+
+
+def test_resume_with_changed_config_refused(tmp_path):
+    model, batch_fn, loss_fn = _problem()
+    fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "c.pt", config_id="one", progress=False)
+    with pytest.raises(ConfigMismatchError, match="refusing to resume"):
+        fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "c.pt", config_id="two", progress=False)
+
+
+def test_non_finite_loss_is_reported():
+    model, batch_fn, _ = _problem()
+    with pytest.raises(FloatingPointError, match="step 0"):
+        fit(model, batch_fn, lambda m, b: (torch.tensor(float("nan"), requires_grad=True), {}), CFG,
+            progress=False)
