@@ -44,6 +44,7 @@ from sslsv import plots
 from sslsv.config import resolve
 from sslsv.data import load_sv_corpus
 from sslsv.data.corpus import describe, example_keys
+from sslsv.data.synthetic import speaker_session_examples
 from sslsv.studies import baseline
 
 cfg = resolve(profile, overrides)
@@ -72,7 +73,7 @@ print(describe(corpus).round(2).to_string(index=False))
 # capture the second.
 
 # %% tags=["nbval-ignore-output"]
-fig = plots.plot_speakers_and_sessions(corpus)
+fig = plots.plot_speakers_and_sessions(speaker_session_examples(2, 2, seconds=2.0, seed=cfg.corpus.seed, cfg=cfg.corpus))
 
 # %% [markdown]
 # Two sessions of the same test speaker, then a different speaker:

@@ -78,3 +78,61 @@ def tiny_librispeech(tmp_path) -> Path:
                 lines.append(f"{key} WORD{u} ANOTHER WORD")
             (d / f"{spk}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+# ---------------------------------------------------------------------------
+# A small synthetic pre-training pool in the LibriSpeech layout (pre-training tests)
+# ---------------------------------------------------------------------------
+
+
+def write_synthetic_pool(root: Path, n_speakers: int = 6, n_utterances: int = 4, seconds: float = 2.0,
+                         seed: int = 0) -> Path:
+    """``<root>/LibriSpeech/train-synthetic/<spk>/1/*.flac`` with transcripts and phone alignments."""
+    import soundfile as sf
+
+    from sslsv.data.corpus import write_alignments
+    from sslsv.data.synthetic import sample_speaker, synthesize_utterance, transcript
+
+    rng = np.random.default_rng(seed)
+    for s in range(n_speakers):
+        voice = sample_speaker(rng)
+        d = root / "LibriSpeech" / "train-synthetic" / f"{100 + s}" / "1"
+        d.mkdir(parents=True, exist_ok=True)
+        lines, aligns = [], {}
+        for u in range(n_utterances):
+            key = f"{100 + s}-1-{u:04d}"
+            wave, segments = synthesize_utterance(voice, None, seconds, rng)
+            sf.write(d / f"{key}.flac", wave, 16000)
+            lines.append(f"{key} {transcript(segments)}")
+            aligns[key] = segments
+        (d / f"{100 + s}-1.trans.txt").write_text("\n".join(lines) + "\n")
+        write_alignments(d / f"{100 + s}-1.align.jsonl", aligns)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_pool_root(tmp_path_factory) -> Path:
+    """A 48-second synthetic pool (6 speakers x 4 utterances x 2 s) with alignments, made once."""
+    return write_synthetic_pool(tmp_path_factory.mktemp("pool"))
+
+
+@pytest.fixture
+def pretrain_config(synthetic_pool_root, tmp_path, monkeypatch):
+    """``make({"pretrain.objective": ...})`` -> a tiny PretrainExperimentConfig on the synthetic pool; artifacts in tmp_path."""
+    from sslsv.config import PretrainExperimentConfig, override
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path / "artifacts"))
+    base = {
+        "corpus.source": "voxceleb1", "corpus.librispeech_root": str(synthetic_pool_root),
+        "corpus.librispeech_subsets": ["train-synthetic"],
+        "pretrain.size": "tiny", "pretrain.n_clusters": 20, "pretrain.crop_seconds": 1.0,
+        "pretrain.mask_prob": 0.08, "pretrain.mask_length": 5, "pretrain.proj_dim": 32,
+        "pretrain.num_negatives": 10, "pretrain.codevectors": 16, "pretrain.kmeans_layer": 2,
+        "optim.steps": 4, "optim.batch_size": 4, "optim.warmup_steps": 1, "optim.checkpoint_every": 2,
+        "optim.lr": 1e-3,
+    }
+
+    def make(overrides=None):
+        return override(PretrainExperimentConfig(), {**base, **(overrides or {})})
+
+    return make

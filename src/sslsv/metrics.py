@@ -108,7 +108,9 @@ class _SortedTrials:
     """
 
     def __init__(self, scores: np.ndarray, labels: np.ndarray):
-        self.order = np.argsort(scores, kind="stable")
+        # the order among equal scores is irrelevant (ties form one group), so the
+        # fastest (unstable) sort will do
+        self.order = np.argsort(scores)
         self.scores = scores[self.order]
         self.labels = labels[self.order]
         new = np.empty(len(self.scores), dtype=bool)
@@ -355,7 +357,7 @@ def bootstrap_ci(scores, labels, statistic: Callable, n_resamples: int = 1000, l
     n = len(scores)
     use_weights = _accepts_weights(statistic)
     # sort once: the statistic's own sort of already sorted scores is then cheap
-    order = np.argsort(scores, kind="stable")
+    order = np.argsort(scores)
     scores, labels = scores[order], labels[order]
     values = []
     for _ in range(int(n_resamples)):

@@ -169,7 +169,8 @@ def read_librispeech(root, subsets: Sequence[str] = ("train-clean-100",), hours:
         rows.extend(subset_rows)
         problems.extend(subset_problems)
     if problems:
-        raise LibriSpeechError(f"{len(problems)} problems with transcripts in {', '.join(subsets)}:\n"
+        plural = "s" if len(problems) != 1 else ""
+        raise LibriSpeechError(f"{len(problems)} problem{plural} with transcripts in {', '.join(subsets)}:\n"
                                f"{_listing(problems)}")
     seen: dict[str, Path] = {}
     for key, path, *_ in rows:

@@ -416,25 +416,22 @@ def _stft(x: np.ndarray) -> np.ndarray:
 def _istft(spec: np.ndarray, n_samples: int) -> np.ndarray:
     """Weighted overlap-add inverse of :func:`_stft`, ``-> (n_samples,)``."""
     w = _window(N_FFT)
-    frames = np.fft.irfft(spec, n=N_FFT, axis=1) * w
-    n_frames = frames.shape[0]
-    total = (n_frames - 1) * HOP + N_FFT
-    out = np.zeros(total)
-    norm = np.zeros(total)
-    w2 = w * w
-    # overlap-add in N_FFT // HOP + 1 interleaved groups of non-overlapping frames
-    stride = -(-N_FFT // HOP)
-    for g in range(stride):
-        idx = np.arange(g, n_frames, stride)
-        if len(idx) == 0:
-            continue
-        starts = idx * HOP
-        pos = (starts[:, None] + np.arange(N_FFT)[None, :]).ravel()
-        out[pos] += frames[idx].ravel()
-        norm[pos] += np.tile(w2, len(idx))
+    k = -(-N_FFT // HOP)  # hops spanned by one frame
+    n_frames = spec.shape[0]
+    frames = np.zeros((n_frames, k * HOP))
+    frames[:, :N_FFT] = np.fft.irfft(spec, n=N_FFT, axis=1) * w
+    w2 = np.zeros(k * HOP)
+    w2[:N_FFT] = w * w
+    out = np.zeros((n_frames + k - 1, HOP))
+    norm = np.zeros((n_frames + k - 1, HOP))
+    blocks = frames.reshape(n_frames, k, HOP)
+    w2 = w2.reshape(k, HOP)
+    for j in range(k):  # frame t's j-th hop lands in output block t + j
+        out[j: j + n_frames] += blocks[:, j]
+        norm[j: j + n_frames] += w2[j]
     pad = N_FFT // 2
-    out = out[pad: pad + n_samples]
-    norm = norm[pad: pad + n_samples]
+    out = out.ravel()[pad: pad + n_samples]
+    norm = norm.ravel()[pad: pad + n_samples]
     return out / np.maximum(norm, 1e-8)
 
 
@@ -475,11 +472,18 @@ def _pulse_train(f0: np.ndarray, speaker: SpeakerParams, rng: np.random.Generato
 
 
 def _resonances(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray) -> np.ndarray:
-    """Log magnitude of cascaded 2-pole resonators, ``(frames, k), (frames, k) -> (frames, bins)``."""
-    f = formants[:, :, None]
-    num = 2 * np.log(f)  # unit gain at 0 Hz
-    den = 0.5 * np.log((f ** 2 - freqs ** 2) ** 2 + (bandwidths[:, :, None] * freqs) ** 2 + 1e-9)
-    return (num - den).sum(axis=1)
+    """Magnitude of cascaded 2-pole resonators (unit gain at 0 Hz).
+
+    ``freqs (bins,)``, ``formants (frames, k)``, ``bandwidths (frames, k) -> (frames, bins)``.
+
+    >>> h = _resonances(np.array([0.0, 500.0]), np.array([[500.0]]), np.array([[50.0]]))
+    >>> h.round(2).tolist()
+    [[1.0, 10.0]]
+    """
+    f2 = (formants ** 2)[:, :, None]
+    fr2 = freqs ** 2
+    power = f2 * f2 / ((f2 - fr2) ** 2 + (bandwidths[:, :, None] ** 2) * fr2 + 1e-9)
+    return np.sqrt(power.prod(axis=1))
 
 
 def _contours(segments: list[Segment], stress: list[bool], speaker: SpeakerParams, n_frames: int,
@@ -534,7 +538,6 @@ def _contours(segments: list[Segment], stress: list[bool], speaker: SpeakerParam
     # smooth transitions over ~ +/- 15 ms
     k = np.array([0.15, 0.7, 0.15])
     av = np.convolve(av, k, mode="same")
-    fric = np.convolve(fric, k, mode="same")
     nasal = np.convolve((cls == PHONE_CLASSES.index("nasal")).astype(np.float64), k, mode="same")
     zero_hz = np.array([p.zero_hz or 1500.0 for p in specs])[idx] * speaker.formant_scale
     noise_hz = np.array([p.noise_hz for p in specs])[idx]
@@ -579,30 +582,34 @@ def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generat
     bw = np.array([70.0, 95.0, 140.0, 220.0, 300.0]) * speaker.bandwidth_scale
     bandwidths = np.broadcast_to(bw, formants.shape).copy()
     bandwidths[:, 0] += 80.0 * c["nasal"]  # nasal murmur: damped F1
-    log_vt = _resonances(freqs, formants, bandwidths)
-    # nasal anti-resonance, blended in by the nasal weight
-    fz = c["zero_hz"][:, None]
-    zero = np.sqrt((fz ** 2 - freqs ** 2) ** 2 + (150.0 * freqs) ** 2) / fz ** 2
-    log_vt = log_vt + np.log(1 - c["nasal"][:, None] + c["nasal"][:, None] * np.minimum(zero, 1.0) + 1e-6)
-    vt = np.exp(log_vt - 2.5)  # about unit gain for a neutral vowel
+    vt = _resonances(freqs, formants, bandwidths) * np.exp(-2.5)  # about unit gain for a neutral vowel
+    nasal = c["nasal"]
+    nz = np.flatnonzero(nasal > 0)
+    if len(nz):  # nasal anti-resonance, blended in by the nasal weight
+        fz = c["zero_hz"][nz, None]
+        zero = np.minimum(np.sqrt((fz ** 2 - freqs ** 2) ** 2 + (150.0 * freqs) ** 2) / fz ** 2, 1.0)
+        vt[nz] *= 1 - nasal[nz, None] + nasal[nz, None] * zero
 
     glottal = _glottal_spectrum(speaker, freqs, sample_rate)
     f0_samples = np.interp(np.arange(n) / HOP, np.arange(n_frames), c["f0"])
     pulses = _pulse_train(f0_samples, speaker, rng, sample_rate)
     voiced = _stft(pulses) * (c["av"][:, None] * glottal[None, :] * vt)
 
-    # noise sources, drawn directly as short-time spectra of white noise
+    hp = np.clip(freqs / 2000.0, 0.05, 1.0)
+    noise_env = (c["av"] * speaker.breathiness * 0.6)[:, None] * vt * hp  # aspiration
+    fr = np.flatnonzero(c["fric"] > 0)
+    if len(fr):  # frication: a noise band, or aspiration through the tract for HH
+        band = np.exp(-0.5 * ((freqs - c["noise_hz"][fr, None]) / np.maximum(c["noise_bw"][fr, None], 1.0)) ** 2)
+        shape = np.where(c["aspirate"][fr, None] > 0, vt[fr] * hp, band * 0.1)
+        noise_env[fr] += c["fric"][fr, None] * shape
+    bu = np.flatnonzero(c["burst"] > 0)
+    if len(bu):  # plosive bursts: a place-dependent band over a flat floor
+        band = np.exp(-0.5 * ((freqs - c["burst_hz"][bu, None]) / np.maximum(c["burst_bw"][bu, None], 1.0)) ** 2)
+        noise_env[bu] += c["burst"][bu, None] * (band + 0.15) * 0.12
     w = _window(N_FFT)
     scale = np.sqrt((w ** 2).sum() / 2)
-    noise = (rng.normal(size=(n_frames, len(freqs))) + 1j * rng.normal(size=(n_frames, len(freqs)))) * scale
-    hp = np.clip(freqs / 2000.0, 0.05, 1.0)
-    aspiration = (c["av"] * speaker.breathiness)[:, None] * vt * hp * 0.6
-    bw_f = np.maximum(c["noise_bw"], 1.0)[:, None]
-    band = np.exp(-0.5 * ((freqs - c["noise_hz"][:, None]) / bw_f) ** 2)
-    frication = c["fric"][:, None] * np.where(c["aspirate"][:, None] > 0, vt * hp, band * 0.1)
-    burst_band = np.exp(-0.5 * ((freqs - c["burst_hz"][:, None]) / np.maximum(c["burst_bw"], 1.0)[:, None]) ** 2)
-    bursts = c["burst"][:, None] * (burst_band + 0.15) * 0.12
-    spec = voiced + noise * (aspiration + frication + bursts)
+    noise = rng.standard_normal((2, n_frames, len(freqs)))  # white noise, drawn as its STFT
+    spec = voiced + (noise[0] + 1j * noise[1]) * (noise_env * scale)
     wave = _istft(spec, n)
     rms = np.sqrt(np.mean(wave ** 2)) + 1e-9
     wave = wave * (0.1 / rms)  # -20 dBFS
@@ -733,10 +740,15 @@ def _entropy(cfg: CorpusConfig, domain: int, *key: int) -> list[int]:
 
 
 def default_root(cfg: CorpusConfig) -> Path:
-    """``<artifact root>/corpora/synthetic-<config hash>``."""
+    """``<artifact root>/corpora/synthetic-<hash of config and generator version>``.
+
+    The generator version is part of the hash, so a change to the synthesis
+    never mixes old and new audio in one directory.
+    """
     from ..artifacts import artifact_root
 
-    return artifact_root() / "corpora" / f"synthetic-{config_hash(cfg)}"
+    key = {"corpus": to_dict(cfg), "generator_version": GENERATOR_VERSION}
+    return artifact_root() / "corpora" / f"synthetic-{config_hash(key)}"
 
 
 def speaker_ids(cfg: CorpusConfig) -> tuple[list[str], list[str]]:
@@ -864,14 +876,16 @@ def _write_audio(path: Path, wave: np.ndarray, sample_rate: int, fmt: str) -> No
         raise
 
 
-def _run_task(task: _Task) -> tuple[str, list[Segment], float]:
+def _run_task(task: _Task) -> tuple[str, list[Segment], float, float]:
+    """Synthesise and write one file; returns key, alignment, audio and CPU seconds."""
+    cpu = time.process_time()
     rng = np.random.default_rng(np.random.SeedSequence(list(task.entropy)))
     wave, segments = synthesize_utterance(task.speaker, task.channel, task.seconds, rng, task.sample_rate)
     _write_audio(Path(task.path), wave, task.sample_rate, task.fmt)
-    return task.key, segments, len(wave) / task.sample_rate
+    return task.key, segments, len(wave) / task.sample_rate, time.process_time() - cpu
 
 
-def _run_chunk(tasks: list[_Task]) -> list[tuple[str, list[Segment], float]]:
+def _run_chunk(tasks: list[_Task]) -> list[tuple[str, list[Segment], float, float]]:
     return [_run_task(t) for t in tasks]
 
 
@@ -993,24 +1007,26 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
         else:
             todo.append(t)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    generated_seconds = 0.0
+    generated_seconds = cpu_seconds = 0.0
     t_synth = time.perf_counter()
     bar = _progress(len(tasks), len(tasks) - len(todo), progress)
     try:
         if workers <= 1 or len(todo) <= 1:
             for t in todo:
-                key, segs, sec = _run_task(t)
+                key, segs, sec, cpu = _run_task(t)
                 alignments[key] = segs
                 generated_seconds += sec
+                cpu_seconds += cpu
                 bar.update(1)
         else:
             chunks = [todo[i: i + 8] for i in range(0, len(todo), 8)]
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(_run_chunk, ch): len(ch) for ch in chunks}
                 for fut in as_completed(futures):
-                    for key, segs, sec in fut.result():
+                    for key, segs, sec, cpu in fut.result():
                         alignments[key] = segs
                         generated_seconds += sec
+                        cpu_seconds += cpu
                     bar.update(futures[fut])
     finally:
         bar.close()
@@ -1039,7 +1055,9 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
         "generated_audio_seconds": round(generated_seconds, 3),
         "synthesis_seconds": round(synth_seconds, 3),
         "generation_seconds": round(time.perf_counter() - t_start, 3),
-        "audio_seconds_per_second": round(generated_seconds / max(synth_seconds, 1e-9), 2),
+        "audio_seconds_per_second": round(generated_seconds / max(synth_seconds, 1e-9), 2),  # wall clock
+        "worker_cpu_seconds": round(cpu_seconds, 3),
+        "audio_seconds_per_cpu_second": round(generated_seconds / max(cpu_seconds, 1e-9), 2),  # per core
         "workers": workers,
     }
     atomic_write_json(root / "corpus.json", {"config": to_dict(cfg), "generator_version": GENERATOR_VERSION,

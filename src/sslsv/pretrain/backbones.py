@@ -74,11 +74,11 @@ class Size:
 
 SIZES: dict[str, Size] = {
     # 2.5M transformer params: trains at several steps/s on a 2-core CPU with 8 x 2 s batches.
-    "tiny": Size(hidden=192, layers=4, heads=4, ffn=768, conv_channels=128),
+    "tiny": Size(hidden=192, layers=4, heads=4, ffn=768, conv_channels=64),
     # about 3x tiny: the CPU "model size" comparison.
-    "small": Size(hidden=256, layers=6, heads=4, ffn=1024, conv_channels=256),
+    "small": Size(hidden=256, layers=6, heads=4, ffn=1024, conv_channels=128),
     # still CPU-trainable in minutes per hundred steps; the largest CPU preset.
-    "medium": Size(hidden=384, layers=8, heads=6, ffn=1536, conv_channels=512),
+    "medium": Size(hidden=384, layers=8, heads=6, ffn=1536, conv_channels=256),
     # the published HuBERT/WavLM Base and Large shapes (paper profile, GPU).
     "base": Size(hidden=768, layers=12, heads=12, ffn=3072, conv_channels=512, published=True),
     "large": Size(hidden=1024, layers=24, heads=16, ffn=4096, conv_channels=512, published=True),

@@ -32,9 +32,10 @@ def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
         m = r.metrics
         row: dict[str, Any] = {"system": system, "seed": r.run.config["sv"]["train"]["seed"]}
         for col in METRIC_COLUMNS:
+            ci = "eer" if col == "eer_percent" else col  # metrics.json names the EER interval eer_ci_*
             row[col] = m[col]
-            row[f"{col}_ci_low"] = m[f"{col}_ci_low"]
-            row[f"{col}_ci_high"] = m[f"{col}_ci_high"]
+            row[f"{col}_ci_low"] = m[f"{ci}_ci_low"]
+            row[f"{col}_ci_high"] = m[f"{ci}_ci_high"]
         row["train_seconds"] = m["train_seconds"]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -1,0 +1,94 @@
+"""Benchmark: corpus generation speed, SV training step time, embedding extraction speed.
+
+Prints one table per measurement, every row measured in this run::
+
+    .venv/bin/python benchmarks/bench_sv.py            # all
+    .venv/bin/python benchmarks/bench_sv.py --quick    # smaller corpus, fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+
+from sslsv.config import override, resolve
+from sslsv.data.synthetic import generate_corpus
+from sslsv.sv.embeddings import extract_embeddings
+from sslsv.sv.model import AAMSoftmaxHead, SVTrainingModel
+from sslsv.sv.pipeline import build_speaker_model
+
+
+def bench_corpus(quick: bool) -> pd.DataFrame:
+    rows = []
+    cfg = resolve("smoke").corpus
+    if not quick:
+        cfg = override(cfg, {"n_train_speakers": 40, "n_test_speakers": 10, "pretrain_hours": 0.1})
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter()
+            root = generate_corpus(cfg, root=Path(d) / "c", workers=workers, progress=False)
+            dt = time.perf_counter() - t0
+            seconds = sum(sf.info(str(p)).duration for p in root.rglob("*") if p.suffix in (".wav", ".flac"))
+        rows.append({"workers": workers, "audio_seconds": round(seconds, 1), "wall_seconds": round(dt, 2),
+                     "audio_s_per_s": round(seconds / dt, 1)})
+    return pd.DataFrame(rows)
+
+
+def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
+    cfg = resolve(profile)
+    torch.manual_seed(0)
+    model = build_speaker_model(cfg)
+    head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100)
+    train_model = SVTrainingModel(model, head)
+    opt = torch.optim.AdamW(train_model.parameters(), lr=1e-3)
+    crop = int(cfg.train.crop_seconds * 16000)
+    wave = torch.randn(cfg.train.batch_size, crop)
+    labels = torch.randint(0, 100, (cfg.train.batch_size,))
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        loss, _ = train_model(wave, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        rng = np.random.default_rng(0)
+        for i in range(n_utts):
+            p = Path(d) / f"{i}.wav"
+            sf.write(p, (0.1 * rng.standard_normal(3 * 16000)).astype(np.float32), 16000)
+            paths.append(p)
+        t0 = time.perf_counter()
+        extract_embeddings(model, paths, progress=False)
+        dt = time.perf_counter() - t0
+    return {"profile": profile, "ecapa_channels": cfg.ecapa.channels,
+            "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+            "batch": f"{cfg.train.batch_size} x {cfg.train.crop_seconds:g} s",
+            "train_step_s": round(float(np.median(times)), 3),
+            "embed_utts_per_s (3 s utts)": round(n_utts / dt, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print("Synthetic corpus generation (seconds of audio per second of wall time)")
+    print(bench_corpus(args.quick).to_string(index=False), "\n")
+    repeats, n_utts = (3, 20) if args.quick else (5, 50)
+    rows = [bench_model(p, repeats, n_utts) for p in ("smoke", "cpu", "paper")]
+    print("SV training step and full-utterance embedding extraction (CPU)")
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

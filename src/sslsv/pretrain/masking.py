@@ -1,0 +1,72 @@
+"""Span masks for masked prediction: a thin, seeded wrapper of transformers' own computation.
+
+transformers' ``_compute_mask_indices`` (the wav2vec 2.0 / HuBERT recipe:
+each frame starts a span of ``mask_length`` frames with probability
+``mask_prob``; spans may overlap, so about half the frames end up masked at
+the published 0.08 x 10) draws from NumPy's *global* generator.  Here it
+draws from a generator derived from ``rng`` instead, so a training step's
+mask is a pure function of ``(seed, step, rank)`` and resumption is exact.
+
+>>> import numpy as np
+>>> m = compute_mask((4, 100), 0.08, 10, np.random.default_rng(0))
+>>> m.shape, m.dtype, bool(m.any())
+((4, 100), dtype('bool'), True)
+>>> bool((m == compute_mask((4, 100), 0.08, 10, np.random.default_rng(0))).all())
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+
+__all__ = ["compute_mask", "sample_negatives", "seeded_numpy", "MaskError"]
+
+
+class MaskError(ValueError):
+    """A mask setting that would leave nothing to learn from."""
+
+
+@contextlib.contextmanager
+def seeded_numpy(rng: np.random.Generator):
+    """Run a block with NumPy's global generator seeded from ``rng``; restore it afterwards."""
+    state = np.random.get_state()
+    np.random.seed(int(rng.integers(2**32 - 1)))
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def compute_mask(shape: tuple[int, int], mask_prob: float, mask_length: int, rng: np.random.Generator,
+                 min_masks: int = 2) -> np.ndarray:
+    """Boolean span mask of ``shape`` ``(batch, frames)``; ``True`` = masked.
+
+    Refuses settings under which every frame would be masked (no unmasked
+    context left to predict from) or no frame could be.
+    """
+    batch, frames = shape
+    if not 0.0 < mask_prob < 1.0:
+        raise MaskError(f"mask_prob must be in (0, 1), got {mask_prob}")
+    if mask_length < 1 or mask_length >= frames:
+        raise MaskError(f"mask_length {mask_length} must be in [1, {frames}) for {frames} frames: "
+                        "a span as long as the sequence masks every frame")
+    with seeded_numpy(rng):
+        mask = _compute_mask_indices((batch, frames), mask_prob, mask_length, min_masks=min_masks)
+    if mask.all(axis=1).any():
+        raise MaskError(f"mask_prob={mask_prob}, mask_length={mask_length} masks every one of {frames} frames "
+                        "of an item; lower mask_prob or mask_length")
+    return mask
+
+
+def sample_negatives(shape: tuple[int, int], num_negatives: int, mask: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Indices of contrastive distractors: masked frames of the same item (transformers' sampler).
+
+    Returns ``(batch, frames, num_negatives)`` int indices into the flattened
+    ``(batch * frames)`` axis.
+    """
+    with seeded_numpy(rng):
+        return _sample_negative_indices(shape, num_negatives, mask_time_indices=mask)
