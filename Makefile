@@ -48,7 +48,8 @@ test-slow: env
 
 # Regenerate the nbval regression references (smoke profile) with the project's own runner.
 smoke-refs: env
-	SSLSV_ARTIFACTS=$(CURDIR)/.cache/smoke-artifacts $(PY) -m sslsv.cli book --profile smoke --output-dir tests/notebooks
+	rm -rf $(CURDIR)/.cache/smoke-artifacts
+	SSLSV_ARTIFACTS=$(CURDIR)/.cache/smoke-artifacts $(PY) -m sslsv.cli book --profile smoke --output-dir tests/notebooks --set "seeds=[0, 1]"
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py

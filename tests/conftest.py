@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Every test session computes into its own artifact root (never the user's
+# artifacts/); the nbval notebook kernels inherit it through the environment.
+os.environ["SSLSV_ARTIFACTS"] = tempfile.mkdtemp(prefix="sslsv-test-artifacts-")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 # ---------------------------------------------------------------------------

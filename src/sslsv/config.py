@@ -214,6 +214,21 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 30,
         "train.crop_seconds": 1.5,
         "eval.bootstrap": 200,
+        # pre-training (PretrainExperimentConfig): the fbank conformer is 2x cheaper on CPU (PILOT.md)
+        "pretrain.backbone": "w2v_bert",
+        "pretrain.n_clusters": 50,
+        "pretrain.crop_seconds": 1.5,
+        "pretrain.mask_prob": 0.065,  # milder masking for tiny models (PILOT.md)
+        "pretrain.mask_length": 5,
+        "pretrain.proj_dim": 64,
+        "pretrain.num_negatives": 20,
+        "pretrain.codevectors": 32,
+        "pretrain.kmeans_layer": 2,
+        "optim.steps": 30,
+        "optim.batch_size": 8,
+        "optim.lr": 1e-3,
+        "optim.warmup_steps": 5,
+        "optim.checkpoint_every": 15,
     },
     # The default of `make book`: a 2-core CPU, well under an hour for the book.
     "cpu": {
@@ -233,6 +248,20 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.batch_size": 32,
         "train.warmup_steps": 100,
         "train.checkpoint_every": 200,
+        # pre-training: tiny w2v-BERT conformer, many updates, mild masks, longer warm-up (PILOT.md)
+        "pretrain.backbone": "w2v_bert",
+        "pretrain.size": "tiny",
+        "pretrain.n_clusters": 100,
+        "pretrain.crop_seconds": 2.0,
+        "pretrain.mask_prob": 0.065,
+        "pretrain.mask_length": 5,
+        "pretrain.proj_dim": 128,
+        "pretrain.kmeans_layer": 3,
+        "optim.steps": 1500,
+        "optim.batch_size": 16,
+        "optim.lr": 1e-3,
+        "optim.warmup_steps": 150,
+        "optim.checkpoint_every": 250,
     },
     # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
     "paper": {
@@ -250,6 +279,20 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.checkpoint_every": 2000,
         "train.crop_seconds": 3.0,
         "device": "auto",
+        # pre-training: the published HuBERT Base recipe (iteration 1: 100 MFCC clusters, 0.08 x 10 masks)
+        "pretrain.backbone": "hubert",
+        "pretrain.size": "base",
+        "pretrain.n_clusters": 100,
+        "pretrain.crop_seconds": 5.0,
+        "pretrain.mask_prob": 0.08,
+        "pretrain.mask_length": 10,
+        "pretrain.kmeans_layer": 6,
+        "pretrain.kmeans_max_frames": 1_000_000,
+        "optim.steps": 400_000,
+        "optim.batch_size": 32,
+        "optim.lr": 5e-4,
+        "optim.warmup_steps": 32_000,
+        "optim.checkpoint_every": 5_000,
     },
 }
 

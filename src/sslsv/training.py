@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .artifacts import atomic_torch_save, torch_load
 from .config import OptimConfig

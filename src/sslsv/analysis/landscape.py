@@ -44,6 +44,7 @@ Flatness in numbers
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -108,8 +109,9 @@ def load_training_model(run, corpus=None) -> torch.nn.Module:
     n_speakers = int(state["head.classifier.weight"].shape[0])
     if corpus is not None and len(corpus.train_speakers) != n_speakers:
         raise ValueError(f"checkpoint head has {n_speakers} speakers, corpus has {len(corpus.train_speakers)}")
-    head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, n_speakers, cfg.train.aam_margin, cfg.train.aam_scale)
-    model = SVTrainingModel(build_speaker_model(cfg, frontend), head)
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's RNG alone
+        head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, n_speakers, cfg.train.aam_margin, cfg.train.aam_scale)
+        model = SVTrainingModel(build_speaker_model(cfg, frontend), head)
     model.load_state_dict(state)
     return model.eval()
 
@@ -247,7 +249,9 @@ def evaluate_grid(loss_module: torch.nn.Module, batches: Sequence[Batch], base: 
         return functional_call(loss_module, (p, buffers), batch, strict=False)
 
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # vmap falls back to a loop for kl_div (the AAM loss over a few speakers): negligible
+        warnings.filterwarnings("ignore", message=".*batching rule.*")
         for start in range(0, len(coords), max(1, int(chunk_size))):
             chunk = params_at(coords[start:start + max(1, int(chunk_size))])
             n = len(next(iter(chunk.values())))

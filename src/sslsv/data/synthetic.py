@@ -1066,7 +1066,7 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
 
 
 def _progress(total: int, done: int, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, initial=done, disable=not enabled, desc="synthetic corpus", unit="file")
 
