@@ -115,13 +115,13 @@ print(study.summary.round(2).to_string(index=False))
 # each seed's system; the EER is where a curve crosses the diagonal.
 
 # %% tags=["nbval-ignore-output"]
-fig = plots.plot_det({f"seed {r.run.config['sv']['train']['seed']}": r.scores for r in study.results})
+fig = plots.plot_det({f"seed {r.run.config.train.seed}": r.scores for r in study.results})
 
 # %% [markdown]
 # Training curves (AAM-softmax loss and training-crop accuracy) of each seed:
 
 # %% tags=["nbval-ignore-output"]
-fig = plots.plot_training_curves({f"seed {r.run.config['sv']['train']['seed']}": r.run for r in study.results})
+fig = plots.plot_training_curves({f"seed {r.run.config.train.seed}": r.run for r in study.results})
 
 # %% [markdown]
 # ## Finding

@@ -193,3 +193,28 @@ def test_attribution_study_tables(aligned_corpus):
     assert set(study.phone_difference["phone_class"]) == set(PHONE_CLASSES)
     assert set(study.examples) == {"a", "b"} and study.example_trial.label == 1
     assert isinstance(study.band_summary, pd.DataFrame) and len(study.band_difference) == 2 * len(FREQUENCY_BANDS)
+
+
+class FrozenThroughNoGrad(torch.nn.Module):
+    """Stands in for a frozen SSL front-end: runs its upstream under no_grad while ``upstream_frozen``."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = FbankFrontend()
+        self.output_dim = self.inner.output_dim
+        self.upstream_frozen = True
+
+    def forward(self, wave):
+        if self.upstream_frozen:
+            with torch.no_grad():
+                return self.inner(wave)
+        return self.inner(wave)
+
+
+def test_frozen_upstream_still_passes_input_gradients():
+    torch.manual_seed(0)
+    model = SpeakerModel(FrozenThroughNoGrad(), EcapaConfig(channels=16, attention_channels=8, embedding_dim=16)).eval()
+    r = attribute_trial(model, voiced(seed=1, seconds=0.3), voiced(seed=2, seconds=0.3), steps=8)
+    assert np.abs(r.attributions).sum() > 0
+    assert r.attributions.sum() - r.score_difference == pytest.approx(r.delta, abs=1e-5)
+    assert model.frontend.upstream_frozen  # restored

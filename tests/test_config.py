@@ -27,7 +27,7 @@ def test_unknown_key_lists_valid_keys():
 
 
 def test_unknown_section_and_profile():
-    with pytest.raises(ConfigError, match="valid keys: corpus, device, ecapa, eval, features, train"):
+    with pytest.raises(ConfigError, match="valid keys: corpus, device, ecapa, eval, features, frontend, train"):
         resolve("smoke", {"trian.steps": 3})
     with pytest.raises(ConfigError, match="unknown profile 'cpuu'"):
         resolve("cpuu")

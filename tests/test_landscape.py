@@ -10,9 +10,8 @@ from sslsv.analysis.landscape import (
     TrainingLoss, evaluate_grid, fixed_batches, initial_training_model, interpolation_curve, landscape_parameters,
     landscape_study, load_training_model, loss_curve, loss_on_batches, loss_surface, normalize_direction,
     random_direction, sharpness_at_radius, top_hessian_eigenvalue)
-from sslsv.config import resolve, to_dict
+from sslsv.config import EcapaConfig, resolve, to_dict
 from sslsv.sv.model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
-from sslsv.config import EcapaConfig
 
 N_SPEAKERS = 5
 
@@ -173,12 +172,15 @@ def test_landscape_study_tables(setup):
 # ---------------------------------------------------------------------------
 
 
-def test_load_training_model_and_initial_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["config", "legacy"])
+def test_load_training_model_and_initial_model(tmp_path, monkeypatch, layout):
     from sslsv.artifacts import Run, atomic_torch_save
 
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
     cfg = resolve("smoke", {"ecapa.channels": 16, "ecapa.attention_channels": 8, "ecapa.embedding_dim": 16})
-    run = Run("sv", {"sv": to_dict(cfg), "frontend": "fbank"}, root=tmp_path)
+    # the run's config is the SVConfig itself; the legacy layout wrapped it as {"sv": ..., "frontend": "fbank"}
+    config = cfg if layout == "config" else {"sv": to_dict(cfg), "frontend": "fbank"}
+    run = Run("sv", config, root=tmp_path)
     run.path.mkdir(parents=True)
     trained = initial_training_model(run, n_speakers=N_SPEAKERS)
     with torch.no_grad():
@@ -199,7 +201,7 @@ def test_load_training_model_and_initial_model(tmp_path, monkeypatch):
 def test_load_training_model_requires_a_checkpoint(tmp_path):
     from sslsv.artifacts import Run
 
-    run = Run("sv", {"sv": to_dict(resolve("smoke")), "frontend": "fbank"}, root=tmp_path)
+    run = Run("sv", resolve("smoke"), root=tmp_path)
     with pytest.raises(FileNotFoundError):
         load_training_model(run)
 

@@ -55,7 +55,7 @@ def test_conv_gradient_is_scaled():
         up = _no_dropout("hubert", feature_grad_scale=scale).train()
         up(torch.randn(1, 8000, generator=torch.Generator().manual_seed(1)))[-1].sum().backward()
         grads[scale] = up.model.feature_extractor.conv_layers[0].conv.weight.grad.clone()
-    torch.testing.assert_close(grads[0.1], 0.1 * grads[1.0], rtol=1e-4, atol=1e-8)
+    torch.testing.assert_close(grads[0.1], 0.1 * grads[1.0], rtol=1e-2, atol=1e-6)
 
 
 @pytest.mark.parametrize("backbone,size,published_millions", [

@@ -107,8 +107,8 @@ def test_missing_trial_files_fail_before_training(own_artifacts, monkeypatch):
 
 
 def test_unknown_frontend():
-    with pytest.raises(ValueError, match="valid front-ends: fbank"):
-        pipeline.build_speaker_model(resolve("smoke"), "mfcc")
+    with pytest.raises(ValueError, match="valid front-ends: fbank, ssl"):
+        pipeline.build_speaker_model(resolve("smoke", {"frontend.kind": "mfcc"}))
 
 
 def test_speaker_model_gradient_reaches_waveform():
@@ -116,3 +116,20 @@ def test_speaker_model_gradient_reaches_waveform():
     wave = torch.randn(1, 8000, requires_grad=True)
     model.eval()(wave).sum().backward()
     assert wave.grad is not None and torch.isfinite(wave.grad).all() and wave.grad.abs().sum() > 0
+
+
+def test_paper_path_reads_voxceleb_layout_from_disk(artifacts):
+    """The `paper` profile's reader on an on-disk stand-in (the synthetic corpus in the VoxCeleb1 layout)."""
+    from sslsv.data import corpus_root
+
+    synthetic = resolve("smoke", TINY)
+    root = corpus_root(synthetic.corpus, progress=False) / "voxceleb1"
+    cfg = resolve("smoke", {**TINY, "corpus.source": "voxceleb1", "corpus.voxceleb_root": str(root)})
+    result = pipeline.run_sv(cfg, progress=False)
+    assert len(result.scores) == 20
+    assert result.run.config.corpus.voxceleb_root == str(root)
+
+
+def test_paper_path_without_root_is_a_clear_error():
+    with pytest.raises(ValueError, match="voxceleb_root"):
+        pipeline.run_sv(resolve("smoke", {"corpus.source": "voxceleb1", "corpus.voxceleb_root": ""}), progress=False)

@@ -134,10 +134,25 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class FrontendConfig:
+    """What turns the waveform into frames for the ECAPA-TDNN backend."""
+
+    kind: str = "fbank"  # "fbank" | "ssl"
+    # ssl only: "run:<pretrain run name>", "init:<backbone>:<size>" (random init),
+    # a local save_pretrained directory, or a public checkpoint name
+    upstream: str = ""
+    finetune: bool = False  # False: upstream frozen; True: fine-tuned with the backend
+    upstream_lr_scale: float = 0.1  # upstream lr = train.lr * this (fine-tuning)
+    layer_weights_lr_scale: float = 5.0  # the softmax layer weights learn faster (PILOT.md)
+    freeze_steps: int = 0  # fine-tuning: keep the upstream frozen for the first steps
+
+
+@dataclass(frozen=True)
 class SVConfig:
-    """A complete speaker-verification experiment (fbank baseline)."""
+    """A complete speaker-verification experiment."""
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     ecapa: EcapaConfig = field(default_factory=EcapaConfig)
     train: SVTrainConfig = field(default_factory=SVTrainConfig)

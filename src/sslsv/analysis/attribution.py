@@ -70,6 +70,7 @@ can be compared with "vowels are 45 % of the time".
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -118,6 +119,26 @@ class TrialScorer(torch.nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         emb = self.speaker_model(wave)
         return torch.nn.functional.normalize(emb.float(), dim=-1) @ self.enroll
+
+
+@contextlib.contextmanager
+def input_gradients(speaker_model: torch.nn.Module):
+    """Let gradients reach the waveform through a frozen SSL upstream.
+
+    A frozen upstream runs under ``torch.no_grad`` (``upstream_frozen``) to
+    save memory in training; that would cut the path from the score to the
+    waveform.  Inside this context every such flag is off (the upstream's
+    parameters keep ``requires_grad=False``, so only the input gets a
+    gradient); the flags are restored afterwards.
+    """
+    flagged = [m for m in speaker_model.modules() if getattr(m, "upstream_frozen", False)]
+    for m in flagged:
+        m.upstream_frozen = False
+    try:
+        yield speaker_model
+    finally:
+        for m in flagged:
+            m.upstream_frozen = True
 
 
 def embed(speaker_model: torch.nn.Module, wave: torch.Tensor) -> torch.Tensor:
@@ -248,12 +269,13 @@ def attribute_trial(
     # attributions (x - x') * g are formed here, so the same g also gives the
     # spectro-temporal attributions (spectrotemporal_attributions).
     ig = IntegratedGradients(scorer, multiply_by_inputs=False)
-    grad = ig.attribute(x, baselines=x0, n_steps=int(steps), method="gausslegendre",
-                        internal_batch_size=int(internal_batch_size))
-    attr = grad * (x - x0)
-    delta = ig.compute_convergence_delta(attr, x0, x)
-    with torch.no_grad():
-        s = scorer(torch.cat([x, x0]))
+    with input_gradients(speaker_model):
+        grad = ig.attribute(x, baselines=x0, n_steps=int(steps), method="gausslegendre",
+                            internal_batch_size=int(internal_batch_size))
+        attr = grad * (x - x0)
+        delta = ig.compute_convergence_delta(attr, x0, x)
+        with torch.no_grad():
+            s = scorer(torch.cat([x, x0]))
     return TrialAttribution(
         wave=attributed.detach().cpu().numpy(), baseline=x0.squeeze(0).cpu().numpy(),
         attributions=attr.squeeze(0).detach().cpu().numpy(), path_gradient=grad.squeeze(0).detach().cpu().numpy(),
@@ -361,13 +383,16 @@ def sample_classes(n_samples: int, segments: Sequence[Segment], sample_rate: int
 
 
 def phone_class_shares(attributions: np.ndarray, segments: Sequence[Segment], sample_rate: int = 16000,
-                       classes: Sequence[str] = PHONE_CLASSES) -> pd.DataFrame:
-    """Share of ``|attribution|`` mass and of duration per phone class.
+                       classes: Sequence[str] = PHONE_CLASSES, wave: np.ndarray | None = None) -> pd.DataFrame:
+    """Share of ``|attribution|`` mass, of duration (and of signal energy) per phone class.
 
-    Both shares are normalised over the samples that an aligned segment
+    All shares are normalised over the samples that an aligned segment
     covers (uncovered samples, e.g. beyond the alignment, are left out), so
     each column sums to 1.  ``enrichment = mass_share / duration_share``
-    (> 1: the class weighs more in the decision than in time).
+    (> 1: the class weighs more in the decision than in time).  With
+    ``wave`` (the attributed signal), ``energy_share`` is the share of its
+    energy: IG attributions scale with the input, so a loud class gets mass
+    for that reason alone, and this column shows how much.
 
     >>> segs = [Segment(0.0, 0.002, "a", "vowel"), Segment(0.002, 0.004, "s", "fricative")]
     >>> t = phone_class_shares(np.array([3.0, -1.0, 0.0, 1.0]), segs, sample_rate=1000)
@@ -383,8 +408,13 @@ def phone_class_shares(attributions: np.ndarray, segments: Sequence[Segment], sa
     duration_share = count / max(count.sum(), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         enrichment = np.where(duration_share > 0, mass_share / duration_share, np.nan)
-    return pd.DataFrame({"phone_class": list(classes), "mass_share": mass_share,
-                         "duration_share": duration_share, "enrichment": enrichment})
+    table = pd.DataFrame({"phone_class": list(classes), "mass_share": mass_share,
+                          "duration_share": duration_share, "enrichment": enrichment})
+    if wave is not None:
+        e = np.asarray(wave, dtype=np.float64) ** 2
+        energy = np.bincount(labels[covered], weights=e[covered], minlength=len(classes))
+        table["energy_share"] = energy / max(energy.sum(), 1e-300)
+    return table
 
 
 def band_shares(result: TrialAttribution, bands: Sequence[tuple[float, float]] = FREQUENCY_BANDS) -> pd.DataFrame:
@@ -509,7 +539,7 @@ class AttributionStudy:
     """Tidy results of :func:`attribution_study` (one row per model and trial, or per class/band)."""
 
     trials: pd.DataFrame  # model, trial, label, trial_type, enroll, test, score, baseline_score, delta, ...
-    phone_shares: pd.DataFrame  # model, trial, trial_type, phone_class, mass_share, duration_share, enrichment
+    phone_shares: pd.DataFrame  # model, trial, trial_type, phone_class, mass/duration/energy shares, enrichment
     band_shares: pd.DataFrame  # model, trial, trial_type, band, low_hz, high_hz, mass_share, energy_share
     phone_summary: pd.DataFrame  # per model, trial_type, phone_class: mean shares with bootstrap CIs
     band_summary: pd.DataFrame  # per model, trial_type, band: mean shares with bootstrap CIs
@@ -579,7 +609,8 @@ def attribution_study(
                                "delta": r.delta, "relative_delta": r.relative_delta, "steps": steps,
                                "seconds": r.seconds})
             if trial.test in corpus.alignments:
-                for row in phone_class_shares(r.attributions, corpus.alignments[trial.test], sample_rate).to_dict("records"):
+                for row in phone_class_shares(r.attributions, corpus.alignments[trial.test], sample_rate,
+                                                      wave=r.wave).to_dict("records"):
                     phone_rows.append({**common, **row})
             for row in band_shares(r, bands).to_dict("records"):
                 band_rows.append({**common, **row})
@@ -589,13 +620,14 @@ def attribution_study(
     bar.close()
     trials = pd.DataFrame(trial_rows)
     phones = pd.DataFrame(phone_rows, columns=["model", "trial", "trial_type", "phone_class", "mass_share",
-                                               "duration_share", "enrichment"])
+                                               "duration_share", "enrichment", "energy_share"])
     bands_df = pd.DataFrame(band_rows)
     kw = dict(n_resamples=n_resamples, level=level, seed=seed)
     example_trial = corpus.trials[example_index]
     return AttributionStudy(
         trials=trials, phone_shares=phones, band_shares=bands_df,
-        phone_summary=summarise_shares(phones, "phone_class", ("mass_share", "duration_share", "enrichment"), **kw)
+        phone_summary=summarise_shares(phones, "phone_class", ("mass_share", "duration_share", "energy_share",
+                                                               "enrichment"), **kw)
         if len(phones) else phones,
         band_summary=summarise_shares(bands_df, "band", ("mass_share", "energy_share"), **kw),
         phone_difference=trial_type_difference(phones, "phone_class", **kw) if len(phones) else phones,

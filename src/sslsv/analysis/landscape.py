@@ -85,9 +85,18 @@ class TrainingLoss(torch.nn.Module):
 
 
 def _sv_config(run):
+    """The :class:`~sslsv.config.SVConfig` of an SV run (also the older ``{"sv": ..., "frontend": ...}`` layout)."""
     from ..config import SVConfig, from_dict
 
-    return from_dict(SVConfig, run.config["sv"]), run.config.get("frontend", "fbank")
+    if isinstance(run.config, SVConfig):
+        return run.config
+    data = dict(run.config_dict)
+    if "sv" in data:
+        sv = dict(data["sv"])
+        if isinstance(data.get("frontend"), str):
+            sv.setdefault("frontend", {"kind": data["frontend"]})
+        data = sv
+    return from_dict(SVConfig, data)
 
 
 def load_training_model(run, corpus=None) -> torch.nn.Module:
@@ -105,13 +114,13 @@ def load_training_model(run, corpus=None) -> torch.nn.Module:
     if not run.checkpoint_file.exists():
         raise FileNotFoundError(f"{run.checkpoint_file} does not exist: train the run first")
     state = torch_load(run.checkpoint_file)["model"]
-    cfg, frontend = _sv_config(run)
+    cfg = _sv_config(run)
     n_speakers = int(state["head.classifier.weight"].shape[0])
     if corpus is not None and len(corpus.train_speakers) != n_speakers:
         raise ValueError(f"checkpoint head has {n_speakers} speakers, corpus has {len(corpus.train_speakers)}")
     with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's RNG alone
         head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, n_speakers, cfg.train.aam_margin, cfg.train.aam_scale)
-        model = SVTrainingModel(build_speaker_model(cfg, frontend), head)
+        model = SVTrainingModel(build_speaker_model(cfg), head)
     model.load_state_dict(state)
     return model.eval()
 
@@ -128,10 +137,10 @@ def initial_training_model(run, n_speakers: int) -> torch.nn.Module:
     from ..sv.model import AAMSoftmaxHead, SVTrainingModel
     from ..sv.pipeline import build_speaker_model
 
-    cfg, frontend = _sv_config(run)
+    cfg = _sv_config(run)
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
         torch.manual_seed(cfg.train.seed)
-        speaker_model = build_speaker_model(cfg, frontend)
+        speaker_model = build_speaker_model(cfg)
         head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, n_speakers, cfg.train.aam_margin, cfg.train.aam_scale)
     return SVTrainingModel(speaker_model, head).eval()
 
@@ -225,14 +234,16 @@ def difference_direction(start: Params, end: Params) -> Params:
 
 
 def evaluate_grid(loss_module: torch.nn.Module, batches: Sequence[Batch], base: Params,
-                  directions: Sequence[Params], coords, chunk_size: int = 4,
+                  directions: Sequence[Params], coords, chunk_size: int = 8,
                   vectorize: bool = True) -> np.ndarray:
     """``L(base + sum_k coords[i, k] directions[k])`` for every grid point ``i``.
 
     ``coords`` is ``(n_points, n_directions)``; returns ``(n_points,)``
     losses averaged over ``batches`` (weighted by batch size) in eval mode.
     Parameters not in ``base`` keep the module's values.  With
-    ``vectorize``, ``chunk_size`` points are evaluated in one vmapped call.
+    ``vectorize``, ``chunk_size`` points are evaluated in one vmapped call;
+    a model that ``vmap`` cannot trace (data-dependent control flow, say)
+    falls back to the loop, with a warning.
     """
     coords = torch.as_tensor(np.asarray(coords, dtype=np.float64)).reshape(-1, len(directions))
     loss_module.eval()
@@ -257,9 +268,15 @@ def evaluate_grid(loss_module: torch.nn.Module, batches: Sequence[Batch], base: 
             n = len(next(iter(chunk.values())))
             total = torch.zeros(n, dtype=torch.float64)
             for w, batch in zip(weights, batches):
+                losses = None
                 if vectorize:
-                    losses = vmap(one_loss, in_dims=(0, None))(chunk, batch)
-                else:
+                    try:
+                        losses = vmap(one_loss, in_dims=(0, None))(chunk, batch)
+                    except (RuntimeError, ValueError, NotImplementedError) as e:
+                        warnings.warn(f"vmap over grid points failed ({type(e).__name__}: {e}); "
+                                      "evaluating the points one by one", RuntimeWarning, stacklevel=2)
+                        vectorize = False
+                if losses is None:
                     losses = torch.stack([one_loss({k: v[i] for k, v in chunk.items()}, batch) for i in range(n)])
                 total += w * losses.double()
             out.append(total)
@@ -451,7 +468,7 @@ def landscape_study(
     hessian_tol: float = 1e-3,
     starts: Mapping[str, torch.nn.Module] | None = None,
     path_ts=np.linspace(-0.25, 1.25, 13),
-    chunk_size: int = 4,
+    chunk_size: int = 8,
     progress: bool = True,
 ) -> LandscapeStudy:
     """Landscape slices and flatness numbers for each trained SV model on one batch set.
@@ -529,7 +546,7 @@ def runs_landscape_study(runs: Mapping[str, object], n_batches: int = 4, batch_s
     from ..config import to_dict
     from ..data import load_sv_corpus
 
-    cfgs = {name: _sv_config(run)[0] for name, run in runs.items()}
+    cfgs = {name: _sv_config(run) for name, run in runs.items()}
     first = next(iter(cfgs.values()))
     for name, cfg in cfgs.items():
         if to_dict(cfg.corpus) != to_dict(first.corpus):

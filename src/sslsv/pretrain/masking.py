@@ -1,17 +1,20 @@
 """Span masks for masked prediction: a thin, seeded wrapper of transformers' own computation.
 
-transformers' ``_compute_mask_indices`` (the wav2vec 2.0 / HuBERT recipe:
-each frame starts a span of ``mask_length`` frames with probability
-``mask_prob``; spans may overlap, so about half the frames end up masked at
-the published 0.08 x 10) draws from NumPy's *global* generator.  Here it
+transformers' ``_compute_mask_indices`` (the wav2vec 2.0 / HuBERT recipe)
+draws ``mask_prob * frames / mask_length`` span starts, where its
+``mask_prob`` is fairseq's (0.8 for HuBERT).  Our ``mask_prob`` is the
+paper's: the probability that a frame *starts* a span (p = 0.08), so
+transformers gets ``mask_prob * mask_length``; spans may overlap and about
+half the frames end up masked at the published 0.08 x 10.  The computation
+draws from NumPy's *global* generator.  Here it
 draws from a generator derived from ``rng`` instead, so a training step's
 mask is a pure function of ``(seed, step, rank)`` and resumption is exact.
 
 >>> import numpy as np
->>> m = compute_mask((4, 100), 0.08, 10, np.random.default_rng(0))
->>> m.shape, m.dtype, bool(m.any())
-((4, 100), dtype('bool'), True)
->>> bool((m == compute_mask((4, 100), 0.08, 10, np.random.default_rng(0))).all())
+>>> m = compute_mask((4, 500), 0.08, 10, np.random.default_rng(0))
+>>> m.shape, m.dtype, bool(0.35 < m.mean() < 0.65)
+((4, 500), dtype('bool'), True)
+>>> bool((m == compute_mask((4, 500), 0.08, 10, np.random.default_rng(0))).all())
 True
 """
 
@@ -44,6 +47,9 @@ def compute_mask(shape: tuple[int, int], mask_prob: float, mask_length: int, rng
                  min_masks: int = 2) -> np.ndarray:
     """Boolean span mask of ``shape`` ``(batch, frames)``; ``True`` = masked.
 
+    ``mask_prob`` is the probability that a frame starts a span of
+    ``mask_length`` frames (HuBERT: 0.08 and 10).
+
     Refuses settings under which every frame would be masked (no unmasked
     context left to predict from) or no frame could be.
     """
@@ -54,7 +60,7 @@ def compute_mask(shape: tuple[int, int], mask_prob: float, mask_length: int, rng
         raise MaskError(f"mask_length {mask_length} must be in [1, {frames}) for {frames} frames: "
                         "a span as long as the sequence masks every frame")
     with seeded_numpy(rng):
-        mask = _compute_mask_indices((batch, frames), mask_prob, mask_length, min_masks=min_masks)
+        mask = _compute_mask_indices((batch, frames), mask_prob * mask_length, mask_length, min_masks=min_masks)
     if mask.all(axis=1).any():
         raise MaskError(f"mask_prob={mask_prob}, mask_length={mask_length} masks every one of {frames} frames "
                         "of an item; lower mask_prob or mask_length")

@@ -30,7 +30,7 @@ def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
     rows = []
     for r in results:
         m = r.metrics
-        row: dict[str, Any] = {"system": system, "seed": r.run.config["sv"]["train"]["seed"]}
+        row: dict[str, Any] = {"system": system, "seed": r.run.config.train.seed}
         for col in METRIC_COLUMNS:
             ci = "eer" if col == "eer_percent" else col  # metrics.json names the EER interval eer_ci_*
             row[col] = m[col]
@@ -55,7 +55,7 @@ def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mappi
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     cfg = resolve(profile, overrides)
-    results = [run_sv(override(cfg, {"train.seed": int(s)}), "fbank", progress=progress) for s in seeds]
+    results = [run_sv(override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}), progress=progress) for s in seeds]
     table = per_seed_table(results, "fbank")
     return StudyResult(config=cfg, results=results, per_seed=table, summary=summarise(table))
 

@@ -39,10 +39,11 @@ from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..training import fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
+from .featurizer import SSLFrontend, build_ssl_frontend
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
 from .scoring import cosine_scores
 
-FRONTENDS = ("fbank",)
+FRONTENDS = ("fbank", "ssl")
 
 
 @dataclass
@@ -58,25 +59,51 @@ class SVResult:
         return float(self.metrics["eer_percent"])
 
 
-def build_speaker_model(cfg: SVConfig, frontend: str = "fbank") -> SpeakerModel:
-    """A fresh speaker model for ``frontend`` (one of :data:`FRONTENDS`)."""
-    if frontend == "fbank":
-        front = FbankFrontend(cfg.features, cfg.corpus.sample_rate)
+def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
+    """A fresh speaker model for ``cfg.frontend`` (kind one of :data:`FRONTENDS`)."""
+    kind = cfg.frontend.kind
+    if kind == "fbank":
+        front: torch.nn.Module = FbankFrontend(cfg.features, cfg.corpus.sample_rate)
+    elif kind == "ssl":
+        if not cfg.frontend.upstream:
+            raise ValueError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
+                             "'init:<backbone>:<size>', a directory or a checkpoint name")
+        front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
     else:
-        raise ValueError(f"unknown front-end {frontend!r}; valid front-ends: {', '.join(FRONTENDS)}")
+        raise ValueError(f"unknown front-end {kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
     return SpeakerModel(front, cfg.ecapa)
 
 
-def sv_run(cfg: SVConfig, frontend: str = "fbank") -> Run:
+def sv_run(cfg: SVConfig) -> Run:
     """The run directory of one configuration (nothing is computed)."""
-    return Run("sv", {"sv": to_dict(cfg), "frontend": frontend})
+    return Run("sv", cfg)
+
+
+def param_groups(model: torch.nn.Module, cfg: SVConfig) -> list[dict[str, Any]]:
+    """Optimizer groups: the upstream (lower lr), the layer weights (higher lr), the rest."""
+    upstream, layer, rest = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if ".upstream." in f".{name}":
+            upstream.append(p)
+        elif name.endswith("layer_logits"):
+            layer.append(p)
+        else:
+            rest.append(p)
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if layer:
+        groups.append({"params": layer, "lr_scale": cfg.frontend.layer_weights_lr_scale, "weight_decay": 0.0})
+    if upstream:
+        groups.append({"params": upstream, "lr_scale": cfg.frontend.upstream_lr_scale})
+    return groups
 
 
 def load_speaker_model(run: Run) -> SpeakerModel:
     """Rebuild the trained speaker model of a complete run."""
     state = torch_load(run.file("speaker_model.pt"))
-    cfg = from_dict(SVConfig, state["config"]["sv"])
-    model = build_speaker_model(cfg, state["config"]["frontend"])
+    cfg = from_dict(SVConfig, state["config"])
+    model = build_speaker_model(cfg)
     model.load_state_dict(state["model"])
     return model.eval()
 
@@ -92,35 +119,42 @@ def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
     check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=0.5)
 
 
-def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, frontend: str = "fbank",
-                        progress: bool = True) -> tuple[SpeakerModel, list[dict[str, float]]]:
+def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, list[dict[str, float]]]:
     """Train with AAM-softmax on random crops, resuming from the run's checkpoint."""
     torch.manual_seed(cfg.train.seed)
     speakers = corpus.train_speakers
     label_of = {s: i for i, s in enumerate(speakers)}
     sampler = CropSampler([u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train],
                           int(cfg.train.crop_seconds * cfg.corpus.sample_rate))
-    speaker_model = build_speaker_model(cfg, frontend)
+    speaker_model = build_speaker_model(cfg)
     head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, len(speakers), cfg.train.aam_margin, cfg.train.aam_scale)
     model = SVTrainingModel(speaker_model, head)
     device = resolve_device(cfg.device)
 
+    front = speaker_model.frontend
+
     def batch_fn(step: int, rank: int, world: int):
-        return sampler.batch(step_rng(cfg.train.seed, step, rank), cfg.train.batch_size)
+        return step, sampler.batch(step_rng(cfg.train.seed, step, rank), cfg.train.batch_size)
 
     def loss_fn(m: torch.nn.Module, batch):
-        wave, labels = batch
+        step, (wave, labels) = batch
+        if isinstance(front, SSLFrontend) and cfg.frontend.finetune:
+            front.upstream_frozen = step < cfg.frontend.freeze_steps  # frozen warm-up
+            front.train()
         loss, acc = m(wave.to(device), labels.to(device))
         return loss, {"accuracy": acc, "n": len(labels)}
 
     result = fit(model, batch_fn, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
-                 device=device, desc="SV training", progress=progress, log=run.log)
+                 param_groups=param_groups(model, cfg), device=device, desc="SV training", progress=progress,
+                 log=run.log)
+    if isinstance(front, SSLFrontend):
+        front.upstream_frozen = not cfg.frontend.finetune
     return speaker_model, result.history
 
 
-def run_sv(cfg: SVConfig, frontend: str = "fbank", progress: bool = True) -> SVResult:
+def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     """Train (or resume, or reuse) one SV system and evaluate it on the trial list."""
-    run = sv_run(cfg, frontend)
+    run = sv_run(cfg)
     if run.is_complete:
         return load_result(run)
     run.start()
@@ -129,7 +163,7 @@ def run_sv(cfg: SVConfig, frontend: str = "fbank", progress: bool = True) -> SVR
     validate_corpus(corpus, cfg)
     run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers, "
             f"{len(corpus.trials)} trials")
-    speaker_model, history = train_speaker_model(cfg, corpus, run, frontend, progress)
+    speaker_model, history = train_speaker_model(cfg, corpus, run, progress)
     t_train = time.perf_counter() - t0
     atomic_write_json(run.file("history.json"), history)
     atomic_torch_save({"config": run.config_dict, "model": speaker_model.state_dict()},
