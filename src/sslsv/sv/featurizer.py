@@ -51,6 +51,7 @@ class SSLFrontend(torch.nn.Module):
         if not finetune:
             for p in self.upstream.parameters():
                 p.requires_grad_(False)
+            self.upstream.eval()
 
     @property
     def layer_weights(self) -> torch.Tensor:
