@@ -79,7 +79,7 @@ def test_vectorised_grid_equals_the_loop(setup):
     _, loss_module, batches = setup
     base = landscape_parameters(loss_module)
     dirs = [random_direction(base, 0), random_direction(base, 1)]
-    coords = np.array([[0.0, 0.0], [0.3, -0.2], [1.0, 0.5], [-0.7, 0.1], [0.05, 0.9]])
+    coords = np.array([[0.0, 0.0], [0.3, -0.2], [1.0, 0.5]])
     a = evaluate_grid(loss_module, batches, base, dirs, coords, chunk_size=2, vectorize=True)
     b = evaluate_grid(loss_module, batches, base, dirs, coords, vectorize=False)
     np.testing.assert_allclose(a, b, rtol=1e-4)
@@ -116,7 +116,7 @@ def test_sharpness_zero_radius_is_zero(setup):
     table = sharpness_at_radius(loss_module, batches, radius=0.0, seeds=(0, 1))
     assert len(table) == 4
     np.testing.assert_allclose(table["loss_increase"], 0.0, atol=1e-5)
-    table = sharpness_at_radius(loss_module, batches, radius=0.5, seeds=(0, 1))
+    table = sharpness_at_radius(loss_module, batches[:1], radius=0.5, seeds=(0,))
     assert (table["loss"] != table["base_loss"]).all()
 
 

@@ -43,8 +43,13 @@ captum's Gauss-Legendre quadrature with ``steps`` points; the completeness
 residual ``delta = sum(attributions) - (score - baseline_score)`` is reported
 for every trial, together with ``relative_delta = |delta| / |score -
 baseline_score|``.  :func:`convergence_table` tabulates it against the
-number of steps; choose the smallest count whose relative delta is a few
-percent.  The path points are evaluated ``internal_batch_size`` at a time so
+number of steps.  On a trained smoke fbank model (6 trials, 3 s), the median
+relative delta was 13 / 6 / 4 % at 16 / 32 / 64 steps with a -40 dB noise
+baseline and 7 / 7 / 1 % at -30 dB (median ``|score - baseline_score|``
+0.24); it does not fall monotonically with the step count (the ReLU network
+makes the integrand rough), so the default is 64 steps and every trial's
+delta is kept in the results.  The noise level matters little between -30
+and -10 dB.  The path points are evaluated ``internal_batch_size`` at a time so
 long utterances fit memory.
 
 Time and frequency
@@ -220,7 +225,7 @@ def attribute_trial(
     enroll_wave,
     test_wave,
     *,
-    steps: int = 32,
+    steps: int = 64,
     baseline: str = "noise",
     noise_db: float = -30.0,
     seed: int = 0,
@@ -244,7 +249,7 @@ def attribute_trial(
     >>> r = attribute_trial(model, torch.randn(8000), torch.randn(8000), steps=16)
     >>> r.attributions.shape
     (8000,)
-    >>> abs(r.attributions.sum() - r.score_difference - r.delta) < 1e-4
+    >>> bool(abs(r.attributions.sum() - r.score_difference - r.delta) < 1e-4)
     True
     """
     from captum.attr import IntegratedGradients
@@ -555,7 +560,7 @@ def attribution_study(
     corpus: SVCorpus,
     n_trials: int = 40,
     seed: int = 0,
-    steps: int = 32,
+    steps: int = 64,
     *,
     baseline: str = "noise",
     noise_db: float = -30.0,

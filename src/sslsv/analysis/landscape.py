@@ -198,7 +198,7 @@ def normalize_direction(direction: Params, weights: Params, eps: float = 1e-10) 
 
     >>> w = {"conv": torch.ones(2, 3, 4), "bias": torch.ones(2)}
     >>> d = normalize_direction({"conv": torch.randn(2, 3, 4), "bias": torch.randn(2)}, w)
-    >>> d["conv"].flatten(1).norm(dim=1).round(decimals=4).tolist(), d["bias"].tolist()
+    >>> [round(v, 4) for v in d["conv"].flatten(1).norm(dim=1).tolist()], d["bias"].tolist()
     ([3.4641, 3.4641], [0.0, 0.0])
     """
     out: Params = {}
