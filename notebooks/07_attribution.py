@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · What does the decision rest on? Integrated Gradients
+#
+# **Question.** The paper explains the benefit of SSL pre-training partly with
+# attributions: which parts of the input does a verification decision rest
+# on, and does an SSL-initialised system look at different parts than an
+# fbank system? We attribute the **trial score** (the cosine between the
+# enrollment and test embeddings) to the **test waveform** with Integrated
+# Gradients {cite}`sundararajan2017axiomatic`, the enrollment embedding held
+# fixed.
+#
+# **Setup.** Four systems, identical ECAPA-TDNN backends, one seed, one corpus:
+#
+# | system | front-end |
+# | --- | --- |
+# | fbank | 80-dim log-mel filterbank |
+# | SSL frozen | the default pre-trained upstream (masked prediction, k-means-on-MFCC targets), frozen |
+# | SSL fine-tuned | the same upstream, fine-tuned |
+# | random init fine-tuned | the same architecture from random weights, trained like *SSL fine-tuned* |
+#
+# The feature extraction is inside every model, so all four are attributed on
+# the same input: the waveform.
+#
+# ```{admonition} The baseline of the path integral
+# :class: note
+# IG integrates gradients along a straight path from a *baseline* input to the
+# real one. Silence (all zeros) is the textbook choice but a poor one here: the
+# mean-normalised log-mel front-end is nearly gain-invariant, so the whole
+# score change happens in a tiny region next to zero where the log floor
+# dominates, and the integral converges badly. We use white noise 30 dB below
+# the utterance: the attributions explain the score *relative to a recording
+# of faint noise*, and the completeness check below says how well the integral
+# converged.
+# ```
+
+# %% tags=["parameters"]
+profile = "cpu"  # "smoke", "cpu" or "paper"
+seed = 0  # seed of the SV training of all four systems, and of the trial sample
+overrides = {}  # dotted SV config keys
+
+# %% tags=["nbval-ignore-output"]
+import IPython.display as ipd
+
+from sslsv import plots
+from sslsv.studies import explain
+
+systems, study = explain.attribution(profile, seed, overrides)
+
+# %% [markdown]
+# ## The four systems
+#
+# EER (%) and minDCF on the full trial list, with the EER's 95% bootstrap
+# interval:
+
+# %%
+print(systems.metrics_table().round(2).to_string(index=False))
+
+# %% [markdown]
+# ## Does the integral converge?
+#
+# Completeness: the attributions of a trial sum to the score difference between
+# the input and the baseline, up to the *convergence delta*. Per system, over the
+# attributed trials:
+
+# %% tags=["nbval-ignore-output"]
+trials = study.trials.assign(abs_delta=study.trials["delta"].abs(),
+                             abs_score_difference=(study.trials["score"] - study.trials["baseline_score"]).abs())
+print(trials.groupby("model", sort=False)[["abs_score_difference", "abs_delta"]].median().round(3).to_string())
+
+# %% [markdown]
+# ## One trial, over time and frequency
+#
+# A target trial: the test waveform with |attribution| per 10 ms, phones shaded
+# by class (green vowels, purple nasals, orange fricatives, pink plosives, grey
+# silence).
+
+# %% tags=["nbval-ignore-output"]
+for name, example in study.examples.items():
+    fig = plots.plot_attribution_time(example, study.example_segments, title=name)
+
+# %% [markdown]
+# The same attributions in time-frequency coordinates (red raises the score,
+# blue lowers it), under the input spectrogram:
+
+# %% tags=["nbval-ignore-output"]
+for name, example in study.examples.items():
+    fig = plots.plot_attribution_spectrogram(example, study.example_segments, title=name)
+
+# %% [markdown]
+# ## Where the attribution mass goes, over many trials
+#
+# Share of |attribution| per phone class (bars, 95% bootstrap interval over
+# trials) against the share of time each class occupies (black ticks). A class
+# above its tick carries more of the decision than its duration.
+
+# %% tags=["nbval-ignore-output"]
+fig = plots.plot_attribution_shares(study.phone_summary, by="phone_class", reference="duration_share")
+
+# %% tags=["nbval-ignore-output"]
+cols = ["model", "phone_class", "mass_share", "mass_share_ci_low", "mass_share_ci_high", "duration_share"]
+print(study.phone_summary.query("trial_type == 'all'")[cols].round(3).to_string(index=False))
+
+# %% [markdown]
+# Per frequency band, against the band's share of signal energy:
+
+# %% tags=["nbval-ignore-output"]
+fig = plots.plot_attribution_shares(study.band_summary, by="band", reference="energy_share")
+
+# %% [markdown]
+# Target minus non-target trials (mass share per phone class, with 95% interval):
+
+# %% tags=["nbval-ignore-output"]
+print(study.phone_difference.round(3).to_string(index=False))
+
+# %% [markdown]
+# ## Finding
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(explain.attribution_finding(study)))
+
+# %% [markdown]
+# **Reading it with care.** IG shares depend on the baseline and on signal
+# amplitude (loud segments get more mass); the duration and energy references
+# are there to calibrate the eye. The trial sample is small at the `cpu`
+# profile, and one SV seed is analysed, so differences between systems whose
+# intervals overlap are not evidence.

@@ -1,0 +1,103 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Does SSL initialisation lead to a flatter basin? Loss landscapes
+#
+# **Question.** The paper's second explanation is geometric: starting from SSL
+# weights, speaker-verification training ends in a different, flatter region of
+# the loss surface. We look at the AAM-softmax training loss around each
+# trained system, after Li et al. {cite}`li2018visualizing`, and back the
+# pictures with two numbers.
+#
+# **Method.**
+# - *Directions*: random Gaussian directions, normalised filter by filter to
+#   the norms of the trained weights (each output filter of a weight tensor is
+#   rescaled to that filter's norm; biases and normalisation parameters are
+#   zero in the direction), so that landscapes of differently scaled networks
+#   are comparable.
+# - *Loss*: the training loss of the trained model (ECAPA-TDNN + AAM-softmax
+#   head), in eval mode, on one fixed set of training crops, the same for every
+#   system.
+# - *Flatness*: the largest eigenvalue of the loss Hessian (power iteration on
+#   Hessian-vector products), and the loss increase at a fixed
+#   filter-normalised radius, each over several random seeds.
+# - Only **trainable** parameters span the landscape: for the frozen SSL system
+#   the upstream is fixed and not part of it.
+#
+# The four systems are those of the attribution chapter (fbank, SSL frozen, SSL
+# fine-tuned, random init fine-tuned), trained with the same seed.
+
+# %% tags=["parameters"]
+profile = "cpu"  # "smoke", "cpu" or "paper"
+seed = 0  # seed of the SV training of all four systems
+overrides = {}  # dotted SV config keys
+
+# %% tags=["nbval-ignore-output"]
+import IPython.display as ipd
+
+from sslsv import plots
+from sslsv.studies import explain
+
+systems, study = explain.landscape(profile, seed, overrides)
+
+# %% [markdown]
+# ## The four systems
+
+# %%
+print(systems.metrics_table().round(2).to_string(index=False))
+
+# %% [markdown]
+# ## 1D slices and the path from the initial weights
+#
+# Left: loss along filter-normalised random directions through the trained
+# weights ($\alpha = 0$), one line per direction. Right: the straight path from
+# the weights at the start of SV training ($t = 0$: the pre-trained or random
+# upstream with a fresh backend) to the trained weights ($t = 1$).
+
+# %% tags=["nbval-ignore-output"]
+fig = plots.plot_loss_curves(study.curves, study.paths)
+
+# %% [markdown]
+# ## 2D contours
+#
+# The loss on the plane of two random directions, trained weights at the centre,
+# colour levels shared between systems.
+
+# %% tags=["nbval-ignore-output"]
+fig = plots.plot_loss_contours(study.surfaces)
+
+# %% [markdown]
+# ## Flatness in numbers
+#
+# Per system: the loss at the centre (and the check that the grid centre
+# reproduces it), the mean loss increase at the fixed radius, and the top
+# Hessian eigenvalue with its spread over seeds.
+
+# %% tags=["nbval-ignore-output"]
+print(study.summary.round(3).to_string(index=False))
+
+# %% tags=["nbval-ignore-output"]
+print(study.hessian.round(2).to_string(index=False))
+
+# %% [markdown]
+# ## Finding
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(explain.landscape_finding(study, systems)))
+
+# %% [markdown]
+# **Reading it with care.** Sharpness measures are not invariant to
+# reparametrisation; filter normalisation removes the most obvious scale effect
+# but not all. One SV seed and a single batch set are analysed at the `cpu`
+# profile.

@@ -1,0 +1,210 @@
+"""Studies 07 and 08: why does SSL initialisation help? Attributions and loss landscapes.
+
+Both chapters analyse the same four speaker-verification systems, trained
+on the same corpus with the same ECAPA-TDNN backend and the same seed:
+
+===========================  ===============================================
+``fbank``                    80-dim log-mel filterbank front-end
+``SSL frozen``               the default pre-trained upstream, frozen
+``SSL fine-tuned``           the same upstream, fine-tuned with the backend
+``random init fine-tuned``   the same architecture from random weights,
+                             trained exactly like ``SSL fine-tuned``
+===========================  ===============================================
+
+The upstream is the project's default pre-training run of the profile
+(masked prediction on k-means-of-MFCC targets), shared through the run cache
+with the factor studies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..config import PretrainExperimentConfig, SVConfig, override, resolve
+from ..sv.pipeline import SVResult, load_speaker_model, run_sv
+
+# SV training steps of the analysed systems per profile (None = the profile's own).
+# At the cpu profile the three SSL systems would otherwise dominate the book's build time.
+ANALYSIS_STEPS: dict[str, int | None] = {"smoke": None, "cpu": 400, "paper": None}
+
+SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
+
+
+@dataclass
+class AnalysisSystems:
+    pretrain_run: Any  # the upstream's pre-training Run
+    results: dict[str, SVResult]  # system name -> finished SV run
+
+    def metrics_table(self):
+        """EER and minDCF of each analysed system, with the EER's bootstrap interval."""
+        import pandas as pd
+
+        rows = []
+        for name, r in self.results.items():
+            m = r.metrics
+            rows.append({"system": name, "eer_percent": m["eer_percent"], "eer_ci_low": m["eer_ci_low"],
+                         "eer_ci_high": m["eer_ci_high"], "min_dcf_0.01": m["min_dcf_0.01"],
+                         "min_dcf_0.05": m["min_dcf_0.05"]})
+        return pd.DataFrame(rows)
+
+
+def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None = None,
+               upstream: str = "") -> dict[str, SVConfig]:
+    """The SV configuration of each analysed system (``upstream`` as a front-end reference)."""
+    base = resolve(profile, overrides)
+    steps = ANALYSIS_STEPS.get(profile)
+    common: dict[str, Any] = {"train.seed": seed}
+    if steps is not None and not (overrides and "train.steps" in overrides):
+        common["train.steps"] = steps
+    pre = resolve(profile, None, base=PretrainExperimentConfig()).pretrain
+    random_ref = f"init:{pre.backbone}:{pre.size}"
+    return {
+        "fbank": override(base, {**common, "frontend.kind": "fbank"}),
+        "SSL frozen": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
+                                      "frontend.finetune": False}),
+        "SSL fine-tuned": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
+                                          "frontend.finetune": True}),
+        "random init fine-tuned": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": random_ref,
+                                                  "frontend.finetune": True}),
+    }
+
+
+def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+                     pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> AnalysisSystems:
+    """Pre-train (or reuse) the default upstream and train (or reuse) the four SV systems."""
+    from ..pretrain.train import pretrain
+
+    pre_cfg = resolve(profile, pretrain_overrides, base=PretrainExperimentConfig())
+    sv_base = resolve(profile, overrides)
+    if pre_cfg.corpus != sv_base.corpus:
+        raise ValueError("the pre-training and SV corpus configurations differ; override both alike")
+    pre_run = pretrain(pre_cfg, progress=progress)
+    cfgs = sv_configs(profile, seed, overrides, upstream=f"run:{pre_run.path.name}")
+    results = {name: run_sv(cfg, progress=progress) for name, cfg in cfgs.items()}
+    return AnalysisSystems(pretrain_run=pre_run, results=results)
+
+
+def speaker_models(systems: AnalysisSystems) -> dict:
+    """The trained speaker model (waveform -> embedding) of each system, in eval mode."""
+    return {name: load_speaker_model(r.run) for name, r in systems.results.items()}
+
+
+# ---------------------------------------------------------------------------
+# Chapter 07: Integrated Gradients
+# ---------------------------------------------------------------------------
+
+# How many trials and IG steps per profile (the cost is linear in both).
+ATTRIBUTION_SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {"n_trials": 6, "steps": 16, "n_resamples": 200, "max_seconds": 2.0},
+    "cpu": {"n_trials": 24, "steps": 32, "n_resamples": 1000, "max_seconds": 3.0},
+    "paper": {"n_trials": 200, "steps": 64, "n_resamples": 1000, "max_seconds": 6.0},
+}
+
+
+def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+                progress: bool = True, **settings: Any):
+    """Train/reuse the four systems and attribute the same trials with each.
+
+    Returns ``(systems, study)`` with ``study`` an
+    :class:`~sslsv.analysis.attribution.AttributionStudy`.
+    """
+    from ..analysis.attribution import attribution_study
+    from ..data import load_sv_corpus
+
+    systems = analysis_systems(profile, seed, overrides, progress=progress)
+    cfg = resolve(profile, overrides)
+    corpus = load_sv_corpus(cfg.corpus, progress=progress)
+    if not corpus.alignments:
+        raise ValueError("the corpus has no phone alignments (only the synthetic corpus has them): "
+                         "the per-phone-class analysis needs them")
+    kw = {**ATTRIBUTION_SETTINGS[profile], **settings}
+    study = attribution_study(speaker_models(systems), corpus, seed=seed, progress=progress, **kw)
+    return systems, study
+
+
+def attribution_finding(study) -> str:
+    """The chapter's finding, computed from the per-class summary."""
+    s = study.phone_summary
+    s = s[s["trial_type"] == "all"]
+    lines = []
+    for model, d in s.groupby("model", sort=False):
+        top = d.sort_values("mass_share", ascending=False).iloc[0]
+        vowel = d[d["phone_class"] == "vowel"].iloc[0]
+        lines.append(f"- **{model}**: the largest share goes to {top['phone_class']}s "
+                     f"({top['mass_share']:.2f}, 95% CI {top['mass_share_ci_low']:.2f}-{top['mass_share_ci_high']:.2f}); "
+                     f"vowels take {vowel['mass_share']:.2f} of the attribution for "
+                     f"{vowel['duration_share']:.2f} of the time.")
+    vowels = s[s["phone_class"] == "vowel"].set_index("model")
+    if {"fbank", "SSL fine-tuned"} <= set(vowels.index):
+        a, b = vowels.loc["fbank"], vowels.loc["SSL fine-tuned"]
+        overlap = not (a["mass_share_ci_high"] < b["mass_share_ci_low"] or b["mass_share_ci_high"] < a["mass_share_ci_low"])
+        verdict = ("the intervals overlap, so at this number of trials we cannot say the SSL system attends to "
+                   "vowels differently from fbank" if overlap else
+                   f"the difference is outside both intervals: the SSL fine-tuned system puts "
+                   f"{'more' if b['mass_share'] > a['mass_share'] else 'less'} weight on vowels than fbank")
+        lines.append(f"\nVowel share, fbank {a['mass_share']:.2f} vs SSL fine-tuned {b['mass_share']:.2f}: {verdict}.")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Chapter 08: loss landscapes
+# ---------------------------------------------------------------------------
+
+def _grid(n: int):
+    import numpy as np
+
+    return np.linspace(-1.0, 1.0, n)
+
+
+LANDSCAPE_SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": {"n_batches": 1, "batch_size": 8, "alphas": _grid(7), "grid": _grid(5), "curve_seeds": (0, 1),
+              "sharpness_seeds": (0, 1), "hessian_seeds": (0,), "hessian_iters": 5},
+    "cpu": {"n_batches": 1, "batch_size": 16, "alphas": _grid(11), "grid": _grid(7), "curve_seeds": (0, 1, 2),
+            "sharpness_seeds": (0, 1, 2, 3), "hessian_seeds": (0, 1), "hessian_iters": 12},
+    "paper": {"n_batches": 4, "batch_size": 32, "alphas": _grid(21), "grid": _grid(11), "curve_seeds": (0, 1, 2),
+              "sharpness_seeds": (0, 1, 2, 3, 4), "hessian_seeds": (0, 1, 2), "hessian_iters": 30},
+}
+
+
+def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+              progress: bool = True, **settings: Any):
+    """Train/reuse the four systems and measure their loss landscapes on one fixed batch set.
+
+    Returns ``(systems, study)`` with ``study`` a
+    :class:`~sslsv.analysis.landscape.LandscapeStudy`.
+    """
+    import numpy as np
+
+    from ..analysis.landscape import runs_landscape_study
+
+    systems = analysis_systems(profile, seed, overrides, progress=progress)
+    kw = {**LANDSCAPE_SETTINGS[profile], **settings}
+    kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
+    runs = {name: r.run for name, r in systems.results.items()}
+    study = runs_landscape_study(runs, progress=progress, **kw)
+    return systems, study
+
+
+def landscape_finding(study, systems: AnalysisSystems) -> str:
+    """Does the flatter basin go with the better system? Computed from the numbers."""
+    import pandas as pd
+
+    hess = study.hessian.groupby("model", sort=False)["eigenvalue"].agg(["mean", "std", "count"])
+    sharp = study.sharpness.groupby("model", sort=False)["loss_increase"].mean()
+    eer = systems.metrics_table().set_index("system")["eer_percent"]
+    table = pd.DataFrame({"top_hessian_eigenvalue": hess["mean"], "loss_increase_at_radius": sharp,
+                          "eer_percent": eer}).dropna()
+    flattest = table["top_hessian_eigenvalue"].idxmin()
+    best = table["eer_percent"].idxmin()
+    rank = table[["top_hessian_eigenvalue", "eer_percent"]].rank()
+    agree = bool((rank["top_hessian_eigenvalue"] == rank["eer_percent"]).all())
+    text = (f"The flattest minimum by the top Hessian eigenvalue is **{flattest}** "
+            f"({table.loc[flattest, 'top_hessian_eigenvalue']:.1f}); the lowest EER belongs to **{best}** "
+            f"({table.loc[best, 'eer_percent']:.2f} %). ")
+    text += ("The ordering by sharpness matches the ordering by EER exactly. " if agree else
+             "The ordering by sharpness does not match the ordering by EER, so flatness alone does not "
+             "explain which system verifies best here. ")
+    text += ("Caveats: the eigenvalues are computed over each system's *trainable* parameters (a frozen "
+             "upstream is not part of the landscape), on one batch set and few directions, at one seed.")
+    return text
