@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 
 # Every test session computes into its own artifact root (never the user's
 # artifacts/); the nbval notebook kernels inherit it through the environment.
-os.environ["SSLSV_ARTIFACTS"] = tempfile.mkdtemp(prefix="sslsv-test-artifacts-")
+_ARTIFACTS = tempfile.mkdtemp(prefix="sslsv-test-artifacts-")
+os.environ["SSLSV_ARTIFACTS"] = _ARTIFACTS
+atexit.register(shutil.rmtree, _ARTIFACTS, ignore_errors=True)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
