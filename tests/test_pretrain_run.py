@@ -120,9 +120,30 @@ def test_two_process_ddp(pretrain_config, tmp_path):
     args = [a for k, v in sets.items() for a in ("--set", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")]
     env = {**os.environ, "SSLSV_ARTIFACTS": str(tmp_path / "ddp"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "0", "-m", "sslsv.cli", "pretrain", "--profile", "smoke",
+                           "--standalone", "-m", "sslsv.cli", "pretrain", "--profile", "smoke",
                            "--no-progress", *args], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = next((tmp_path / "ddp" / "runs").glob("pretrain-*"))
     assert (run_dir / "DONE").exists()
     assert "world size 2" in (run_dir / "log.txt").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective,quantizer", [
+    ("masked", "kmeans_mfcc"), ("masked", "random_projection"), ("masked", "oracle_phones"),
+    ("unmasked", "kmeans_mfcc"), ("mixed", "kmeans_mfcc"), ("contrastive", "kmeans_mfcc"), ("ctc", "kmeans_mfcc")])
+def test_loss_falls_and_accuracy_beats_chance(objective, quantizer, pretrain_config):
+    """A slightly longer tiny run: the loss falls and the held-out accuracy is above uniform chance.
+
+    Measured (2-core CPU, 60 steps): held-out masked accuracy beats 1/K for every
+    quantizer but beats the majority-class frequency only for random_projection;
+    CTC still emits only blanks at 60 steps, so for it only the falling loss is asserted.
+    """
+    cfg = pretrain_config({"pretrain.objective": objective, "pretrain.quantizer": quantizer,
+                           "pretrain.backbone": "w2v_bert", "pretrain.n_clusters": 20,
+                           "optim.steps": 60, "optim.batch_size": 8, "optim.warmup_steps": 10,
+                           "optim.checkpoint_every": 60, "optim.lr": 2e-3})
+    diag = pretrain(cfg, progress=False).metrics()
+    assert diag["loss_last"] < diag["loss_first"]
+    if objective != "ctc":
+        assert diag["above_uniform_chance"], diag

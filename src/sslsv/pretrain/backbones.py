@@ -278,7 +278,11 @@ class Upstream(nn.Module):
         self._local = None
         if local is not None and local.shape[-1] != self.local_dim:  # conv output is (batch, channels, frames)
             local = local.transpose(1, 2)
-        return list(out.hidden_states), local
+        states = list(out.hidden_states)
+        # pre-LN ("stable layer norm") encoders report the last layer before their final layer norm;
+        # the model's output is the normalised one, so that is the last hidden state here
+        states[-1] = out.last_hidden_state
+        return states, local
 
     # --- persistence ------------------------------------------------------
     def save_pretrained(self, directory) -> None:
