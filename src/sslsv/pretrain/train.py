@@ -334,13 +334,11 @@ def diagnostics(cfg: PretrainExperimentConfig, history: list[dict], evaluation: 
 
 def plot_history(history: list[dict], diag: dict, path) -> None:
     """Loss curve (left) and training accuracy against chance (right), written as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: never touches the caller's backend or figures
 
     steps = [r["step"] for r in history]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots(1, 2)
     axes[0].plot(steps, [r["loss"] for r in history], lw=0.8)
     if "loss_uniform" in diag:
         axes[0].axhline(diag["loss_uniform"], ls="--", c="grey", label="ln K (uniform)")
@@ -360,7 +358,6 @@ def plot_history(history: list[dict], diag: dict, path) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     from ..artifacts import atomic_write_bytes
 
     atomic_write_bytes(path, buf.getvalue())
