@@ -129,7 +129,7 @@ print(study.phone_difference.round(3).to_string(index=False))
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(explain.attribution_finding(study)))
+ipd.display(ipd.Markdown(explain.attribution_finding(study, systems)))
 
 # %% [markdown]
 # **Reading it with care.** IG shares depend on the baseline and on signal

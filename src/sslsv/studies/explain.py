@@ -123,11 +123,34 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     return systems, study
 
 
-def attribution_finding(study) -> str:
-    """The chapter's finding, computed from the per-class summary."""
+def benefit_statement(systems: AnalysisSystems) -> str:
+    """Does SSL initialisation beat fbank and random initialisation here? (EER bootstrap intervals)"""
+    t = systems.metrics_table().set_index("system")
+
+    def compare(a: str, b: str) -> str:
+        x, y = t.loc[a], t.loc[b]
+        if x["eer_ci_high"] < y["eer_ci_low"]:
+            return f"{a} is better than {b} ({x['eer_percent']:.2f} vs {y['eer_percent']:.2f} % EER)"
+        if y["eer_ci_high"] < x["eer_ci_low"]:
+            return f"{a} is worse than {b} ({x['eer_percent']:.2f} vs {y['eer_percent']:.2f} % EER)"
+        return f"{a} and {b} are indistinguishable ({x['eer_percent']:.2f} vs {y['eer_percent']:.2f} % EER)"
+
+    return (f"At this scale {compare('SSL fine-tuned', 'fbank')}, and "
+            f"{compare('SSL fine-tuned', 'random init fine-tuned')} (non-overlapping 95% bootstrap intervals "
+            "count as a difference). ")
+
+
+def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
+    """The chapter's finding, computed from the per-class summary (and the systems' EERs)."""
     s = study.phone_summary
     s = s[s["trial_type"] == "all"]
     lines = []
+    if systems is not None:
+        lines.append(benefit_statement(systems) + "The paper's premise, that SSL initialisation helps, is "
+                     "therefore " + ("not reproduced here, so the attributions below describe "
+                                     "*different* systems rather than explain a benefit:"
+                                     if "better than fbank" not in benefit_statement(systems) else
+                                     "reproduced here; the attributions below compare the systems:"))
     for model, d in s.groupby("model", sort=False):
         top = d.sort_values("mass_share", ascending=False).iloc[0]
         vowel = d[d["phone_class"] == "vowel"].iloc[0]
@@ -201,7 +224,8 @@ def landscape_finding(study, systems: AnalysisSystems) -> str:
     best = table["eer_percent"].idxmin()
     rank = table[["top_hessian_eigenvalue", "eer_percent"]].rank()
     agree = bool((rank["top_hessian_eigenvalue"] == rank["eer_percent"]).all())
-    text = (f"The flattest minimum by the top Hessian eigenvalue is **{flattest}** "
+    text = benefit_statement(systems)
+    text += (f"The flattest minimum by the top Hessian eigenvalue is **{flattest}** "
             f"({table.loc[flattest, 'top_hessian_eigenvalue']:.1f}); the lowest EER belongs to **{best}** "
             f"({table.loc[best, 'eer_percent']:.2f} %). ")
     text += ("The ordering by sharpness matches the ordering by EER exactly. " if agree else
