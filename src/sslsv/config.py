@@ -272,11 +272,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "pretrain.mask_length": 5,
         "pretrain.proj_dim": 128,
         "pretrain.kmeans_layer": 3,
-        "optim.steps": 1500,
+        # 500 updates (~8 min on one core): enough for masked accuracy well above the majority
+        # class (0.08 against 0.02 at step 500 of a 1,500-step run), cheap enough for the ~14
+        # pre-training runs of the four factor studies.
+        "optim.steps": 500,
         "optim.batch_size": 16,
         "optim.lr": 1e-3,
-        "optim.warmup_steps": 150,
-        "optim.checkpoint_every": 250,
+        "optim.warmup_steps": 50,
+        "optim.checkpoint_every": 100,
     },
     # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
     "paper": {

@@ -339,3 +339,80 @@ def plot_loss_contours(surfaces, levels: int = 15, title: str | None = None):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# Factor studies (chapters 02-06)
+# ---------------------------------------------------------------------------
+
+_METRIC_LABELS = {"eer_percent": "EER (%)", "min_dcf_0.01": "minDCF (P=0.01)", "min_dcf_0.05": "minDCF (P=0.05)"}
+
+
+def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) -> None:
+    import seaborn as sns
+
+    refs = per_seed[per_seed["reference"]]
+    rows = per_seed[~per_seed["reference"]]
+    order = [o for o in order if o in set(rows["system"])]
+    hue = "upstream" if rows["upstream"].nunique() > 1 else None
+    sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
+                  linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, color="#1f4e79")
+    sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=4,
+                  ax=ax, color="#1f4e79", legend=False)
+    styles = {"fbank": ("#d95f02", "--"), "random init": ("#7570b3", ":")}
+    for name, sel in refs.groupby("system", sort=False):
+        colour, ls = styles.get(name, ("grey", "-."))
+        m, sd = sel[metric].mean(), sel[metric].std(ddof=1) if len(sel) > 1 else 0.0
+        ax.axhline(m, color=colour, ls=ls, lw=1.5, label=f"{name} (mean)")
+        if sd > 0:
+            ax.axhspan(m - sd, m + sd, color=colour, alpha=0.08)
+    ax.set_xlabel("")
+    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+    ax.tick_params(axis="x", rotation=20)
+    if title:
+        ax.set_title(title)
+
+
+def plot_factor(study, metrics: Sequence[str] = ("eer_percent", "min_dcf_0.01"), title: str | None = None):
+    """Each condition's metric over seeds (mean ± sd and the seeds), with the references as lines."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        _factor_panel(ax, study.per_seed, study.order, metric)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title or f"{study.factor}: speaker verification on each upstream ({study.profile})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_weights(weights, title: str = "Learned layer weights (softmax, mean over seeds)"):
+    """Heat map of the SV front-end's layer weights: one row per system, one column per hidden state."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    table = weights.pivot_table(index="system", columns="layer", values="weight", sort=False)
+    fig, ax = plt.subplots(figsize=(1.1 + 0.75 * table.shape[1], 0.9 + 0.45 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar_kws={"label": "weight"}, ax=ax)
+    ax.set_xlabel("hidden state (0 = input embedding)")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_summary(summary, metric: str = "eer_percent"):
+    """All four factor studies side by side, one panel each, on a shared axis."""
+    import matplotlib.pyplot as plt
+
+    studies = list(summary.studies.values())
+    fig, axes = plt.subplots(1, len(studies), figsize=(4.2 * len(studies), 4.4), sharey=True, squeeze=False)
+    for ax, study in zip(axes[0], studies):
+        verdict = summary.claims[study.factor]["verdict"]
+        _factor_panel(ax, study.per_seed, study.order, metric, title=f"{study.factor}\n({verdict})")
+    axes[0][0].legend(loc="best", fontsize=8)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    fig.suptitle("Every factor at a glance: mean ± sd over seeds, references as lines")
+    fig.tight_layout()
+    return fig

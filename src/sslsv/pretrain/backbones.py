@@ -73,6 +73,8 @@ class Size:
 
 
 SIZES: dict[str, Size] = {
+    # half of tiny in width and depth: the smallest point of the CPU "model size" comparison.
+    "micro": Size(hidden=128, layers=2, heads=2, ffn=512, conv_channels=32),
     # 2.5M transformer params: trains at several steps/s on a 2-core CPU with 8 x 2 s batches.
     "tiny": Size(hidden=192, layers=4, heads=4, ffn=768, conv_channels=64),
     # about 3x tiny: the CPU "model size" comparison.

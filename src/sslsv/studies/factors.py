@@ -1,0 +1,354 @@
+"""Shared machinery of the four factor studies (chapters 02-05) and their summary (06).
+
+A factor study pre-trains one upstream per *condition* (one value of the
+factor, everything else at the profile's default), trains the same
+ECAPA-TDNN speaker-verification backend on each, once per seed, and
+tabulates EER and minDCF.  Every chapter also shows two references trained
+with the same SV schedule: the fbank front-end (no upstream at all) and the
+upstream architecture from random weights (the same network, no pre-training).
+
+Runs are shared through the run cache: the default condition of every study
+(masked prediction on k-means-of-MFCC targets, default size, all the pool's
+audio) is one pre-training run, and the two references are the same SV runs
+in every chapter, so a second chapter or a re-build costs nothing.
+
+Seeds are SV-training seeds: each condition is pre-trained once (seed
+``pretrain.seed``) and its backend trained once per seed, so the spread over
+seeds measures the SV stage's variability, not the pre-training run's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import Run, torch_load
+from ..config import PretrainExperimentConfig, SVConfig, override, resolve
+from ..sv.pipeline import SVResult, run_sv
+from .baseline import METRIC_COLUMNS, per_seed_table, summarise
+
+__all__ = ["Condition", "FactorStudy", "STUDY_SV", "SEEDS", "MODES", "DEFAULT_RUN", "run_factor_study",
+           "difference", "layer_weights", "pretrain_config", "sv_config", "preflight", "trend"]
+
+# SV schedule of the factor studies per profile (dotted SVConfig keys on top of the profile).
+# At the cpu profile 45 SV runs (15 systems x 3 seeds) must fit in the book's build time: the
+# backend is trained for 150 steps of 16 crops instead of the baseline's 800 x 32, on a frozen
+# upstream.  The fbank reference is trained with the same schedule, so comparisons stay fair.
+STUDY_SV: dict[str, dict[str, Any]] = {
+    "smoke": {"train.steps": 20, "train.warmup_steps": 4, "train.checkpoint_every": 10},
+    "cpu": {"train.steps": 150, "train.batch_size": 16, "train.warmup_steps": 15, "train.checkpoint_every": 50},
+    "paper": {},
+}
+# Seeds per profile (smoke: one, so the nbval references stay quick).
+SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
+# Upstream modes per profile: fine-tuning costs ~5x a frozen run on CPU, and chapter 07 measured
+# no difference between frozen and fine-tuned at the cpu scale, so the cpu studies are frozen only.
+MODES: dict[str, tuple[str, ...]] = {"smoke": ("frozen",), "cpu": ("frozen",), "paper": ("frozen", "fine-tuned")}
+VALID_MODES = ("frozen", "fine-tuned")
+
+DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
+FBANK = "fbank"
+RANDOM = "random init"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One row of a factor study: a label and what differs from the defaults."""
+
+    label: str
+    kind: str = "ssl"  # "ssl" (pre-trained upstream), "random" (same architecture, random weights) or "fbank"
+    pretrain: Mapping[str, Any] = field(default_factory=dict)  # PretrainExperimentConfig overrides
+    reference: bool = False  # a reference row (fbank, random init), not a value of the factor
+
+
+def references() -> list[Condition]:
+    """The fbank and random-initialisation references shown in every chapter."""
+    return [Condition(FBANK, kind="fbank", reference=True), Condition(RANDOM, kind="random", reference=True)]
+
+
+def _split(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(overrides or {})
+
+
+def pretrain_config(profile: str, cond: Condition, overrides: Mapping[str, Any] | None = None,
+                    pretrain_overrides: Mapping[str, Any] | None = None) -> PretrainExperimentConfig:
+    """The pre-training configuration of a condition (corpus keys of ``overrides`` carry over)."""
+    corpus = {k: v for k, v in _split(overrides).items() if k.startswith("corpus.")}
+    sets = {**corpus, **_split(pretrain_overrides), **dict(cond.pretrain)}
+    if sets.get("pretrain.kmeans_source") == DEFAULT_RUN:
+        sets["pretrain.kmeans_source"] = Run("pretrain", pretrain_config(profile, Condition("default"), overrides,
+                                                                          pretrain_overrides)).path.name
+    return resolve(profile, sets, base=PretrainExperimentConfig())
+
+
+def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
+              overrides: Mapping[str, Any] | None = None, upstream: str = "",
+              pretrain_overrides: Mapping[str, Any] | None = None) -> SVConfig:
+    """The SV configuration of a condition, seed and upstream mode, on the study schedule."""
+    if mode not in VALID_MODES:
+        raise ValueError(f"unknown upstream mode {mode!r}; valid modes: {', '.join(VALID_MODES)}")
+    sets = {**STUDY_SV.get(profile, {}), **_split(overrides), "train.seed": int(seed)}
+    if cond.kind == "fbank":
+        return resolve(profile, {**sets, "frontend.kind": "fbank"})
+    if cond.kind == "random":
+        pre = pretrain_config(profile, cond, overrides, pretrain_overrides).pretrain
+        upstream = f"init:{pre.backbone}:{pre.size}"
+    elif not upstream:
+        raise ValueError(f"condition {cond.label!r} needs an upstream reference")
+    return resolve(profile, {**sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
+                             "frontend.finetune": mode == "fine-tuned"})
+
+
+def _check_data_root(cfg: SVConfig) -> None:
+    c = cfg.corpus
+    if c.source == "synthetic":
+        return
+    checks = [("corpus.voxceleb_root", c.voxceleb_root, ("wav",)),
+              ("corpus.librispeech_root", c.librispeech_root, ())]
+    for key, root, subdirs in checks:
+        if not root:
+            raise ValueError(f"{key} is empty: set it to the dataset's directory (see the introduction)")
+        path = Path(root)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{key}={root!r} does not exist: download the dataset there or set {key}")
+        for sub in subdirs:
+            if not (path / sub).is_dir():
+                raise FileNotFoundError(f"{key}={root!r} has no {sub}/ directory: expected the VoxCeleb1 layout "
+                                        f"{root}/{sub}/<speaker>/<session>/<utt>.wav")
+    trials = Path(c.voxceleb_root) / c.voxceleb_trials
+    if not trials.is_file():
+        raise FileNotFoundError(f"trial list {trials} not found: set corpus.voxceleb_trials or copy it there")
+    for subset in c.librispeech_subsets:
+        base = Path(c.librispeech_root)
+        if not ((base / "LibriSpeech" / subset).is_dir() or (base / subset).is_dir()):
+            raise FileNotFoundError(f"LibriSpeech subset {subset!r} not found under {base} "
+                                    f"(expected {base}/LibriSpeech/{subset}/ or {base}/{subset}/)")
+
+
+def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
+              overrides: Mapping[str, Any] | None = None,
+              pretrain_overrides: Mapping[str, Any] | None = None) -> None:
+    """Every check that can fail, before any compute: names, values, data roots, checkpoints."""
+    from ..pretrain.train import check_config
+    from ..sv.featurizer import upstream_exists
+
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    for m in modes:
+        if m not in VALID_MODES:
+            raise ValueError(f"unknown upstream mode {m!r}; valid modes: {', '.join(VALID_MODES)}")
+    base = sv_config(profile, Condition(FBANK, kind="fbank"), seeds[0], overrides=overrides)
+    _check_data_root(base)
+    for cond in conditions:
+        if cond.kind == "fbank":
+            continue
+        pre = pretrain_config(profile, cond, overrides, pretrain_overrides)
+        if pre.corpus != base.corpus:
+            raise ValueError("the pre-training and SV corpus configurations differ; override corpus keys in "
+                             "`overrides` only")
+        check_config(pre.pretrain)
+        if pre.pretrain.init and not upstream_exists(pre.pretrain.init):
+            raise FileNotFoundError(f"condition {cond.label!r}: upstream checkpoint {pre.pretrain.init!r} "
+                                    "not found (a directory, or a hub name already in the local cache)")
+
+
+@dataclass
+class FactorStudy:
+    """The outcome of one factor study."""
+
+    factor: str
+    profile: str
+    conditions: list[Condition]
+    results: dict[tuple[str, str, int], SVResult]  # (label, mode, seed) -> SV run
+    pretrain_runs: dict[str, Run]  # label -> pre-training run
+    per_seed: pd.DataFrame  # one row per SV run
+    summary: pd.DataFrame  # mean and sd over seeds per (system, upstream)
+
+    @property
+    def order(self) -> list[str]:
+        return [c.label for c in self.conditions]
+
+    def pretraining_table(self) -> pd.DataFrame:
+        """Diagnostics of each pre-training run: loss, masked accuracy against chance, codebook use, cost."""
+        rows = []
+        for label, run in self.pretrain_runs.items():
+            m = run.metrics()
+            cfg = run.config
+            rows.append({
+                "system": label,
+                "objective": m["objective"], "quantizer": m.get("quantizer") or "-", "size": m["size"],
+                "hours": round(float(m.get("hours", cfg.pretrain.hours or cfg.corpus.pretrain_hours)), 3),
+                "parameters_M": round(m["parameters"] / 1e6, 2),
+                "loss_first": m["loss_first"], "loss_last": m["loss_last"],
+                # held-out accuracy on masked and on unmasked frames (contrastive: picking the true
+                # frame) against its chance level (majority class; uniform for contrastive); CTC
+                # reports its phone error rate instead
+                "masked_acc": m.get("eval", {}).get("masked_acc", m.get("contrastive_acc_eval")),
+                "unmasked_acc": m.get("eval", {}).get("unmasked_acc"),
+                "chance": m.get("chance_majority", m.get("chance_uniform")),
+                "phone_error_rate": m.get("token_error_rate_eval"),
+                "above_chance": m.get("above_chance"),
+                "target_perplexity": m.get("targets", {}).get("perplexity"),
+                "minutes": round(m["seconds"] / 60, 1),
+            })
+        return pd.DataFrame(rows)
+
+    def layer_weights(self) -> pd.DataFrame:
+        """Mean learned layer weight per (system, layer) over the seeds of the frozen runs."""
+        rows = []
+        for (label, mode, seed), r in self.results.items():
+            w = layer_weights(r.run)
+            if w is None:
+                continue
+            rows += [{"system": label, "upstream": mode, "seed": seed, "layer": i, "weight": float(x)}
+                     for i, x in enumerate(w)]
+        if not rows:
+            return pd.DataFrame(columns=["system", "upstream", "layer", "weight"])
+        df = pd.DataFrame(rows)
+        return df.groupby(["system", "upstream", "layer"], sort=False)["weight"].mean().reset_index()
+
+
+def layer_weights(run: Run) -> np.ndarray | None:
+    """The softmax layer weights learned by an SSL-front-end SV run (``None`` for fbank)."""
+    import torch
+
+    state = torch_load(run.file("speaker_model.pt"))["model"]
+    logits = state.get("frontend.layer_logits")
+    if logits is None:
+        return None
+    return torch.softmax(logits.float(), dim=0).numpy()
+
+
+def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition], seeds: Sequence[int] | None = None,
+                     modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
+                     pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
+    """Pre-train (or reuse) each condition's upstream and train (or reuse) its SV systems."""
+    from ..pretrain.train import pretrain
+
+    seeds = tuple(SEEDS.get(profile, (0, 1, 2)) if seeds is None else seeds)
+    modes = tuple(MODES.get(profile, ("frozen",)) if modes is None else modes)
+    conditions = list(conditions)
+    preflight(profile, conditions, seeds, modes, overrides, pretrain_overrides)
+    results: dict[tuple[str, str, int], SVResult] = {}
+    pre_runs: dict[str, Run] = {}
+    tables = []
+    for cond in conditions:
+        upstream = ""
+        if cond.kind == "ssl":
+            if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
+                pretrain(pretrain_config(profile, Condition("default"), overrides, pretrain_overrides),
+                         progress=progress)
+            run = pretrain(pretrain_config(profile, cond, overrides, pretrain_overrides), progress=progress)
+            pre_runs[cond.label] = run
+            upstream = f"run:{run.path.name}"
+        cond_modes = ("fbank",) if cond.kind == "fbank" else modes
+        for mode in cond_modes:
+            runs = []
+            for s in seeds:
+                cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
+                                pretrain_overrides)
+                r = run_sv(cfg, progress=progress)
+                results[(cond.label, mode, int(s))] = r
+                runs.append(r)
+            t = per_seed_table(runs, cond.label)
+            t.insert(1, "upstream", mode)
+            t.insert(2, "reference", cond.reference)
+            tables.append(t)
+    per_seed = pd.concat(tables, ignore_index=True)
+    summary = summarise(per_seed, by=("system", "upstream", "reference"))
+    return FactorStudy(factor=factor, profile=profile, conditions=conditions, results=results,
+                       pretrain_runs=pre_runs, per_seed=per_seed, summary=summary)
+
+
+# ---------------------------------------------------------------------------
+# Comparisons in words
+# ---------------------------------------------------------------------------
+
+
+def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percent",
+               upstream: str | None = None) -> dict[str, Any]:
+    """How ``a`` compares with ``b`` on ``metric`` (lower is better).
+
+    ``delta`` is mean(a) - mean(b).  With several seeds the difference is
+    *clear* when it exceeds twice its standard error over seeds (Welch);
+    with one seed, when the two bootstrap intervals do not overlap.
+
+    >>> t = pd.DataFrame({"system": ["x"] * 3 + ["y"] * 3, "eer_percent": [10, 11, 12, 20, 21, 22.0],
+    ...                   "eer_percent_ci_low": [9] * 6, "eer_percent_ci_high": [23] * 6})
+    >>> d = difference(t, "x", "y"); (d["delta"], d["clear"], d["better"])
+    (-10.0, True, 'x')
+    """
+    def rows(name: str) -> pd.DataFrame:
+        sel = per_seed[per_seed["system"] == name]
+        if upstream is not None and name not in (FBANK,):
+            sel = sel[sel["upstream"] == upstream] if "upstream" in sel else sel
+        if sel.empty:
+            raise KeyError(f"no runs of system {name!r}; systems: {', '.join(per_seed['system'].unique())}")
+        return sel
+
+    ra, rb = rows(a), rows(b)
+    xa, xb = ra[metric].to_numpy(float), rb[metric].to_numpy(float)
+    delta = float(xa.mean() - xb.mean())
+    if len(xa) > 1 and len(xb) > 1:
+        se = float(np.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb)))
+        clear = abs(delta) > 2 * se if se > 0 else delta != 0
+    else:
+        se = float("nan")
+        lo_a, hi_a = ra[f"{metric}_ci_low"].min(), ra[f"{metric}_ci_high"].max()
+        lo_b, hi_b = rb[f"{metric}_ci_low"].min(), rb[f"{metric}_ci_high"].max()
+        clear = bool(hi_a < lo_b or hi_b < lo_a)
+    better = a if delta < 0 else b
+    return {"a": a, "b": b, "delta": delta, "se": se, "clear": bool(clear), "better": better}
+
+
+def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
+    """``masked`` vs ``unmasked`` in words, e.g. "3.10 EER points lower (clear)"."""
+    word = "lower" if d["delta"] < 0 else "higher"
+    se = "" if np.isnan(d["se"]) else f" ± {2 * d['se']:.2f}"
+    status = "a clear difference" if d["clear"] else "within the noise"
+    return f"**{d['a']}** is {abs(d['delta']):.2f}{se}{unit} {word} than **{d['b']}** ({status})"
+
+
+def trend(per_seed: pd.DataFrame, systems: Sequence[str], values: Sequence[float],
+          metric: str = "eer_percent") -> dict[str, Any]:
+    """Spearman rank correlation between a factor's value and the metric over all runs.
+
+    Negative means the metric falls (improves) as the factor grows.
+    """
+    from scipy.stats import spearmanr
+
+    xs, ys = [], []
+    for name, v in zip(systems, values):
+        sel = per_seed[per_seed["system"] == name][metric].to_numpy(float)
+        xs += [float(v)] * len(sel)
+        ys += list(sel)
+    rho, p = spearmanr(xs, ys) if len(set(xs)) > 1 else (float("nan"), float("nan"))
+    return {"rho": float(rho), "p": float(p), "n": len(ys)}
+
+
+def comparison_table(study: FactorStudy, against: Sequence[str] = (FBANK, RANDOM),
+                     metric: str = "eer_percent") -> pd.DataFrame:
+    """Each condition against each reference: the difference of means and whether it is clear."""
+    rows = []
+    for cond in study.conditions:
+        if cond.reference:
+            continue
+        for ref in against:
+            d = difference(study.per_seed, cond.label, ref, metric)
+            rows.append({"system": cond.label, "against": ref, "delta": round(d["delta"], 2),
+                         "two_se": round(2 * d["se"], 2) if not np.isnan(d["se"]) else None,
+                         "clear": d["clear"]})
+    return pd.DataFrame(rows)
+
+
+def verdict(reproduced: bool, contradicted: bool) -> str:
+    """The three verdicts of the summary chapter."""
+    if reproduced:
+        return "reproduced"
+    if contradicted:
+        return "not reproduced"
+    return "inconclusive"

@@ -1,0 +1,115 @@
+"""Study 06: every factor in one table and one figure, and a verdict on each of the paper's claims.
+
+It re-uses the four factor studies (their runs are all cached by then) and
+the explanation chapters' question, and adds nothing but bookkeeping: the
+verdicts are computed by each study's ``claim`` function from its numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from . import data_scale, model_size, objective, quantizer
+from .factors import FactorStudy
+
+STUDIES = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
+
+
+@dataclass
+class Summary:
+    studies: dict[str, FactorStudy]  # factor -> study
+    claims: dict[str, dict[str, Any]]  # factor -> claim()
+
+    def table(self) -> pd.DataFrame:
+        """One row per (factor, system): mean and sd of EER and minDCF over seeds."""
+        frames = []
+        for factor, study in self.studies.items():
+            s = study.summary.copy()
+            s.insert(0, "factor", factor)
+            frames.append(s)
+        return pd.concat(frames, ignore_index=True)
+
+    def per_seed(self) -> pd.DataFrame:
+        """Every SV run of every study (shared runs appear once per study that uses them)."""
+        frames = []
+        for factor, study in self.studies.items():
+            s = study.per_seed.copy()
+            s.insert(0, "factor", factor)
+            frames.append(s)
+        return pd.concat(frames, ignore_index=True)
+
+    def verdicts(self) -> pd.DataFrame:
+        """The paper's four claims, our verdict, and the deciding comparison(s)."""
+        rows = []
+        for factor, c in self.claims.items():
+            ev = "; ".join(f"{d['a']} − {d['b']} = {d['delta']:+.2f}"
+                           + ("" if d["se"] != d["se"] else f" ± {2 * d['se']:.2f}")
+                           + (" (clear)" if d["clear"] else " (noise)") for d in c["evidence"])
+            rows.append({"factor": factor, "paper's claim": c["claim"], "verdict": c["verdict"],
+                         "evidence (EER points)": ev})
+        return pd.DataFrame(rows)
+
+
+def run(profile: str = "cpu", seeds: Sequence[int] | None = None, modes: Sequence[str] | None = None,
+        overrides: Mapping[str, Any] | None = None, pretrain_overrides: Mapping[str, Any] | None = None,
+        progress: bool = True) -> Summary:
+    """Run (or load from the cache) the four factor studies at their defaults and judge each claim."""
+    studies = {f: m.run(profile, seeds, modes=modes, overrides=overrides, pretrain_overrides=pretrain_overrides,
+                        progress=progress) for f, m in STUDIES.items()}
+    claims = {f: STUDIES[f].claim(s) for f, s in studies.items()}
+    return Summary(studies=studies, claims=claims)
+
+
+def verdict_table(summary: Summary) -> str:
+    """The verdicts as text, one claim per block (the evidence strings are long)."""
+    lines = []
+    for r in summary.verdicts().itertuples(index=False):
+        lines.append(f"{r[0]}: {r[1]}\n  verdict: {r[2]}\n  evidence: {r[3]}")
+    return "\n".join(lines)
+
+
+def cost_table(summary: Summary) -> pd.DataFrame:
+    """Every distinct pre-training run behind the studies: what it is and its wall time."""
+    frames = []
+    for factor, study in summary.studies.items():
+        t = study.pretraining_table()
+        t.insert(0, "run", [r.path.name for r in study.pretrain_runs.values()])
+        t.insert(0, "first used in", factor)
+        frames.append(t)
+    cols = ["run", "first used in", "system", "objective", "quantizer", "size", "hours", "parameters_M", "minutes"]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("run")[cols]
+
+
+def schedule_gap(summary: Summary) -> pd.DataFrame:
+    """The fbank front-end under chapter 01's SV schedule and under the factor studies' (same seeds)."""
+    from . import baseline
+
+    study = next(iter(summary.studies.values()))
+    fb = study.per_seed[study.per_seed["system"] == "fbank"]
+    seeds = [int(s) for s in fb["seed"]]
+    base = baseline.run(study.profile, seeds, progress=False)
+    rows = []
+    for name, results in (("chapter 01 schedule", base.results),
+                          ("factor-study schedule", [study.results[("fbank", "fbank", s)] for s in seeds])):
+        cfg = results[0].run.config
+        eer = [r.metrics["eer_percent"] for r in results]
+        rows.append({"schedule": name, "steps": cfg.train.steps, "batch": cfg.train.batch_size,
+                     "crops_seen": cfg.train.steps * cfg.train.batch_size, "seeds": len(eer),
+                     "eer_mean": float(pd.Series(eer).mean()),
+                     "eer_sd": float(pd.Series(eer).std()) if len(eer) > 1 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def finding(summary: Summary) -> str:
+    """The book's answer in a paragraph, computed from the verdicts."""
+    v = summary.verdicts()
+    counts = v["verdict"].value_counts()
+    parts = [f"{n} {k}" for k, n in counts.items()]
+    profile = next(iter(summary.studies.values())).profile
+    text = (f"Of the paper's four claims, at the `{profile}` scale: {', '.join(parts)}. ")
+    for r in v.itertuples():
+        text += f"*{r.factor}*: {r.verdict}. "
+    return text

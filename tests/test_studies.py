@@ -1,0 +1,226 @@
+"""Tests of the factor studies (sslsv.studies.factors and chapters 02-06) that need no training.
+
+The studies end to end run in the smoke nbval references (tests/notebooks/02-06).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sslsv.artifacts import Run
+from sslsv.config import ConfigError
+from sslsv.studies import data_scale, factors, model_size, objective, quantizer, summary
+from sslsv.studies.factors import FBANK, RANDOM, Condition, FactorStudy, difference
+
+
+def default_conditions(profile="smoke"):
+    """The default upstream as it appears in each study."""
+    return {
+        "objective": next(c for c in objective.conditions() if c.label == "masked"),
+        "quantizer": next(c for c in quantizer.conditions() if c.label == "k-means MFCC"),
+        "data scale": data_scale.conditions(profile)[-1],
+        "model size": next(c for c in model_size.conditions(profile) if c.label == "tiny"),
+    }
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_the_default_upstream_is_one_run_in_every_study(profile):
+    runs = {f: Run("pretrain", factors.pretrain_config(profile, c)).path.name
+            for f, c in default_conditions(profile).items()}
+    assert len(set(runs.values())) == 1, runs
+    assert set(runs.values()) == {Run("pretrain", factors.pretrain_config(profile, Condition("d"))).path.name}
+    svs = {f: factors.sv_config(profile, c, 0, upstream=f"run:{runs[f]}") for f, c in default_conditions(profile).items()}
+    assert len({Run("sv", c).path.name for c in svs.values()}) == 1
+
+
+def test_references_are_the_same_runs_in_every_study():
+    names = set()
+    for conds in (objective.conditions(), quantizer.conditions(), data_scale.conditions("cpu"),
+                  model_size.conditions("cpu")):
+        refs = [c for c in conds if c.reference]
+        assert [c.label for c in refs] == [FBANK, RANDOM]
+        names.add(tuple(Run("sv", factors.sv_config("cpu", c, 1)).path.name for c in refs))
+    assert len(names) == 1
+
+
+def test_sv_config_per_kind_and_the_study_schedule():
+    fb = factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 2)
+    assert fb.frontend.kind == "fbank" and fb.train.seed == 2
+    assert fb.train.steps == factors.STUDY_SV["cpu"]["train.steps"]
+    rnd = factors.sv_config("cpu", Condition(RANDOM, kind="random"), 0)
+    assert rnd.frontend.upstream == "init:w2v_bert:tiny" and not rnd.frontend.finetune
+    ssl = factors.sv_config("cpu", Condition("x"), 0, "fine-tuned", upstream="run:pretrain-abc")
+    assert ssl.frontend.kind == "ssl" and ssl.frontend.finetune and ssl.frontend.upstream == "run:pretrain-abc"
+    # user overrides apply on top of the study schedule
+    assert factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 0, overrides={"train.steps": 7}).train.steps == 7
+    with pytest.raises(ValueError, match="valid modes: frozen, fine-tuned"):
+        factors.sv_config("cpu", Condition("x"), 0, "thawed", upstream="run:x")
+    with pytest.raises(ValueError, match="needs an upstream"):
+        factors.sv_config("cpu", Condition("x"), 0)
+
+
+def test_iteration_two_clusters_the_default_run():
+    cond = next(c for c in quantizer.conditions() if c.label.startswith("k-means hidden"))
+    cfg = factors.pretrain_config("cpu", cond)
+    default = Run("pretrain", factors.pretrain_config("cpu", Condition("d"))).path.name
+    assert cfg.pretrain.quantizer == "kmeans_hidden" and cfg.pretrain.kmeans_source == default
+
+
+def test_invalid_study_values_name_the_valid_set():
+    with pytest.raises(ValueError, match="valid objectives: masked, unmasked, mixed, contrastive, ctc"):
+        objective.conditions(["masked", "maskd"])
+    with pytest.raises(ValueError, match="valid quantizers: kmeans_mfcc"):
+        quantizer.conditions(["vq"])
+    with pytest.raises(ValueError, match="valid sizes: micro, tiny"):
+        model_size.conditions("cpu", ["tiny", "huge"])
+    with pytest.raises(ValueError, match=r"outside \(0, 1\]"):
+        data_scale.conditions("cpu", [0.1, 2.0])
+    with pytest.raises(ValueError, match="at least two"):
+        data_scale.conditions("cpu", [0.5])
+
+
+def test_data_scale_spans_tenfold_and_the_whole_pool_is_the_default():
+    for profile in ("smoke", "cpu", "paper"):
+        hours = data_scale.HOURS[profile]
+        assert len(hours) >= 4 and max(hours) / min(hours) >= 10
+    conds = data_scale.conditions("cpu")
+    assert [c.label for c in conds[2:]] == ["0.1 h", "0.25 h", "0.5 h", "1 h"]
+    assert conds[-1].pretrain == {"pretrain.hours": 0.0}
+    assert model_size.SIZES_BY_PROFILE["paper"][-2:] == ("base", "large")
+
+
+def test_preflight_fails_before_compute_on_a_missing_data_root(tmp_path):
+    conds = objective.conditions(["masked"])
+    with pytest.raises(FileNotFoundError, match="corpus.voxceleb_root='.*nowhere' does not exist"):
+        factors.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "nowhere")})
+    (tmp_path / "vox").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no wav/ directory"):
+        factors.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "vox")})
+    with pytest.raises(ValueError, match="seeds is empty"):
+        factors.preflight("smoke", conds, (), ("frozen",))
+    with pytest.raises(ValueError, match="unknown upstream mode 'thawed'"):
+        factors.preflight("smoke", conds, (0,), ("thawed",))
+    with pytest.raises(ConfigError, match="unknown key .train.stpes.; valid keys under .train."):
+        factors.preflight("smoke", conds, (0,), ("frozen",), {"train.stpes": 3})
+
+
+def test_preflight_accepts_the_paper_layout_on_stand_ins(tiny_voxceleb, tiny_librispeech):
+    over = {"corpus.voxceleb_root": str(tiny_voxceleb), "corpus.librispeech_root": str(tiny_librispeech),
+            "corpus.librispeech_subsets": ("train-clean-100",)}
+    for conds in (objective.conditions(), model_size.conditions("paper"), data_scale.conditions("paper", None, over)):
+        factors.preflight("paper", conds, (0, 1, 2), ("frozen", "fine-tuned"), over)
+    with pytest.raises(FileNotFoundError, match="LibriSpeech subset 'train-other-500' not found"):
+        factors.preflight("paper", objective.conditions(), (0,), ("frozen",),
+                          {**over, "corpus.librispeech_subsets": ("train-clean-100", "train-other-500")})
+    big = factors.pretrain_config("paper", model_size.conditions("paper")[-1], over)
+    assert big.pretrain.size == "large" and big.corpus.voxceleb_root == str(tiny_voxceleb)
+
+
+def test_preflight_refuses_a_missing_upstream_checkpoint():
+    cond = Condition("x", pretrain={"pretrain.init": "/no/such/checkpoint"})
+    with pytest.raises(FileNotFoundError, match="upstream checkpoint '/no/such/checkpoint' not found"):
+        factors.preflight("smoke", [cond], (0,), ("frozen",))
+
+
+# ---------------------------------------------------------------------------
+# comparisons and verdicts on constructed tables
+# ---------------------------------------------------------------------------
+
+
+def table(values: dict, sd: float = 0.5, half_width: float = 2.0) -> pd.DataFrame:
+    """Per-seed rows: three seeds around each system's mean."""
+    rows = []
+    for name, mean in values.items():
+        for seed, off in enumerate((-sd, 0.0, sd)):
+            v = mean + off
+            rows.append({"system": name, "upstream": "fbank" if name == FBANK else "frozen", "seed": seed,
+                         "reference": name in (FBANK, RANDOM), "eer_percent": v,
+                         "eer_percent_ci_low": v - half_width, "eer_percent_ci_high": v + half_width})
+    return pd.DataFrame(rows)
+
+
+def fake_study(factor, conds, values) -> FactorStudy:
+    ps = table(values)
+    return FactorStudy(factor=factor, profile="cpu", conditions=conds, results={}, pretrain_runs={}, per_seed=ps,
+                       summary=ps.groupby(["system", "upstream", "reference"], sort=False)["eer_percent"]
+                       .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
+
+
+def test_difference_uses_the_seed_spread_or_the_bootstrap_intervals():
+    ps = table({"a": 10.0, "b": 11.0, "c": 10.2}, sd=0.5)
+    assert difference(ps, "a", "b")["clear"]  # 1.0 > 2 * sqrt(2 * 0.25 / 3) = 0.82
+    assert not difference(ps, "a", "c")["clear"]
+    one = ps[ps["seed"] == 0]
+    assert not difference(one, "a", "b")["clear"]  # intervals of half-width 2 overlap
+    assert difference(table({"a": 10.0, "b": 15.0}, half_width=2.0)[lambda t: t.seed == 0], "a", "b")["clear"]
+    with pytest.raises(KeyError, match="no runs of system 'z'"):
+        difference(ps, "a", "z")
+
+
+def test_trend_sign():
+    ps = table({"s": 20.0, "m": 15.0, "l": 10.0})
+    assert factors.trend(ps, ["s", "m", "l"], [1, 2, 3])["rho"] < -0.8
+    assert factors.trend(ps, ["s", "m", "l"], [3, 2, 1])["rho"] > 0.8
+
+
+@pytest.mark.parametrize("masked,unmasked,random_init,expected", [
+    (10.0, 14.0, 15.0, "reproduced"),
+    (16.0, 12.0, 15.0, "not reproduced"),
+    (10.0, 10.1, 15.0, "inconclusive"),
+])
+def test_objective_verdicts(masked, unmasked, random_init, expected):
+    conds = objective.conditions(["masked", "unmasked"])
+    study = fake_study("objective", conds, {FBANK: 12.0, RANDOM: random_init, "masked": masked, "unmasked": unmasked})
+    assert objective.claim(study)["verdict"] == expected
+    assert f"**{expected}**" in objective.finding(study)
+
+
+@pytest.mark.parametrize("means,expected", [
+    ((12.0, 12.1, 11.9, 12.0), "reproduced"),  # no quantizer effect, and pre-training beats random init (16)
+    ((12.0, 15.0, 11.9, 12.0), "not reproduced"),
+])
+def test_quantizer_verdicts(means, expected):
+    conds = quantizer.conditions()
+    values = {FBANK: 14.0, RANDOM: 16.0, **{c.label: m for c, m in zip(conds[2:], means)}}
+    assert quantizer.claim(fake_study("quantizer", conds, values))["verdict"] == expected
+    values[RANDOM] = 12.0  # pre-training itself within the noise: "no quantizer effect" proves nothing
+    if expected == "reproduced":
+        assert quantizer.claim(fake_study("quantizer", conds, values))["verdict"] == "inconclusive"
+
+
+def test_scale_verdicts_follow_the_trend(monkeypatch):
+    conds = model_size.conditions("cpu")
+    study = fake_study("model size", conds, {FBANK: 12.0, RANDOM: 15.0, "micro": 16.0, "tiny": 14.0, "small": 11.0})
+    monkeypatch.setattr(model_size, "parameters", lambda s: {"micro": 1.0, "tiny": 3.5, "small": 8.0})
+    assert model_size.claim(study)["verdict"] == "reproduced"
+    study = fake_study("model size", conds, {FBANK: 12.0, RANDOM: 15.0, "micro": 11.0, "tiny": 14.0, "small": 16.0})
+    assert model_size.claim(study)["verdict"] == "not reproduced"
+    dconds = data_scale.conditions("cpu")
+    study = fake_study("data scale", dconds, {FBANK: 12.0, RANDOM: 15.0, "0.1 h": 14.0, "0.25 h": 14.1,
+                                              "0.5 h": 13.9, "1 h": 14.0})
+    monkeypatch.setattr(data_scale, "amounts", lambda s: {"0.1 h": 0.1, "0.25 h": 0.25, "0.5 h": 0.5, "1 h": 1.0})
+    assert data_scale.claim(study)["verdict"] == "inconclusive"
+
+
+def test_summary_verdict_table_lists_every_claim():
+    studies = {
+        "objective": fake_study("objective", objective.conditions(["masked", "unmasked"]),
+                                {FBANK: 12.0, RANDOM: 15.0, "masked": 10.0, "unmasked": 14.0}),
+    }
+    s = summary.Summary(studies=studies, claims={"objective": objective.claim(studies["objective"])})
+    text = summary.verdict_table(s)
+    assert "verdict: reproduced" in text and "masked − random init = -5.00" in text
+    assert "1 reproduced" in summary.finding(s)
+
+
+def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    cfg = factors.sv_config("smoke", Condition(RANDOM, kind="random"), 0)
+    run = Run("sv", cfg)
+    run.path.mkdir(parents=True)
+    logits = torch.tensor([0.0, 1.0, 2.0])
+    torch.save({"config": {}, "model": {"frontend.layer_logits": logits}}, run.file("speaker_model.pt"))
+    np.testing.assert_allclose(factors.layer_weights(run), torch.softmax(logits, 0).numpy(), rtol=1e-6)
+    torch.save({"config": {}, "model": {"ecapa.w": logits}}, run.file("speaker_model.pt"))
+    assert factors.layer_weights(run) is None
