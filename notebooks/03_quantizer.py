@@ -42,9 +42,9 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds; None = the profile (3 at cpu and paper, 1 at smoke)
+seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
 quantizers = ["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]
-modes = None  # "frozen" and/or "fine-tuned"; None = the profile (frozen at cpu)
+modes = None  # list of "frozen" and "fine-tuned", or None for the profile default (frozen at cpu)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 

@@ -34,9 +34,9 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds; None = the profile (3 at cpu and paper, 1 at smoke)
-sizes = None  # size presets, smallest first; None = the profile (cpu: micro, tiny, small)
-modes = None  # "frozen" and/or "fine-tuned"; None = the profile (frozen at cpu)
+seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
+sizes = None  # size presets smallest first, or None for the profile default (cpu: micro, tiny, small)
+modes = None  # list of "frozen" and "fine-tuned", or None for the profile default (frozen at cpu)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 

@@ -34,8 +34,8 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds; None = the profile
-modes = None  # None = the profile upstream modes
+seeds = None  # SV seeds, or None for the profile default
+modes = None  # upstream modes, or None for the profile default
 overrides = {}  # dotted SV config keys, applied to every study
 pretrain_overrides = {}  # dotted pre-training keys, applied to every study
 

@@ -178,7 +178,7 @@ def test_select_trials_is_balanced_and_seeded(aligned_corpus):
         select_trials(aligned_corpus, 6, seed=0)
 
 
-def test_attribution_study_tables(aligned_corpus):
+def test_attribution_study_tables(aligned_corpus, tmp_path):
     models = {"a": tiny_model(0), "b": tiny_model(1)}
     study = attribution_study(models, aligned_corpus, n_trials=2, seed=0, steps=8, n_resamples=50, progress=False)
     assert len(study.trials) == 4 and set(study.trials["trial_type"]) == {"target", "nontarget"}
@@ -193,6 +193,15 @@ def test_attribution_study_tables(aligned_corpus):
     assert set(study.phone_difference["phone_class"]) == set(PHONE_CLASSES)
     assert set(study.examples) == {"a", "b"} and study.example_trial.label == 1
     assert isinstance(study.band_summary, pd.DataFrame) and len(study.band_difference) == 2 * len(FREQUENCY_BANDS)
+    # the cache round trip (what a chapter re-build reads back instead of recomputing)
+    study.save(tmp_path / "study")
+    back = type(study).load(tmp_path / "study")
+    for name in study._TABLES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(study, name), check_dtype=False)
+    for m, r in study.examples.items():
+        np.testing.assert_array_equal(back.examples[m].attributions, r.attributions)
+        assert back.examples[m].delta == r.delta and back.examples[m].steps == r.steps
+    assert back.example_trial == study.example_trial and back.example_segments == study.example_segments
 
 
 class FrozenThroughNoGrad(torch.nn.Module):

@@ -26,3 +26,13 @@ def test_book_rejects_unknown_notebook_parameter(capsys):
                  "--set", "seedz=[1]"]) == 2
     err = capsys.readouterr().err
     assert "seedz" in err and "valid parameters" in err and "seeds" in err
+
+
+def test_study_refuses_bad_keys_and_data_roots_before_any_compute(capsys, tmp_path):
+    assert main(["study", "objective", "--profile", "smoke", "--pretrain-set", "pretrain.objectiv=ctc"]) == 2
+    assert "pretrain.objectiv" in capsys.readouterr().err
+    assert main(["study", "model_size", "--profile", "paper", "--set",
+                 f"corpus.voxceleb_root={tmp_path / 'missing'}"]) == 2
+    err = capsys.readouterr().err
+    assert "corpus.voxceleb_root" in err and "does not exist" in err
+    assert list(tmp_path.iterdir()) == []

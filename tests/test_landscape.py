@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -154,7 +155,7 @@ def test_hessian_respects_parameter_subset():
     assert h.eigenvalue == pytest.approx(2.0)  # d^2/db^2 of mean (w.x + b - y)^2
 
 
-def test_landscape_study_tables(setup):
+def test_landscape_study_tables(setup, tmp_path):
     model, _, batches = setup
     study = landscape_study({"m": model}, batches[:1], alphas=[-0.1, 0.0, 0.1], grid=[-0.1, 0.1], curve_seeds=(0,),
                             sharpness_seeds=(0, 1), hessian_seeds=(0,), hessian_iters=3,
@@ -165,6 +166,11 @@ def test_landscape_study_tables(setup):
     assert len(study.hessian) == 1 and len(study.paths) == 2
     assert study.paths.loc[1, "loss"] == pytest.approx(row["loss"], rel=1e-5)
     assert study.curves.loc[1, "loss"] == pytest.approx(row["loss"], rel=1e-5)
+    study.save(tmp_path / "study")
+    back = type(study).load(tmp_path / "study")
+    for name in study._TABLES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(study, name), check_dtype=False)
+    assert back.seconds == pytest.approx(study.seconds)
 
 
 # ---------------------------------------------------------------------------

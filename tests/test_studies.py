@@ -224,3 +224,22 @@ def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypat
     np.testing.assert_allclose(factors.layer_weights(run), torch.softmax(logits, 0).numpy(), rtol=1e-6)
     torch.save({"config": {}, "model": {"ecapa.w": logits}}, run.file("speaker_model.pt"))
     assert factors.layer_weights(run) is None
+
+
+def test_analysis_cache_key_tracks_systems_settings_and_version(monkeypatch):
+    from types import SimpleNamespace
+    from pathlib import Path
+
+    from sslsv.studies import explain
+
+    def systems(name):
+        return explain.AnalysisSystems(pretrain_run=None,
+                                       results={"fbank": SimpleNamespace(run=SimpleNamespace(path=Path(name)))})
+
+    a = explain.analysis_run("landscape", systems("sv-1"), 0, {"grid": np.linspace(-1, 1, 5), "hessian_iters": 8})
+    same = explain.analysis_run("landscape", systems("sv-1"), 0, {"hessian_iters": 8, "grid": np.linspace(-1, 1, 5)})
+    assert a.path == same.path and a.path.name.startswith("landscape-")
+    assert explain.analysis_run("landscape", systems("sv-2"), 0, {"grid": np.linspace(-1, 1, 5), "hessian_iters": 8}).path != a.path
+    assert explain.analysis_run("landscape", systems("sv-1"), 0, {"grid": np.linspace(-1, 1, 7), "hessian_iters": 8}).path != a.path
+    monkeypatch.setattr(explain, "ANALYSIS_VERSION", 2)
+    assert explain.analysis_run("landscape", systems("sv-1"), 0, {"grid": np.linspace(-1, 1, 5), "hessian_iters": 8}).path != a.path

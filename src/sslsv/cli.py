@@ -70,6 +70,31 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+STUDIES = ("objective", "quantizer", "data_scale", "model_size", "summary")
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Run (or load) one factor study, or all four and their verdicts (``summary``)."""
+    import importlib
+
+    module = importlib.import_module(f"sslsv.studies.{args.study}")
+    kw = dict(seeds=args.seeds, modes=args.modes, overrides=parse_sets(args.sets),
+              pretrain_overrides=parse_sets(args.pretrain_sets), progress=not args.no_progress)
+    if args.study == "summary":
+        result = module.run(args.profile, **kw)
+        print(result.table().round(3).to_string(index=False))
+        print()
+        print(module.verdict_table(result))
+        return 0
+    study = module.run(args.profile, **kw)
+    print(study.pretraining_table().round(3).to_string(index=False))
+    print()
+    print(study.summary.round(3).to_string(index=False))
+    print()
+    print(module.finding(study))
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from .book import execute_notebooks
 
@@ -90,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("study", help="a factor study (chapters 02-05) or all four with verdicts (summary)")
+    p.add_argument("study", choices=STUDIES)
+    _common(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="SV seeds (default: the profile's)")
+    p.add_argument("--modes", nargs="+", default=None, choices=("frozen", "fine-tuned"),
+                   help="upstream modes (default: the profile's)")
+    p.add_argument("--pretrain-set", dest="pretrain_sets", action="append", metavar="KEY=VALUE",
+                   help="override a pre-training config key for every upstream of the study")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("book", help="execute the study notebooks with papermill into book/")
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))

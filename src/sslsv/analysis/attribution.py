@@ -554,6 +554,55 @@ class AttributionStudy:
     example_segments: list[Segment] = field(default_factory=list)  # alignment of the example test utterance
     example_trial: Trial | None = None
 
+    _TABLES = ("trials", "phone_shares", "band_shares", "phone_summary", "band_summary", "phone_difference",
+               "band_difference")
+
+    def save(self, directory) -> None:
+        """Write the study to ``directory``: one CSV per table, the examples as npz + JSON (no pickle)."""
+        import json
+        from dataclasses import asdict
+        from pathlib import Path
+
+        from ..artifacts import atomic_write_json, atomic_write_text
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for name in self._TABLES:
+            atomic_write_text(d / f"{name}.csv", getattr(self, name).to_csv(index=False))
+        meta = {"models": list(self.examples), "example_trial": asdict(self.example_trial) if self.example_trial else None,
+                "example_segments": [asdict(x) for x in self.example_segments], "examples": {}}
+        for i, (model, r) in enumerate(self.examples.items()):
+            np.savez(d / f"example_{i}.npz", wave=r.wave, baseline=r.baseline, attributions=r.attributions,
+                     path_gradient=r.path_gradient)
+            meta["examples"][model] = {"file": f"example_{i}.npz", "score": r.score, "baseline_score": r.baseline_score,
+                                       "delta": r.delta, "steps": r.steps, "baseline_kind": r.baseline_kind,
+                                       "sample_rate": r.sample_rate, "seconds": r.seconds}
+        atomic_write_json(d / "study.json", json.loads(json.dumps(meta, default=float)))
+
+    @classmethod
+    def load(cls, directory) -> "AttributionStudy":
+        """Read a study written by :meth:`save`."""
+        import json
+        from pathlib import Path
+
+        d = Path(directory)
+        meta = json.loads((d / "study.json").read_text())
+        def read(name: str) -> pd.DataFrame:
+            try:
+                return pd.read_csv(d / f"{name}.csv")
+            except pd.errors.EmptyDataError:  # a table with no columns (no alignments)
+                return pd.DataFrame()
+
+        tables = {name: read(name) for name in cls._TABLES}
+        examples = {}
+        for model, m in meta["examples"].items():
+            with np.load(d / m["file"]) as z:
+                arrays = {k: z[k] for k in ("wave", "baseline", "attributions", "path_gradient")}
+            examples[model] = TrialAttribution(**arrays, **{k: v for k, v in m.items() if k != "file"})
+        trial = Trial(**meta["example_trial"]) if meta["example_trial"] else None
+        return cls(**tables, examples=examples, example_segments=[Segment(**x) for x in meta["example_segments"]],
+                   example_trial=trial)
+
 
 def attribution_study(
     models: Mapping[str, torch.nn.Module],

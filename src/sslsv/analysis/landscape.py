@@ -452,6 +452,37 @@ class LandscapeStudy:
     summary: pd.DataFrame  # per model: loss, centre check, mean sharpness and eigenvalue with spread
     seconds: dict[str, float] = field(default_factory=dict)
 
+    _TABLES = ("curves", "surfaces", "sharpness", "hessian", "paths", "summary")
+
+    def save(self, directory) -> None:
+        """Write the study to ``directory``: one CSV per table and the timings as JSON (no pickle)."""
+        from pathlib import Path
+
+        from ..artifacts import atomic_write_json, atomic_write_text
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for name in self._TABLES:
+            atomic_write_text(d / f"{name}.csv", getattr(self, name).to_csv(index=False))
+        atomic_write_json(d / "seconds.json", {k: float(v) for k, v in self.seconds.items()})
+
+    @classmethod
+    def load(cls, directory) -> "LandscapeStudy":
+        """Read a study written by :meth:`save`."""
+        import json
+        from pathlib import Path
+
+        d = Path(directory)
+
+        def read(name: str) -> pd.DataFrame:
+            try:
+                return pd.read_csv(d / f"{name}.csv")
+            except pd.errors.EmptyDataError:  # a table with no columns (e.g. no paths)
+                return pd.DataFrame()
+
+        return cls(**{name: read(name) for name in cls._TABLES},
+                   seconds=json.loads((d / "seconds.json").read_text()))
+
 
 def landscape_study(
     models: Mapping[str, torch.nn.Module],

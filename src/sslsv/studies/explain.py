@@ -21,6 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..analysis.attribution import AttributionStudy
+from ..analysis.landscape import LandscapeStudy
+from ..artifacts import Run
 from ..config import PretrainExperimentConfig, SVConfig, override, resolve
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
 
@@ -85,6 +88,31 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
     return AnalysisSystems(pretrain_run=pre_run, results=results)
 
 
+# Bump when a change to sslsv.analysis changes what an analysis computes: cached analysis runs
+# are keyed by this, the analysed SV runs and the settings.
+ANALYSIS_VERSION = 1
+
+
+def analysis_run(kind: str, systems: AnalysisSystems, seed: int, settings: Mapping[str, Any]) -> Run:
+    """The cache entry of an analysis (``attribution-<hash>`` or ``landscape-<hash>``) of these systems.
+
+    Re-building a chapter with nothing changed loads the saved tables instead of recomputing them.
+    """
+    import numpy as np
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return [round(float(x), 10) for x in v]
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    key = {"version": ANALYSIS_VERSION, "seed": int(seed),
+           "systems": {name: r.run.path.name for name, r in systems.results.items()},
+           "settings": {k: plain(v) for k, v in sorted(settings.items())}}
+    return Run(kind, key)
+
+
 def speaker_models(systems: AnalysisSystems) -> dict:
     """The trained speaker model (waveform -> embedding) of each system, in eval mode."""
     return {name: load_speaker_model(r.run) for name, r in systems.results.items()}
@@ -119,7 +147,15 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
         raise ValueError("the corpus has no phone alignments (only the synthetic corpus has them): "
                          "the per-phone-class analysis needs them")
     kw = {**ATTRIBUTION_SETTINGS[profile], **settings}
+    run = analysis_run("attribution", systems, seed, kw)
+    if run.is_complete:
+        return systems, AttributionStudy.load(run.path / "study")
+    run.start()
     study = attribution_study(speaker_models(systems), corpus, seed=seed, progress=progress, **kw)
+    study.save(run.path / "study")
+    run.finish({"trials": int(study.trials["trial"].nunique()),
+                "median_relative_delta": float(study.trials["relative_delta"].median()),
+                "seconds": float(study.trials["seconds"].sum())})
     return systems, study
 
 
@@ -206,8 +242,14 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
     systems = analysis_systems(profile, seed, overrides, progress=progress)
     kw = {**LANDSCAPE_SETTINGS[profile], **settings}
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
+    run = analysis_run("landscape", systems, seed, kw)
+    if run.is_complete:
+        return systems, LandscapeStudy.load(run.path / "study")
+    run.start()
     runs = {name: r.run for name, r in systems.results.items()}
     study = runs_landscape_study(runs, progress=progress, **kw)
+    study.save(run.path / "study")
+    run.finish({"seconds": {k: float(v) for k, v in study.seconds.items()}})
     return systems, study
 
 

@@ -1,0 +1,51 @@
+"""The chapter notebooks: paired sources, parameter cells papermill can read, the table of contents."""
+
+import ast
+import json
+
+import pytest
+
+from sslsv.book import NOTEBOOKS, REPO, notebook_names
+
+NAMES = notebook_names()
+
+
+def test_every_chapter_is_in_the_toc_and_has_a_smoke_reference():
+    toc = (REPO / "_toc.yml").read_text()
+    for name in NAMES:
+        assert f"book/{name}" in toc, f"{name} is missing from _toc.yml"
+        assert (REPO / "tests" / "notebooks" / f"{name}.ipynb").exists(), f"no nbval reference for {name}"
+    assert NAMES[:6] == ["01_baseline", "02_objective", "03_quantizer", "04_data_scale", "05_model_size",
+                         "06_summary"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_cell_is_fully_understood_by_papermill(name):
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    assigned = {t.id for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)
+                for t in node.targets}
+    assert assigned == declared, f"papermill cannot parse {sorted(assigned - declared)} in {name}"
+    assert "profile" in declared
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_paired_notebook_matches_its_source(name):
+    import jupytext
+
+    py = jupytext.read(NOTEBOOKS / f"{name}.py")
+    ipynb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+    src = [c.source for c in py.cells]
+    assert src == ["".join(c["source"]) for c in ipynb["cells"]], \
+        f"notebooks/{name}.ipynb is out of date: run `python -c \"from sslsv.book import sync_notebook; " \
+        f"sync_notebook('{name}')\"`"
+
+
+def test_notebooks_define_no_functions():
+    for name in NAMES:
+        tree = ast.parse((NOTEBOOKS / f"{name}.py").read_text())
+        defs = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert not defs, f"{name} defines {defs}: that code belongs in src/sslsv"
