@@ -178,14 +178,14 @@ def test_landscape_study_tables(setup, tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layout", ["config", "legacy"])
+@pytest.mark.parametrize("layout", ["config", "dict"])
 def test_load_training_model_and_initial_model(tmp_path, monkeypatch, layout):
     from sslsv.artifacts import Run, atomic_torch_save
 
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
     cfg = resolve("smoke", {"ecapa.channels": 16, "ecapa.attention_channels": 8, "ecapa.embedding_dim": 16})
-    # the run's config is the SVConfig itself; the legacy layout wrapped it as {"sv": ..., "frontend": "fbank"}
-    config = cfg if layout == "config" else {"sv": to_dict(cfg), "frontend": "fbank"}
+    # the run's config is the SVConfig itself, or its dict (as read back from config.json)
+    config = cfg if layout == "config" else to_dict(cfg)
     run = Run("sv", config, root=tmp_path)
     run.path.mkdir(parents=True)
     trained = initial_training_model(run, n_speakers=N_SPEAKERS)

@@ -85,18 +85,12 @@ class TrainingLoss(torch.nn.Module):
 
 
 def _sv_config(run):
-    """The :class:`~sslsv.config.SVConfig` of an SV run (also the older ``{"sv": ..., "frontend": ...}`` layout)."""
+    """The :class:`~sslsv.config.SVConfig` of an SV run (its config, or the dict it was saved as)."""
     from ..config import SVConfig, from_dict
 
     if isinstance(run.config, SVConfig):
         return run.config
-    data = dict(run.config_dict)
-    if "sv" in data:
-        sv = dict(data["sv"])
-        if isinstance(data.get("frontend"), str):
-            sv.setdefault("frontend", {"kind": data["frontend"]})
-        data = sv
-    return from_dict(SVConfig, data)
+    return from_dict(SVConfig, dict(run.config_dict))
 
 
 def load_training_model(run, corpus=None) -> torch.nn.Module:
