@@ -137,3 +137,10 @@ ipd.display(ipd.Markdown(explain.attribution_finding(study, systems)))
 # are there to calibrate the eye. The trial sample is small at the `cpu`
 # profile, and one SV seed is analysed, so differences between systems whose
 # intervals overlap are not evidence.
+#
+# **Tying back to the factor studies.** The SSL systems here use the default
+# upstream of chapters 02-05 (the same cached pre-training run). Chapter
+# {doc}`02_objective` measures, over three seeds, whether this upstream beats
+# random init and fbank at all, and {doc}`06_summary` gives the verdict on
+# each of the paper's claims: these attributions describe *how* the systems
+# differ, which explains a benefit only where those chapters find one.
