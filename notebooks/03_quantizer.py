@@ -59,10 +59,10 @@ study = quantizer.run(profile, seeds, quantizers, modes, overrides, pretrain_ove
 # %% [markdown]
 # ## Did pre-training work?
 #
-# Before asking whether an upstream helps speaker verification, check that
-# it learned its own task: held-out accuracy against the chance level of the
-# task (the majority target class; uniform for contrastive), the loss at the
-# start and the end of training, and, for CTC, the phone error rate.
+# The four target sets differ in size and in how evenly they are used (the
+# target perplexity): oracle phones have as many classes as the synthetic
+# phone inventory, the others as many as their codebook. Masked accuracy is
+# therefore compared with each run's own majority-class rate.
 
 # %%
 print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
@@ -70,29 +70,25 @@ print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(ind
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed: EER (%) and minDCF with 95% bootstrap intervals over trials.
+# Per seed, with 95% bootstrap intervals over trials, then the mean and
+# standard deviation over seeds.
 
 # %%
 print(baseline.metric_table(study.per_seed))
-
-# %% [markdown]
-# Over seeds (mean and standard deviation):
 
 # %%
 print(study.summary.round(3).to_string(index=False))
 
 # %% [markdown]
-# Each diamond is a mean over seeds with ± one standard deviation, the dots
-# are the seeds, and the lines are the two references (shaded: ± one sd).
+# Quantizers side by side, with the fbank and random-init references as
+# lines (mean ± sd shaded):
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_factor(study)
 
 # %% [markdown]
-# Each system against the references: the difference of mean EER (negative
-# = better than the reference), twice its standard error over seeds, and
-# whether the difference is clear (larger than twice the standard error; with
-# a single seed, non-overlapping bootstrap intervals).
+# Each quantizer against the references (negative delta: lower EER than the
+# reference; "clear" as defined in chapter 02):
 
 # %%
 print(factors.comparison_table(study).to_string(index=False))
@@ -100,9 +96,8 @@ print(factors.comparison_table(study).to_string(index=False))
 # %% [markdown]
 # ## Which layers does the backend use?
 #
-# The backend learns one softmax weight per hidden state of the upstream
-# (initialised equal). A weight that moves away from uniform says where the
-# speaker information sits.
+# If the targets shape *where* in the network speaker information survives,
+# it shows here, in the learned layer weights.
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_layer_weights(study.layer_weights())

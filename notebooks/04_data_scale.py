@@ -54,10 +54,9 @@ study = data_scale.run(profile, seeds, hours, modes, overrides, pretrain_overrid
 # %% [markdown]
 # ## Did pre-training work?
 #
-# Before asking whether an upstream helps speaker verification, check that
-# it learned its own task: held-out accuracy against the chance level of the
-# task (the majority target class; uniform for contrastive), the loss at the
-# start and the end of training, and, for CTC, the phone error rate.
+# With fewer hours, the same 500 updates revisit each utterance more often.
+# The held-out masked accuracy (on the pool's own held-out crops) shows
+# whether the small pools were learned as well as the large one.
 
 # %%
 print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
@@ -65,29 +64,23 @@ print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(ind
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed: EER (%) and minDCF with 95% bootstrap intervals over trials.
+# Per seed with bootstrap intervals, then over seeds.
 
 # %%
 print(baseline.metric_table(study.per_seed))
-
-# %% [markdown]
-# Over seeds (mean and standard deviation):
 
 # %%
 print(study.summary.round(3).to_string(index=False))
 
 # %% [markdown]
-# Each diamond is a mean over seeds with ± one standard deviation, the dots
-# are the seeds, and the lines are the two references (shaded: ± one sd).
+# EER and minDCF against the amount of audio (smallest first), with the
+# references as lines:
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_factor(study)
 
 # %% [markdown]
-# Each system against the references: the difference of mean EER (negative
-# = better than the reference), twice its standard error over seeds, and
-# whether the difference is clear (larger than twice the standard error; with
-# a single seed, non-overlapping bootstrap intervals).
+# Each amount against the references:
 
 # %%
 print(factors.comparison_table(study).to_string(index=False))
@@ -95,9 +88,7 @@ print(factors.comparison_table(study).to_string(index=False))
 # %% [markdown]
 # ## Which layers does the backend use?
 #
-# The backend learns one softmax weight per hidden state of the upstream
-# (initialised equal). A weight that moves away from uniform says where the
-# speaker information sits.
+# Layer weights per amount of pre-training audio:
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_layer_weights(study.layer_weights())

@@ -51,10 +51,8 @@ study = model_size.run(profile, seeds, sizes, modes, overrides, pretrain_overrid
 # %% [markdown]
 # ## Did pre-training work?
 #
-# Before asking whether an upstream helps speaker verification, check that
-# it learned its own task: held-out accuracy against the chance level of the
-# task (the majority target class; uniform for contrastive), the loss at the
-# start and the end of training, and, for CTC, the phone error rate.
+# Larger models have more parameters to fit in the same 500 updates; the
+# table gives the parameter count next to the pre-training accuracy.
 
 # %%
 print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
@@ -62,29 +60,22 @@ print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(ind
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed: EER (%) and minDCF with 95% bootstrap intervals over trials.
+# Per seed with bootstrap intervals, then over seeds.
 
 # %%
 print(baseline.metric_table(study.per_seed))
-
-# %% [markdown]
-# Over seeds (mean and standard deviation):
 
 # %%
 print(study.summary.round(3).to_string(index=False))
 
 # %% [markdown]
-# Each diamond is a mean over seeds with ± one standard deviation, the dots
-# are the seeds, and the lines are the two references (shaded: ± one sd).
+# EER and minDCF per size (smallest first), with the references as lines:
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_factor(study)
 
 # %% [markdown]
-# Each system against the references: the difference of mean EER (negative
-# = better than the reference), twice its standard error over seeds, and
-# whether the difference is clear (larger than twice the standard error; with
-# a single seed, non-overlapping bootstrap intervals).
+# Each size against the references:
 
 # %%
 print(factors.comparison_table(study).to_string(index=False))
@@ -92,9 +83,8 @@ print(factors.comparison_table(study).to_string(index=False))
 # %% [markdown]
 # ## Which layers does the backend use?
 #
-# The backend learns one softmax weight per hidden state of the upstream
-# (initialised equal). A weight that moves away from uniform says where the
-# speaker information sits.
+# The sizes have different depths (3, 5 and 7 hidden states at the `cpu`
+# profile), so the rows cover different numbers of layers.
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_layer_weights(study.layer_weights())

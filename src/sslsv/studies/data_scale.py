@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..config import resolve
-from .factors import FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, references, \
-    run_factor_study, trend, verdict
+from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
 
 # Hours of pre-training audio per profile: at least four amounts spanning 10x (the whole pool last).
 HOURS: dict[str, tuple[float, ...]] = {
@@ -62,31 +61,10 @@ def run(profile: str = "cpu", seeds: Sequence[int] | None = None, hours: Sequenc
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
-    """The paper's claim: more pre-training data helps.
-
-    Reproduced when the largest amount is clearly better than the smallest
-    and the EER falls with the amount (negative rank correlation); not
-    reproduced when the largest is clearly worse than the smallest.
-    """
-    labels = [c.label for c in study.conditions if not c.reference]
-    hours = amounts(study)
-    d = difference(study.per_seed, labels[-1], labels[0], upstream=mode)
-    t = trend(study.per_seed, labels, [hours[x] for x in labels])
-    return {"claim": "more pre-training data helps", "evidence": [d], "trend": t,
-            "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
+    """The paper's claim, more pre-training data helps, judged by :func:`~sslsv.studies.factors.scale_claim`."""
+    return scale_claim(study, amounts(study), "more pre-training data helps", mode)
 
 
 def finding(study: FactorStudy, mode: str = "frozen") -> str:
     """The chapter's finding in words, computed from the numbers."""
-    c = claim(study, mode)
-    t = c["trend"]
-    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
-             f"- {describe_difference(c['evidence'][0])}.",
-             f"- Rank correlation between hours and EER over all {t['n']} runs: ρ = {t['rho']:.2f} (p = {t['p']:.2g}); "
-             "negative means more audio, lower EER."]
-    labels = [x.label for x in study.conditions if not x.reference]
-    d_r = difference(study.per_seed, labels[-1], RANDOM, upstream=mode)
-    d_f = difference(study.per_seed, labels[-1], FBANK, upstream=mode)
-    lines += [f"- The whole pool against random init: {describe_difference(d_r)}.",
-              f"- The whole pool against fbank: {describe_difference(d_f)}."]
-    return "\n".join(lines)
+    return scale_finding(study, claim(study, mode), "audio", "The whole pool", mode)

@@ -352,3 +352,31 @@ def verdict(reproduced: bool, contradicted: bool) -> str:
     if contradicted:
         return "not reproduced"
     return "inconclusive"
+
+
+def scale_claim(study: FactorStudy, values: Mapping[str, float], claim: str, mode: str = "frozen") -> dict[str, Any]:
+    """A "more X helps" claim over ordered conditions (smallest first) with numeric ``values``.
+
+    Reproduced when the largest condition is clearly better than the
+    smallest and the metric falls with the value (negative rank
+    correlation); not reproduced when the largest is clearly worse.
+    """
+    labels = [c.label for c in study.conditions if not c.reference]
+    d = difference(study.per_seed, labels[-1], labels[0], upstream=mode)
+    t = trend(study.per_seed, labels, [values[x] for x in labels])
+    return {"claim": claim, "evidence": [d], "trend": t,
+            "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
+
+
+def scale_finding(study: FactorStudy, c: Mapping[str, Any], quantity: str, largest: str, mode: str = "frozen") -> str:
+    """The finding of a :func:`scale_claim` in words."""
+    t = c["trend"]
+    labels = [x.label for x in study.conditions if not x.reference]
+    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
+             f"- {describe_difference(c['evidence'][0])}.",
+             f"- Rank correlation between {quantity} and EER over all {t['n']} runs: ρ = {t['rho']:.2f} "
+             f"(p = {t['p']:.2g}); negative means more {quantity}, lower EER."]
+    for ref in (RANDOM, FBANK):
+        lines.append(f"- {largest} against {ref}: "
+                     f"{describe_difference(difference(study.per_seed, labels[-1], ref, upstream=mode))}.")
+    return "\n".join(lines)

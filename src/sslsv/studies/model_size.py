@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..pretrain.backbones import SIZES
-from .factors import FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, references, \
-    run_factor_study, trend, verdict
+from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
 
 # Sizes per profile, smallest first (at least three).
 SIZES_BY_PROFILE: dict[str, tuple[str, ...]] = {
@@ -46,31 +45,10 @@ def parameters(study: FactorStudy) -> dict[str, float]:
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
-    """The paper's claim: larger models help.
-
-    Reproduced when the largest size is clearly better than the smallest and
-    the EER falls with the parameter count; not reproduced when the largest
-    is clearly worse than the smallest.
-    """
-    labels = [c.label for c in study.conditions if not c.reference]
-    params = parameters(study)
-    d = difference(study.per_seed, labels[-1], labels[0], upstream=mode)
-    t = trend(study.per_seed, labels, [params[x] for x in labels])
-    return {"claim": "larger models help", "evidence": [d], "trend": t,
-            "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
+    """The paper's claim, larger models help, judged by :func:`~sslsv.studies.factors.scale_claim` on parameters."""
+    return scale_claim(study, parameters(study), "larger models help", mode)
 
 
 def finding(study: FactorStudy, mode: str = "frozen") -> str:
     """The chapter's finding in words, computed from the numbers."""
-    c = claim(study, mode)
-    t = c["trend"]
-    labels = [x.label for x in study.conditions if not x.reference]
-    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
-             f"- {describe_difference(c['evidence'][0])}.",
-             f"- Rank correlation between parameters and EER over all {t['n']} runs: ρ = {t['rho']:.2f} "
-             f"(p = {t['p']:.2g}); negative means larger, lower EER."]
-    d_r = difference(study.per_seed, labels[-1], RANDOM, upstream=mode)
-    d_f = difference(study.per_seed, labels[-1], FBANK, upstream=mode)
-    lines += [f"- The largest size against random init (of the default size): {describe_difference(d_r)}.",
-              f"- The largest size against fbank: {describe_difference(d_f)}."]
-    return "\n".join(lines)
+    return scale_finding(study, claim(study, mode), "parameters", "The largest size", mode)

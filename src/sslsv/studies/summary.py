@@ -23,23 +23,21 @@ class Summary:
     studies: dict[str, FactorStudy]  # factor -> study
     claims: dict[str, dict[str, Any]]  # factor -> claim()
 
-    def table(self) -> pd.DataFrame:
-        """One row per (factor, system): mean and sd of EER and minDCF over seeds."""
+    def _stacked(self, attribute: str) -> pd.DataFrame:
         frames = []
         for factor, study in self.studies.items():
-            s = study.summary.copy()
-            s.insert(0, "factor", factor)
-            frames.append(s)
+            t = getattr(study, attribute).copy()
+            t.insert(0, "factor", factor)
+            frames.append(t)
         return pd.concat(frames, ignore_index=True)
+
+    def table(self) -> pd.DataFrame:
+        """One row per (factor, system): mean and sd of EER and minDCF over seeds."""
+        return self._stacked("summary")
 
     def per_seed(self) -> pd.DataFrame:
         """Every SV run of every study (shared runs appear once per study that uses them)."""
-        frames = []
-        for factor, study in self.studies.items():
-            s = study.per_seed.copy()
-            s.insert(0, "factor", factor)
-            frames.append(s)
-        return pd.concat(frames, ignore_index=True)
+        return self._stacked("per_seed")
 
     def verdicts(self) -> pd.DataFrame:
         """The paper's four claims, our verdict, and the deciding comparison(s)."""
