@@ -86,6 +86,12 @@ fig = plots.plot_summary(summary)
 print(summary_study.cost_table(summary).to_string(index=False))
 
 # %% [markdown]
+# In total, by stage (runs shared between studies counted once):
+
+# %% tags=["nbval-ignore-output"]
+print(summary_study.compute_time(summary).to_string(index=False))
+
+# %% [markdown]
 # ## Why the `cpu` studies are small
 #
 # The `cpu` profile has to build the whole book on a 2-core CPU. The four

@@ -81,6 +81,20 @@ def cost_table(summary: Summary) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("run")[cols]
 
 
+def compute_time(summary: Summary) -> pd.DataFrame:
+    """Wall time of every distinct run behind the four studies, by stage (the cost of a build from nothing)."""
+    pre = cost_table(summary)
+    sv = {}
+    for study in summary.studies.values():
+        for r in study.results.values():
+            m = r.metrics
+            sv[r.run.path.name] = (m.get("train_seconds") or 0.0) + (m.get("embed_seconds") or 0.0)
+    return pd.DataFrame([
+        {"stage": "pre-training", "runs": len(pre), "minutes": round(float(pre["minutes"].sum()), 1)},
+        {"stage": "SV training + scoring", "runs": len(sv), "minutes": round(sum(sv.values()) / 60, 1)},
+    ])
+
+
 def schedule_gap(summary: Summary) -> pd.DataFrame:
     """The fbank front-end under chapter 01's SV schedule and under the factor studies' (same seeds)."""
     from . import baseline
