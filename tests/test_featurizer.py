@@ -73,3 +73,64 @@ def test_ssl_speaker_model_end_to_end_shapes():
     model = pipeline.build_speaker_model(resolve("smoke", SSL))
     assert isinstance(model.frontend, SSLFrontend)
     assert model(torch.randn(2, 16000)).shape == (2, 8)
+
+
+# ---------------------------------------------------------------------------
+# Cached hidden states of a frozen upstream
+# ---------------------------------------------------------------------------
+
+
+def test_hidden_state_crops_are_windows_of_the_whole_utterance_states(tmp_path, tone_writer):
+    import numpy as np
+
+    from sslsv.sv.featurizer import HiddenStateCropSampler
+
+    paths = [tone_writer(tmp_path / f"{i}.wav", seconds=s) for i, s in enumerate((1.0, 0.3))]
+    front = build_ssl_frontend("init:hubert:tiny", finetune=False)
+    sampler = HiddenStateCropSampler(front.upstream, paths, [0, 1], crop_samples=8000, progress=False)
+    n_layers = front.upstream.n_layers
+    assert sampler.crop_frames == front.upstream.n_frames(8000)
+    x, y = sampler.batch(np.random.default_rng(0), 6)
+    assert x.shape == (6, n_layers, sampler.crop_frames, front.upstream.hidden_size) and y.shape == (6,)
+    # a crop of the long file is a contiguous window of the states of the whole utterance
+    full = sampler.states[0]
+    window = sampler.crop(0, np.random.default_rng(1))
+    starts = [s for s in range(full.shape[1] - sampler.crop_frames + 1)
+              if np.array_equal(full[:, s:s + sampler.crop_frames], window)]
+    assert starts
+    with torch.no_grad():
+        from sslsv.data.audio import read_audio
+        states = torch.stack(front.upstream(torch.from_numpy(read_audio(paths[0]))[None]), dim=1)[0]
+    np.testing.assert_allclose(full, states.numpy(), rtol=1e-5, atol=1e-5)
+    # the short file is repeated to fill the window; batches are a pure function of the generator
+    assert sampler.crop(1, np.random.default_rng(2)).shape[1] == sampler.crop_frames
+    a, _ = sampler.batch(np.random.default_rng(5), 4)
+    b, _ = sampler.batch(np.random.default_rng(5), 4)
+    assert torch.equal(a, b)
+    # the front-end takes the stacked states in place of waveforms
+    out = front(x)
+    torch.testing.assert_close(out, weighted_layer_sum(list(x.unbind(1)), front.layer_logits))
+
+
+def test_cache_features_needs_a_frozen_ssl_upstream():
+    with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
+        pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.cache_features": True}))
+    with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
+        pipeline.check_sv_config(resolve("smoke", {"frontend.cache_features": True}))
+    with pytest.raises(ValueError, match="valid kinds: fbank, ssl"):
+        pipeline.check_sv_config(resolve("smoke", {"frontend.kind": "mfcc"}))
+
+
+def test_cached_features_train_a_speaker_model_that_reads_waveforms(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    cfg = resolve("smoke", {**SSL, "frontend.cache_features": True, "train.steps": 4, "train.warmup_steps": 1,
+                            "train.checkpoint_every": 2, "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3,
+                            "corpus.sessions_per_speaker": 2, "corpus.utterances_per_session": 2,
+                            "corpus.n_trials": 12})
+    result = pipeline.run_sv(cfg, progress=False)
+    assert 0.0 <= result.metrics["eer_percent"] <= 100.0
+    assert "cached upstream features" in result.run.log_file.read_text()
+    model = pipeline.load_speaker_model(result.run)
+    assert model(torch.randn(1, 16000)).shape == (1, 8)
+    from sslsv.config import override
+    assert pipeline.sv_run(override(cfg, {"frontend.cache_features": False})).path != result.run.path

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -64,12 +65,71 @@ class SSLFrontend(torch.nn.Module):
         return self
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """``wave`` ``(batch, time)``, or the upstream's hidden states already computed and stacked,
+        ``(batch, n_layers, frames, dim)`` (see :class:`HiddenStateCropSampler`)."""
+        if wave.dim() == 4:
+            if not self.upstream_frozen:
+                raise ValueError("precomputed hidden states need a frozen upstream")
+            return weighted_layer_sum(list(wave.unbind(1)), self.layer_logits)
         if self.upstream_frozen:
             with torch.no_grad():
                 hidden = self.upstream(wave)
         else:
             hidden = self.upstream(wave)
         return weighted_layer_sum(hidden, self.layer_logits)
+
+
+class HiddenStateCropSampler:
+    """Speaker-labelled random crops of a frozen upstream's hidden states, computed once.
+
+    Each training utterance goes through the upstream whole, once; a batch
+    is then a set of random windows of ``n_frames(crop_samples)`` frames of
+    the stored states, ``(batch, n_layers, frames, dim)``, which
+    :meth:`SSLFrontend.forward` accepts in place of waveforms.  Short
+    utterances are repeated to fill the window, like
+    :func:`~sslsv.data.batching.read_crop` does for audio.
+    """
+
+    def __init__(self, upstream: torch.nn.Module, paths, labels, crop_samples: int, sample_rate: int = 16000,
+                 progress: bool = True):
+        from tqdm.auto import tqdm
+
+        from ..data.audio import read_audio
+
+        if len(paths) != len(labels):
+            raise ValueError("paths and labels differ in length")
+        if not len(paths):
+            raise ValueError("no training utterances")
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.crop_frames = int(upstream.n_frames(int(crop_samples)))
+        self.states: list[np.ndarray] = []
+        was_training = upstream.training
+        upstream.eval()
+        with torch.no_grad():
+            for path in tqdm(paths, desc="upstream features", disable=not progress, mininterval=1.0):
+                wave = torch.from_numpy(read_audio(path, sample_rate=sample_rate))[None]
+                self.states.append(torch.stack(upstream(wave), dim=1)[0].float().numpy())  # (layers, frames, dim)
+        upstream.train(was_training)
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(s.nbytes for s in self.states))
+
+    def crop(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        from ..data.batching import crop_start
+
+        s = self.states[i]
+        n = s.shape[1]
+        start = crop_start(n, self.crop_frames, rng)
+        window = s[:, start:start + self.crop_frames]
+        if window.shape[1] < self.crop_frames:
+            window = np.tile(window, (1, int(np.ceil(self.crop_frames / window.shape[1])), 1))[:, :self.crop_frames]
+        return window
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = rng.integers(0, len(self.states), size=batch_size)
+        crops = np.stack([self.crop(int(i), rng) for i in idx])
+        return torch.from_numpy(crops), torch.from_numpy(self.labels[idx])
 
 
 def resolve_upstream_reference(reference: str) -> str:

@@ -39,7 +39,7 @@ from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..training import fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
-from .featurizer import SSLFrontend, build_ssl_frontend
+from .featurizer import HiddenStateCropSampler, SSLFrontend, build_ssl_frontend
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
 from .scoring import cosine_scores
 
@@ -57,6 +57,16 @@ class SVResult:
     @property
     def eer_percent(self) -> float:
         return float(self.metrics["eer_percent"])
+
+
+def check_sv_config(cfg: SVConfig) -> None:
+    """Refuse combinations that cannot work, before any run directory is written."""
+    f = cfg.frontend
+    if f.kind not in ("fbank", "ssl"):
+        raise ValueError(f"unknown frontend.kind {f.kind!r}; valid kinds: fbank, ssl")
+    if f.cache_features and (f.kind != "ssl" or f.finetune):
+        raise ValueError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
+                         f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
 
 
 def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
@@ -124,9 +134,15 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
     torch.manual_seed(cfg.train.seed)
     speakers = corpus.train_speakers
     label_of = {s: i for i, s in enumerate(speakers)}
-    sampler = CropSampler([u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train],
-                          int(cfg.train.crop_seconds * cfg.corpus.sample_rate))
     speaker_model = build_speaker_model(cfg)
+    paths, labels = [u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train]
+    crop_samples = int(cfg.train.crop_seconds * cfg.corpus.sample_rate)
+    if cfg.frontend.cache_features:
+        sampler = HiddenStateCropSampler(speaker_model.frontend.upstream, paths, labels, crop_samples,
+                                         cfg.corpus.sample_rate, progress)
+        run.log(f"cached upstream features of {len(paths)} utterances ({sampler.nbytes / 2**20:.0f} MiB)")
+    else:
+        sampler = CropSampler(paths, labels, crop_samples)
     head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, len(speakers), cfg.train.aam_margin, cfg.train.aam_scale)
     model = SVTrainingModel(speaker_model, head)
     device = resolve_device(cfg.device)
@@ -154,6 +170,7 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
 
 def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     """Train (or resume, or reuse) one SV system and evaluate it on the trial list."""
+    check_sv_config(cfg)
     run = sv_run(cfg)
     if run.is_complete:
         return load_result(run)
