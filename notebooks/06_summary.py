@@ -97,9 +97,10 @@ print(summary_study.compute_time(summary).to_string(index=False))
 # The `cpu` profile has to build the whole book on a 2-core CPU. The four
 # studies need 13 pre-training runs and 15 SV systems x 3 seeds, so each
 # pre-training run gets 500 updates of 16 x 2 s crops (the tiny conformer
-# by default; the wall times are in the table above), and each SV system 100
-# updates of 16 crops on a frozen upstream. That is a small fraction of the
-# paper's compute.
+# by default; the wall times are in the table above), and each SV system 150
+# updates of 32 crops on a frozen upstream whose hidden states are computed
+# once per training utterance. That is a small fraction of the paper's
+# compute.
 # How much the short SV schedule costs shows in the fbank front-end, trained
 # with chapter 01's schedule and with the studies':
 
