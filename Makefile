@@ -51,7 +51,7 @@ test-slow: env
 # Regenerate the nbval regression references (smoke profile) with the project's own runner.
 smoke-refs: env
 	rm -rf $(CURDIR)/.cache/smoke-artifacts
-	OMP_NUM_THREADS=1 SSLSV_ARTIFACTS=$(CURDIR)/.cache/smoke-artifacts $(PY) -m sslsv.cli book --profile smoke --output-dir tests/notebooks
+	OMP_NUM_THREADS=1 SSLSV_ARTIFACTS=$(CURDIR)/.cache/smoke-artifacts $(PY) -m sslsv.cli book --profile smoke --all --output-dir tests/notebooks
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py

@@ -23,6 +23,14 @@ def notebook_names() -> list[str]:
     return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 
+def toc_notebooks() -> list[str]:
+    """The chapters ``_toc.yml`` lists (``book/NN_name``), in book order: what ``make book`` executes."""
+    import re
+
+    toc = (REPO / "_toc.yml").read_text()
+    return re.findall(r"file:\s*book/(\d\d_\w+)", toc)
+
+
 def sync_notebook(name: str) -> Path:
     """Write ``notebooks/<name>.ipynb`` from its py:percent source, with a kernelspec."""
     import jupytext
@@ -40,7 +48,7 @@ def sync_notebook(name: str) -> Path:
 
 def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, output_dir: str | Path = "book",
                       parameters: Mapping[str, Any] | None = None) -> list[Path]:
-    """Run each notebook with ``profile`` and write the executed copy to ``output_dir``.
+    """Run each notebook (default: the chapters in ``_toc.yml``) with ``profile`` into ``output_dir``.
 
     A cell error raises (papermill's ``PapermillExecutionError``) after the
     partially executed notebook has been written, so its output can be read.
@@ -52,7 +60,7 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
     if not out_dir.is_absolute():
         out_dir = REPO / out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in names or notebook_names():
+    for name in names or toc_notebooks():
         src = sync_notebook(name)
         out = out_dir / f"{name}.ipynb"
         params = {"profile": profile, **dict(parameters or {})}

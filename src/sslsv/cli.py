@@ -96,9 +96,10 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_book(args: argparse.Namespace) -> int:
-    from .book import execute_notebooks
+    from .book import execute_notebooks, notebook_names
 
-    execute_notebooks(profile=args.profile, names=args.notebooks, output_dir=args.output_dir,
+    names = notebook_names() if args.all else args.notebooks
+    execute_notebooks(profile=args.profile, names=names, output_dir=args.output_dir,
                       parameters=parse_sets(args.sets))
     return 0
 
@@ -128,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="execute the study notebooks with papermill into book/")
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    p.add_argument("--notebooks", nargs="*", default=None, help="names like 01_baseline (default: all)")
+    p.add_argument("--notebooks", nargs="*", default=None,
+                   help="names like 01_baseline (default: the chapters in _toc.yml)")
+    p.add_argument("--all", action="store_true", help="every notebook under notebooks/, in the toc or not")
     p.add_argument("--output-dir", default="book")
     p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
                    help="extra notebook parameter")
