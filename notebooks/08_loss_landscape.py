@@ -103,9 +103,9 @@ ipd.display(ipd.Markdown(explain.landscape_finding(study, systems)))
 # profile.
 #
 # **Tying back to the factor studies.** The upstream analysed here is the
-# default of chapters 02-05 (the same cached pre-training run). Whether it
-# helps speaker verification at all is the question of chapter
-# {doc}`02_objective` (masked prediction against random init and fbank, over
-# three seeds), and {doc}`06_summary` collects the verdicts: a flatter basin
-# only matters as an explanation where those chapters find a benefit to
-# explain.
+# default of the factor studies (chapters 02-05, the same cached
+# pre-training run). Whether it helps speaker verification at all is the
+# question of chapter 02, on the pre-training objective (masked prediction
+# against random init and fbank, over three seeds), and chapter 06 collects
+# the verdicts: a flatter basin only matters as an explanation where those
+# chapters find a benefit to explain.
