@@ -1,4 +1,5 @@
-"""Benchmark: corpus generation speed, SV training step time, embedding extraction speed.
+"""Benchmark: corpus generation speed, SV training step time, embedding extraction speed,
+and the frozen-upstream feature cache against the waveform path.
 
 Prints one table per measurement, every row measured in this run::
 
@@ -77,6 +78,50 @@ def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
             "embed_utts_per_s (3 s utts)": round(n_utts / dt, 1)}
 
 
+def bench_frozen_cache(repeats: int, n_utts: int) -> pd.DataFrame:
+    """Frozen SSL upstream (tiny w2v-BERT, cpu ECAPA, 32 x 2 s): a training step on waveforms (the
+    upstream runs every step) against a step on cached hidden states, and the one-off cost of the cache."""
+    from sslsv.sv.featurizer import HiddenStateCropSampler
+
+    cfg = resolve("cpu", {"frontend.kind": "ssl", "frontend.upstream": "init:w2v_bert:tiny"})
+    torch.manual_seed(0)
+    model = build_speaker_model(cfg)
+    train_model = SVTrainingModel(model, AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100))
+    opt = torch.optim.AdamW([p for p in train_model.parameters() if p.requires_grad], lr=1e-3)
+    batch, crop = cfg.train.batch_size, int(cfg.train.crop_seconds * 16000)
+    labels = torch.randint(0, 100, (batch,))
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i in range(n_utts):
+            p = Path(d) / f"{i}.wav"
+            sf.write(p, (0.1 * rng.standard_normal(3 * 16000)).astype(np.float32), 16000)
+            paths.append(p)
+        t0 = time.perf_counter()
+        sampler = HiddenStateCropSampler(model.frontend.upstream, paths, [0] * n_utts, crop, progress=False)
+        cache_s = time.perf_counter() - t0
+    inputs = {"waveform (upstream every step)": lambda: torch.randn(batch, crop),
+              "cached hidden states": lambda: sampler.batch(rng, batch)[0]}
+    for name, make in inputs.items():
+        times = []
+        for i in range(repeats + 1):
+            x = make()
+            t0 = time.perf_counter()
+            loss, _ = train_model(x, labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i:
+                times.append(time.perf_counter() - t0)
+        rows.append({"input": name, "train_step_s": round(float(np.median(times)), 3)})
+    out = pd.DataFrame(rows)
+    out["speed-up"] = (out["train_step_s"].iloc[0] / out["train_step_s"]).round(2)
+    out["one-off"] = ["-", f"{cache_s / n_utts * 1000:.0f} ms per 3 s utterance, "
+                           f"{sampler.nbytes / n_utts / 2**20:.2f} MiB each"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -88,6 +133,8 @@ def main() -> None:
     rows = [bench_model(p, repeats, n_utts) for p in ("smoke", "cpu", "paper")]
     print("SV training step and full-utterance embedding extraction (CPU)")
     print(pd.DataFrame(rows).to_string(index=False))
+    print("\nFrozen-upstream SV training: waveform input vs cached hidden states (cpu profile)")
+    print(bench_frozen_cache(repeats, n_utts).to_string(index=False))
 
 
 if __name__ == "__main__":
