@@ -114,7 +114,7 @@ def test_bad_checkpoint_directories(tmp_path):
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="valid sizes: tiny, small, medium, base, large"):
+    with pytest.raises(ValueError, match="valid sizes: micro, tiny, small, medium, base, large"):
         build_upstream("hubert", "huge")
     with pytest.raises(ValueError, match="valid backbones: hubert, wavlm, w2v_bert"):
         build_upstream("conformer", "tiny")

@@ -6,7 +6,7 @@ the project uses: a waveform ``(batch, time)`` in, the list of all hidden
 states out (the embedding layer's output first, then every transformer
 layer), each ``(batch, frames, hidden_size)``.
 
-It is built either from a named size preset (:data:`SIZES`: ``tiny``,
+It is built either from a named size preset (:data:`SIZES`: ``micro``, ``tiny``,
 ``small``, ``medium`` that train on a 2-core CPU, and the published ``base``
 (12 x 768) and ``large`` (24 x 1024) shapes) or loaded with
 :meth:`Upstream.from_pretrained` from a public checkpoint name or a local
@@ -115,7 +115,7 @@ def backbone_config(backbone: str, size: str):
     >>> backbone_config("hubert", "huge")
     Traceback (most recent call last):
     ...
-    ValueError: unknown size 'huge'; valid sizes: tiny, small, medium, base, large
+    ValueError: unknown size 'huge'; valid sizes: micro, tiny, small, medium, base, large
     """
     _check_name("backbone", backbone, BACKBONES)
     _check_name("size", size, SIZES)
