@@ -42,6 +42,21 @@ def bench_corpus(quick: bool) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _median_step(train_model, opt, make_input, labels, repeats: int) -> float:
+    """Median wall time of a training step (forward, backward, update) after one warm-up step."""
+    times = []
+    for i in range(repeats + 1):
+        x = make_input()
+        t0 = time.perf_counter()
+        loss, _ = train_model(x, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
     cfg = resolve(profile)
     torch.manual_seed(0)
@@ -52,15 +67,7 @@ def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
     crop = int(cfg.train.crop_seconds * 16000)
     wave = torch.randn(cfg.train.batch_size, crop)
     labels = torch.randint(0, 100, (cfg.train.batch_size,))
-    times = []
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        loss, _ = train_model(wave, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i:
-            times.append(time.perf_counter() - t0)
+    step_s = _median_step(train_model, opt, lambda: wave, labels, repeats)
     with tempfile.TemporaryDirectory() as d:
         paths = []
         rng = np.random.default_rng(0)
@@ -74,7 +81,7 @@ def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
     return {"profile": profile, "ecapa_channels": cfg.ecapa.channels,
             "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
             "batch": f"{cfg.train.batch_size} x {cfg.train.crop_seconds:g} s",
-            "train_step_s": round(float(np.median(times)), 3),
+            "train_step_s": round(step_s, 3),
             "embed_utts_per_s (3 s utts)": round(n_utts / dt, 1)}
 
 
@@ -104,17 +111,7 @@ def bench_frozen_cache(repeats: int, n_utts: int) -> pd.DataFrame:
     inputs = {"waveform (upstream every step)": lambda: torch.randn(batch, crop),
               "cached hidden states": lambda: sampler.batch(rng, batch)[0]}
     for name, make in inputs.items():
-        times = []
-        for i in range(repeats + 1):
-            x = make()
-            t0 = time.perf_counter()
-            loss, _ = train_model(x, labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if i:
-                times.append(time.perf_counter() - t0)
-        rows.append({"input": name, "train_step_s": round(float(np.median(times)), 3)})
+        rows.append({"input": name, "train_step_s": round(_median_step(train_model, opt, make, labels, repeats), 3)})
     out = pd.DataFrame(rows)
     out["speed-up"] = (out["train_step_s"].iloc[0] / out["train_step_s"]).round(2)
     out["one-off"] = ["-", f"{cache_s / n_utts * 1000:.0f} ms per 3 s utterance, "
