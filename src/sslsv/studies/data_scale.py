@@ -48,8 +48,8 @@ def conditions(profile: str, hours: Sequence[float] | None = None,
 
 def amounts(study: FactorStudy) -> dict[str, float]:
     """Hours of audio each condition was actually pre-trained on (from its run's pool)."""
-    return {c.label: study.pretraining_table().set_index("system").loc[c.label, "hours"]
-            for c in study.conditions if not c.reference}
+    table = study.pretraining_table().set_index("system")  # reads every run's metrics: once
+    return {c.label: float(table.loc[c.label, "hours"]) for c in study.conditions if not c.reference}
 
 
 def run(profile: str = "cpu", seeds: Sequence[int] | None = None, hours: Sequence[float] | None = None,
