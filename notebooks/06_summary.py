@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -79,14 +81,17 @@ fig = plots.plot_summary(summary)
 # ## What it cost
 #
 # The pre-training runs behind the four studies, and the wall time of each
-# (on the machine that built this book; cached runs cost nothing on a
-# re-build):
+# (on the machine that built this book, with other jobs sharing its cores;
+# cached runs cost nothing on a re-build). `timed` says whether the minutes
+# cover every step: a run interrupted and resumed before the training loop
+# carried its time across resumes counts its last segment only.
 
 # %% tags=["nbval-ignore-output"]
 print(summary_study.cost_table(summary).to_string(index=False))
 
 # %% [markdown]
-# In total, by stage (runs shared between studies counted once):
+# In total, by stage (runs shared between studies counted once;
+# `partly_timed` runs make the total a lower bound):
 
 # %% tags=["nbval-ignore-output"]
 print(summary_study.compute_time(summary).to_string(index=False))

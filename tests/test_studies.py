@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sslsv.artifacts import Run
-from sslsv.config import ConfigError
+from sslsv.config import ConfigError, OptimConfig
 from sslsv.studies import data_scale, factors, model_size, objective, quantizer, summary
 from sslsv.studies.factors import FBANK, RANDOM, Condition, FactorStudy, difference
 
@@ -212,6 +212,32 @@ def test_summary_verdict_table_lists_every_claim():
     text = summary.verdict_table(s)
     assert "verdict: reproduced" in text and "masked − random init = -5.00" in text
     assert "1 reproduced" in summary.finding(s)
+    assert "The premise holds at this scale" in summary.finding(s)
+
+
+@pytest.mark.parametrize("masked, expected", [(10.0, "The premise holds at this scale"),
+                                              (13.5, "holds only in part"),
+                                              (16.0, "The premise does not hold")])
+def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
+    conds = objective.conditions(["masked", "unmasked"])
+    studies = {"objective": fake_study("objective", conds, {FBANK: 12.0, RANDOM: 15.0, "masked": masked,
+                                                            "unmasked": 17.0})}
+    s = summary.Summary(studies=studies, claims={"objective": objective.claim(studies["objective"])})
+    p = summary.premise(s)
+    assert p["system"] == "masked" and p["vs_random"]["b"] == RANDOM and p["vs_fbank"]["b"] == FBANK
+    assert expected in summary.finding(s)
+
+
+def test_timing_complete_reads_the_metrics_or_an_old_runs_log(tmp_path):
+    run = Run("demo", OptimConfig(), root=tmp_path)
+    run.start()
+    run.log("pool: 10 utterances")
+    run.finish({"seconds": 60.0})
+    assert factors.timing_complete(run)
+    run.log("resumed from step 300 (checkpoint.pt)")
+    assert not factors.timing_complete(run)  # an old run: only the last segment was timed
+    run.finish({"seconds": 60.0, "timing_complete": True})
+    assert factors.timing_complete(run)
 
 
 def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):

@@ -60,6 +60,21 @@ def test_resume_after_kill_is_exact(tmp_path):
     assert result.resumed_from == 10
     for k, v in model3.state_dict().items():
         assert torch.equal(v, reference[k]), k
+    # the wall time covers both segments: the checkpoint carried the first one's
+    first = torch.load(tmp_path / "b.pt", weights_only=False)["seconds"]
+    assert result.timing_complete and first > 0
+    assert result.seconds > result.segment_seconds > 0
+
+
+def test_resume_from_a_checkpoint_without_timing_is_flagged(tmp_path):
+    model, batch_fn, loss_fn = _problem()
+    cfg = OptimConfig(steps=10, batch_size=8, lr=1e-2, warmup_steps=5, checkpoint_every=10)
+    fit(model, batch_fn, loss_fn, cfg, checkpoint=tmp_path / "a.pt", config_id="x", progress=False)
+    state = torch.load(tmp_path / "a.pt", weights_only=False)
+    del state["seconds"]  # as written before checkpoints carried their time
+    torch.save(state, tmp_path / "a.pt")
+    result = fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "a.pt", config_id="x", progress=False)
+    assert result.resumed_from == 10 and not result.timing_complete
 
 
 def test_resume_with_changed_config_refused(tmp_path):

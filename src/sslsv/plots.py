@@ -368,7 +368,10 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
             ax.axhspan(m - sd, m + sd, color=colour, alpha=0.08)
     ax.set_xlabel("")
     ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
-    ax.tick_params(axis="x", rotation=20)
+    for label in ax.get_xticklabels():  # long system names: slanted and anchored at their tick
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
     if title:
         ax.set_title(title)
 

@@ -87,7 +87,9 @@ class ConfigMismatchError(RuntimeError):
 class FitResult:
     history: list[dict[str, float]]  # one row per step: step, loss, lr, plus loss_fn logs
     resumed_from: int  # step the run resumed from (0 = fresh)
-    seconds: float
+    seconds: float  # training-loop wall time over every segment of the run (resumes included)
+    timing_complete: bool = True  # False when resumed from a checkpoint that did not record its time
+    segment_seconds: float = 0.0  # training-loop wall time of this call only
 
 
 def fit(
@@ -132,7 +134,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
     )
-    start, history = 0, []
+    start, history, prior_seconds, timing_complete = 0, [], 0.0, True
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch_load(checkpoint)
         if state.get("config_id", "") != config_id:
@@ -148,6 +150,8 @@ def fit(
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start, history = int(state["step"]), list(state["history"])
+        timing_complete = "seconds" in state
+        prior_seconds = float(state.get("seconds", 0.0))
         if log:
             log(f"resumed from step {start} ({checkpoint})")
 
@@ -192,6 +196,7 @@ def fit(
                         "step": step + 1,
                         "history": history,
                         "config_id": config_id,
+                        "seconds": prior_seconds + time.perf_counter() - t0,
                     },
                     Path(checkpoint),
                 )
@@ -199,4 +204,6 @@ def fit(
                 torch.distributed.barrier()
     bar.close()
     model.eval()
-    return FitResult(history=history, resumed_from=start, seconds=time.perf_counter() - t0)
+    segment = time.perf_counter() - t0
+    return FitResult(history=history, resumed_from=start, seconds=prior_seconds + segment,
+                     timing_complete=timing_complete, segment_seconds=segment)

@@ -298,14 +298,15 @@ def evaluate(model: PretrainModel, data: PretrainData, n_batches: int = 4) -> di
 
 
 def diagnostics(cfg: PretrainExperimentConfig, history: list[dict], evaluation: dict[str, float],
-                targets: Targets | None, n_params: int, seconds: float) -> dict[str, Any]:
+                targets: Targets | None, n_params: int, seconds: float,
+                timing_complete: bool = True) -> dict[str, Any]:
     """The run's summary: loss first/last, accuracies against chance, codebook usage, speed."""
     p = cfg.pretrain
     out: dict[str, Any] = {
         "objective": p.objective, "quantizer": p.quantizer if OBJECTIVES[p.objective].uses_targets else None,
         "backbone": p.backbone, "size": p.size, "parameters": n_params, "steps": len(history),
         "loss_first": _window_mean(history, "loss", first=True), "loss_last": _window_mean(history, "loss"),
-        "seconds": seconds, "eval": evaluation,
+        "seconds": seconds, "timing_complete": timing_complete, "eval": evaluation,
     }
     if targets is not None:
         stats = targets.info.get("codebook", {})
@@ -424,7 +425,8 @@ def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
         model.upstream.save_pretrained(run.path / "upstream")
         evaluation = evaluate(model, data)
         n_params = sum(p.numel() for p in model.upstream.parameters())
-        diag = diagnostics(cfg, result.history, evaluation, targets, n_params, result.seconds)
+        diag = diagnostics(cfg, result.history, evaluation, targets, n_params, result.seconds,
+                           result.timing_complete)
         atomic_write_json(run.file("history.json"), result.history)
         plot_history(result.history, diag, run.file("loss_curve.png"))
         atomic_write_json(run.file("diagnostics.json"), diag)

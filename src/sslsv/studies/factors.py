@@ -162,6 +162,18 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
                                     "not found (a directory, or a hub name already in the local cache)")
 
 
+def timing_complete(run: Run) -> bool:
+    """Whether a finished run's recorded wall time covers all of its training steps.
+
+    Runs record it (``timing_complete``); older runs did not carry their time across a resume, so
+    for them a "resumed from step" line in the run's log means only the last segment was timed.
+    """
+    m = run.metrics()
+    if "timing_complete" in m:
+        return bool(m["timing_complete"])
+    return not (run.log_file.exists() and "resumed from step" in run.log_file.read_text())
+
+
 @dataclass
 class FactorStudy:
     """The outcome of one factor study."""

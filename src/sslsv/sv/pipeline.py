@@ -37,7 +37,7 @@ from ..data.audio import check_audio_files
 from ..data.batching import CropSampler
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
-from ..training import fit, resolve_device, step_rng
+from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import HiddenStateCropSampler, SSLFrontend, build_ssl_frontend
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
@@ -129,8 +129,11 @@ def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
     check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=0.5)
 
 
-def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, list[dict[str, float]]]:
-    """Train with AAM-softmax on random crops, resuming from the run's checkpoint."""
+def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, FitResult]:
+    """Train with AAM-softmax on random crops, resuming from the run's checkpoint.
+
+    Returns the speaker model and the :class:`~sslsv.training.FitResult` (history and timing).
+    """
     torch.manual_seed(cfg.train.seed)
     speakers = corpus.train_speakers
     label_of = {s: i for i, s in enumerate(speakers)}
@@ -165,7 +168,7 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
                  log=run.log)
     if isinstance(front, SSLFrontend):
         front.upstream_frozen = not cfg.frontend.finetune
-    return speaker_model, result.history
+    return speaker_model, result
 
 
 def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
@@ -180,8 +183,10 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     validate_corpus(corpus, cfg)
     run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers, "
             f"{len(corpus.trials)} trials")
-    speaker_model, history = train_speaker_model(cfg, corpus, run, progress)
-    t_train = time.perf_counter() - t0
+    speaker_model, fitted = train_speaker_model(cfg, corpus, run, progress)
+    history = fitted.history
+    # set-up of this segment (corpus, feature cache) plus the training loop over every segment
+    t_train = time.perf_counter() - t0 - fitted.segment_seconds + fitted.seconds
     atomic_write_json(run.file("history.json"), history)
     atomic_torch_save({"config": run.config_dict, "model": speaker_model.state_dict()},
                       run.file("speaker_model.pt"))
@@ -203,6 +208,7 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
                                    level=cfg.eval.ci_level, seed=cfg.train.seed)
     metrics.update({
         "train_seconds": round(t_train, 1),
+        "timing_complete": fitted.timing_complete,
         "embed_seconds": round(t_embed, 2),
         "utterances_per_second": round(len(keys) / max(t_embed, 1e-9), 1),
         "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else None,
