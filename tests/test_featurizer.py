@@ -117,7 +117,7 @@ def test_cache_features_needs_a_frozen_ssl_upstream():
         pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.cache_features": True}))
     with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
         pipeline.check_sv_config(resolve("smoke", {"frontend.cache_features": True}))
-    with pytest.raises(ValueError, match="valid kinds: fbank, ssl"):
+    with pytest.raises(ValueError, match="valid front-ends: fbank, ssl"):
         pipeline.check_sv_config(resolve("smoke", {"frontend.kind": "mfcc"}))
 
 

@@ -162,13 +162,14 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
                                     "not found (a directory, or a hub name already in the local cache)")
 
 
-def timing_complete(run: Run) -> bool:
+def timing_complete(run: Run, metrics: Mapping[str, Any] | None = None) -> bool:
     """Whether a finished run's recorded wall time covers all of its training steps.
 
     Runs record it (``timing_complete``); older runs did not carry their time across a resume, so
     for them a "resumed from step" line in the run's log means only the last segment was timed.
+    ``metrics``: the run's metrics if already read.
     """
-    m = run.metrics()
+    m = run.metrics() if metrics is None else metrics
     if "timing_complete" in m:
         return bool(m["timing_complete"])
     return not (run.log_file.exists() and "resumed from step" in run.log_file.read_text())

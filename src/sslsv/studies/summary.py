@@ -94,10 +94,12 @@ def compute_time(summary: Summary) -> pd.DataFrame:
     sv, sv_partial = {}, set()
     for study in summary.studies.values():
         for r in study.results.values():
-            m = r.metrics
-            sv[r.run.path.name] = (m.get("train_seconds") or 0.0) + (m.get("embed_seconds") or 0.0)
-            if not timing_complete(r.run):
-                sv_partial.add(r.run.path.name)
+            name, m = r.run.path.name, r.metrics
+            if name in sv:  # shared between studies
+                continue
+            sv[name] = (m.get("train_seconds") or 0.0) + (m.get("embed_seconds") or 0.0)
+            if not timing_complete(r.run, m):
+                sv_partial.add(name)
     return pd.DataFrame([
         {"stage": "pre-training", "runs": len(pre), "minutes": round(float(pre["minutes"].sum()), 1),
          "partly_timed": int((pre["timed"] != "all steps").sum())},
@@ -134,16 +136,11 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     """
     from .factors import FBANK, RANDOM, difference
 
-    best = None
-    for factor, study in summary.studies.items():
-        refs = {c.label for c in study.conditions if c.reference}
-        t = study.summary[(~study.summary["system"].isin(refs)) & (study.summary["upstream"] == mode)]
-        for r in t.itertuples(index=False):
-            if best is None or r.eer_percent_mean < best[2]:
-                best = (factor, r.system, float(r.eer_percent_mean))
-    if best is None:
+    t = summary.table()
+    t = t[~t["reference"] & (t["upstream"] == mode)]
+    if t.empty:
         raise ValueError(f"no SSL upstream was run in mode {mode!r}")
-    factor, system, _ = best
+    factor, system = t.loc[t["eer_percent_mean"].idxmin(), ["factor", "system"]]
     per_seed = summary.studies[factor].per_seed
     return {"factor": factor, "system": system,
             "vs_random": difference(per_seed, system, RANDOM, upstream=mode),

@@ -62,8 +62,8 @@ class SVResult:
 def check_sv_config(cfg: SVConfig) -> None:
     """Refuse combinations that cannot work, before any run directory is written."""
     f = cfg.frontend
-    if f.kind not in ("fbank", "ssl"):
-        raise ValueError(f"unknown frontend.kind {f.kind!r}; valid kinds: fbank, ssl")
+    if f.kind not in FRONTENDS:
+        raise ValueError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
     if f.cache_features and (f.kind != "ssl" or f.finetune):
         raise ValueError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
                          f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
@@ -71,16 +71,14 @@ def check_sv_config(cfg: SVConfig) -> None:
 
 def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
     """A fresh speaker model for ``cfg.frontend`` (kind one of :data:`FRONTENDS`)."""
-    kind = cfg.frontend.kind
-    if kind == "fbank":
+    check_sv_config(cfg)
+    if cfg.frontend.kind == "fbank":
         front: torch.nn.Module = FbankFrontend(cfg.features, cfg.corpus.sample_rate)
-    elif kind == "ssl":
+    else:
         if not cfg.frontend.upstream:
             raise ValueError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
         front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
-    else:
-        raise ValueError(f"unknown front-end {kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
     return SpeakerModel(front, cfg.ecapa)
 
 
