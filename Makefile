@@ -20,14 +20,28 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env book notebooks html test test-slow smoke-refs bench clean-book
+.PHONY: env lock book notebooks html test test-native test-emulated test-slow smoke-refs bench clean-book
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The environment is installed from the lock file (every package pinned), then
+# the project itself without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e ".[dev,book]"
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# Refresh requirements.lock from pyproject.toml (uv's pip-compile, in a tool venv of its own):
+# `make lock` moves every pin to the newest release; `make lock LOCK_UPGRADE=` keeps the
+# current pins and only adds what pyproject.toml now asks for.
+LOCK_TOOL   := $(CURDIR)/.cache/lock-tool
+LOCK_UPGRADE ?= --upgrade
+lock:
+	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/pip install -q uv)
+	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --extra book --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --annotation-style line $(LOCK_UPGRADE) \
+	  --custom-compile-command "make lock" -o requirements.lock
 
 book: notebooks html
 
@@ -42,8 +56,20 @@ html: env
 
 # Tests and their regression references run single-threaded: identical numbers on any
 # core count (thread partitioning changes float sums), and faster on a shared 2-core box.
+# `make test` runs two single-threaded pytest sessions side by side (one core each):
+#   test-native    every test, the nbval references included, on this CPU's own kernels;
+#   test-emulated  the nbval references again under EMULATE, another machine's kernel path
+#                  (the scalar ATen kernels), so that references which only hold on one CPU fail here.
+EMULATE ?= ATEN_CPU_CAPABILITY=default
 test: env
+	@echo "make test: test-native and test-emulated ($(EMULATE)) run side by side; each prints when done"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-native test-emulated
+
+test-native: env
 	OMP_NUM_THREADS=1 $(PY) -m pytest
+
+test-emulated: env
+	OMP_NUM_THREADS=1 $(EMULATE) $(PY) -m pytest -p no:cacheprovider tests/notebooks
 
 test-slow: env
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m slow

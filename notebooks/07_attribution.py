@@ -109,7 +109,7 @@ for name, example in study.examples.items():
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_attribution_shares(study.phone_summary, by="phone_class", reference="duration_share")
 
-# %% tags=["nbval-ignore-output"]
+# %%
 cols = ["model", "phone_class", "mass_share", "mass_share_ci_low", "mass_share_ci_high", "duration_share"]
 print(study.phone_summary.query("trial_type == 'all'")[cols].round(3).to_string(index=False))
 
@@ -122,7 +122,7 @@ fig = plots.plot_attribution_shares(study.band_summary, by="band", reference="en
 # %% [markdown]
 # Target minus non-target trials (mass share per phone class, with 95% interval):
 
-# %% tags=["nbval-ignore-output"]
+# %%
 print(study.phone_difference.round(3).to_string(index=False))
 
 # %% [markdown]

@@ -84,10 +84,10 @@ fig = plots.plot_loss_contours(study.surfaces)
 # reproduces it), the mean loss increase at the fixed radius, and the top
 # Hessian eigenvalue with its spread over seeds.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 print(study.summary.round(3).to_string(index=False))
 
-# %% tags=["nbval-ignore-output"]
+# %%
 print(study.hessian.round(2).to_string(index=False))
 
 # %% [markdown]

@@ -55,3 +55,15 @@ def test_notebooks_define_no_functions():
         tree = ast.parse((NOTEBOOKS / f"{name}.py").read_text())
         defs = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
         assert not defs, f"{name} defines {defs}: that code belongs in src/sslsv"
+
+
+def test_syncing_an_up_to_date_pair_writes_nothing(tmp_path):
+    from sslsv.book import sync_notebook
+
+    name = NAMES[0]
+    tracked = NOTEBOOKS / f"{name}.ipynb"
+    before = (tracked.stat().st_mtime_ns, tracked.read_bytes())
+    assert sync_notebook(name) == tracked
+    assert (tracked.stat().st_mtime_ns, tracked.read_bytes()) == before, "an up-to-date notebook was rewritten"
+    # a fresh sync elsewhere gives byte-identical content (cell ids come from the cells, not at random)
+    assert sync_notebook(name, tmp_path).read_bytes() == tracked.read_bytes()

@@ -9,6 +9,7 @@ to ``book/NN_name.ipynb`` (or the smoke regression references under
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -31,8 +32,12 @@ def toc_notebooks() -> list[str]:
     return re.findall(r"file:\s*book/(\d\d_\w+)", toc)
 
 
-def sync_notebook(name: str) -> Path:
-    """Write ``notebooks/<name>.ipynb`` from its py:percent source, with a kernelspec."""
+def sync_notebook(name: str, directory: str | Path | None = None) -> Path:
+    """Write ``<directory>/<name>.ipynb`` (default ``notebooks/``) from its py:percent source, with a kernelspec.
+
+    The file is rewritten only when its cells or kernelspec differ, so that
+    syncing an up-to-date pair leaves the working tree untouched.
+    """
     import jupytext
 
     src = NOTEBOOKS / f"{name}.py"
@@ -41,9 +46,28 @@ def sync_notebook(name: str) -> Path:
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
-    out = NOTEBOOKS / f"{name}.ipynb"
+    for i, cell in enumerate(nb.cells):  # ids from content: re-syncing the same source gives the same file
+        cell["id"] = hashlib.sha1(f"{i}:{cell.cell_type}:{cell.source}".encode()).hexdigest()[:8]
+    out = Path(directory or NOTEBOOKS) / f"{name}.ipynb"
+    if out.exists() and _same_notebook(out, nb):
+        return out
     jupytext.write(nb, out)
     return out
+
+
+def _same_notebook(path: Path, nb: Any) -> bool:
+    """Whether ``path`` already holds ``nb``'s cells (type, id, source, tags) and kernelspec."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+
+    def cells(items):
+        return [(c["cell_type"], c.get("id"), "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+                 sorted(c.get("metadata", {}).get("tags", []))) for c in items]
+
+    return (cells(old.get("cells", [])) == cells(nb.cells)
+            and old.get("metadata", {}).get("kernelspec") == nb.metadata["kernelspec"])
 
 
 def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, output_dir: str | Path = "book",
@@ -53,22 +77,29 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
     A cell error raises (papermill's ``PapermillExecutionError``) after the
     partially executed notebook has been written, so its output can be read.
     """
+    import tempfile
+
     import papermill
 
     outputs = []
     out_dir = Path(output_dir)
     if not out_dir.is_absolute():
         out_dir = REPO / out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in names or toc_notebooks():
-        src = sync_notebook(name)
-        out = out_dir / f"{name}.ipynb"
-        params = {"profile": profile, **dict(parameters or {})}
-        check_parameters(src, params)
-        papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name=KERNEL_NAME,
-                                   cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
-        _strip_volatile_metadata(out)
-        outputs.append(out)
+    params = {"profile": profile, **dict(parameters or {})}
+    with tempfile.TemporaryDirectory(prefix="sslsv-notebooks-") as staging:
+        # The notebook papermill runs is built from the py:percent source in a
+        # scratch directory: executing never rewrites the tracked notebooks/.
+        names = list(names or toc_notebooks())
+        sources = [sync_notebook(name, staging) for name in names]
+        for src in sources:  # every parameter checked before any notebook computes
+            check_parameters(src, params)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, src in zip(names, sources):
+            out = out_dir / f"{name}.ipynb"
+            papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name=KERNEL_NAME,
+                                       cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
+            _strip_volatile_metadata(out)
+            outputs.append(out)
     return outputs
 
 

@@ -1,0 +1,316 @@
+"""Regression references that hold on any machine: compare notebook outputs exactly where they are exact, within measured tolerances where they come out of training.
+
+An executed notebook prints two kinds of numbers:
+
+* numbers that are the same on every machine (corpus statistics, table
+  shapes and columns, run names and hashes, parameter echoes): these are
+  compared exactly;
+* numbers that come out of training (EER, minDCF, losses, attributions,
+  eigenvalues): float rounding differs between CPU kernel paths (AVX-512,
+  AVX2, the scalar ``ATEN_CPU_CAPABILITY=default`` path), and 60 training
+  steps carry that difference into the second decimal of an EER. These are
+  compared within a tolerance per *kind* of metric.
+
+The tables the notebooks print are ``DataFrame.to_string`` outputs: every
+column is right-aligned under its header, so the header line fixes each
+column's character span, and a column's name fixes its kind. Outside a table
+(a verdict text), a cell tag ``nbval-tolerance-<kind>`` names the kind.
+Everything that is not a number, and every number in a column of no
+tolerance kind, must be identical.
+
+>>> kinds = {"eer": Tolerance("eer", ("eer_percent",), atol=1.0)}
+>>> ref = "system  eer_percent\\n fbank        36.67"
+>>> compare_text(ref, "system  eer_percent\\n fbank        37.33", kinds) is None
+True
+>>> print(compare_text(ref, "system  eer_percent\\n fbank        63.33", kinds))
+row 1, column eer_percent: 36.67 -> 63.33 differs by 26.66 > tolerance 1 (eer)
+>>> print(compare_text(ref, "system  eer_percent\\nrandom        36.67", kinds))
+row 1, column system: 'fbank' -> 'random'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+TAG_PREFIX = "nbval-tolerance-"
+IGNORE = "ignore"  # a kind whose numbers are not compared at all (wall-clock seconds)
+
+_NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<!\w)(?:NaN|nan|None|inf|-inf)(?!\w)")
+_HEADER_TOKEN = re.compile(r"^[A-Za-z_][\w.%]*$")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a number of one kind may move between machines: ``|new - ref| <= atol + rtol * |ref|``.
+
+    ``columns`` are shell-style patterns of the table columns of this kind;
+    ``measured`` records the spread the tolerance was derived from.
+    """
+
+    kind: str
+    columns: tuple[str, ...]
+    atol: float = 0.0
+    rtol: float = 0.0
+    measured: str = ""
+
+    def allows(self, ref: float, new: float) -> bool:
+        if self.kind == IGNORE:
+            return True
+        if math.isnan(ref) or math.isnan(new):
+            return math.isnan(ref) and math.isnan(new)
+        return abs(new - ref) <= self.atol + self.rtol * abs(ref) + 1e-12
+
+    def describe(self) -> str:
+        parts = [f"{self.atol:g}"] if self.atol or not self.rtol else []
+        if self.rtol:
+            parts.append(f"{self.rtol:g} x |ref|")
+        return " + ".join(parts)
+
+
+def load_tolerances(path: str | Path) -> dict[str, Tolerance]:
+    """Read ``[kinds.<kind>]`` tables (``columns``, ``atol``, ``rtol``, ``measured``) from a TOML file."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"{path}: cannot read the tolerance file: {err}") from None
+    kinds = {}
+    for kind, spec in data.get("kinds", {}).items():
+        unknown = set(spec) - {"columns", "atol", "rtol", "measured"}
+        if unknown:
+            raise ValueError(f"{path}: [kinds.{kind}] has unknown key(s) {', '.join(sorted(unknown))}; "
+                             f"valid keys: atol, columns, measured, rtol")
+        atol, rtol = float(spec.get("atol", 0.0)), float(spec.get("rtol", 0.0))
+        if atol < 0 or rtol < 0:
+            raise ValueError(f"{path}: [kinds.{kind}] tolerances must be >= 0, got atol={atol}, rtol={rtol}")
+        kinds[kind] = Tolerance(kind, tuple(spec.get("columns", ())), atol, rtol, str(spec.get("measured", "")))
+    return kinds
+
+
+def column_kind(column: str, kinds: Mapping[str, Tolerance]) -> Tolerance | None:
+    """The tolerance kind whose patterns match ``column`` (None: compared exactly)."""
+    for tol in kinds.values():
+        if any(fnmatch.fnmatchcase(column, pattern) for pattern in tol.columns):
+            return tol
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Parsing what a notebook printed
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TextTable:
+    """A ``DataFrame.to_string`` block: its column names and each row's cell strings."""
+
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def parse_table(lines: Sequence[str]) -> TextTable | None:
+    """Parse right-aligned ``to_string`` lines (header first), or None if they are not such a table.
+
+    >>> t = parse_table(["     system  delta", "random init  -6.67", "     masked   1.00"])
+    >>> t.columns, t.rows
+    (['system', 'delta'], [['random init', '-6.67'], ['masked', '1.00']])
+    """
+    if len(lines) < 2:
+        return None
+    header = lines[0]
+    tokens = list(re.finditer(r"\S+", header))
+    if len(tokens) < 2 or not all(_HEADER_TOKEN.match(t.group()) for t in tokens):
+        return None
+    ends = [t.end() for t in tokens]
+    table = TextTable([t.group() for t in tokens])
+    for line in lines[1:]:
+        if len(line.rstrip()) > ends[-1]:
+            return None
+        cells, start = [], 0
+        for end in ends:
+            if start > 0 and start - 1 < len(line) and line[start - 1] != " ":
+                return None  # a value runs across a column boundary: not a right-aligned table
+            cells.append(line[start:end].strip())
+            start = end + 1
+        table.rows.append(cells)
+    return table
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """Split printed text into blocks separated by blank lines."""
+    blocks, current = [], []
+    for line in text.splitlines():
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _numbers(s: str) -> tuple[str, list[str]]:
+    """``s`` with every number replaced by ``#``, and the numbers in order."""
+    nums = _NUMBER.findall(s)
+    return _NUMBER.sub("#", s), nums
+
+
+def _as_float(token: str) -> float:
+    if token in ("None", "NaN", "nan"):
+        return math.nan
+    return float(token.replace("−", "-"))
+
+
+def _compare_values(ref: str, new: str, tol: Tolerance | None, where: str) -> str | None:
+    """None if ``new`` may stand for ``ref`` under ``tol`` (exact when tol is None), else why not."""
+    if ref == new:
+        return None
+    ref_skeleton, ref_nums = _numbers(ref)
+    new_skeleton, new_nums = _numbers(new)
+    if tol is None or ref_skeleton != new_skeleton or len(ref_nums) != len(new_nums):
+        return f"{where}: {ref!r} -> {new!r}"
+    for a, b in zip(ref_nums, new_nums):
+        if a in ("None",) or b in ("None",):
+            if a != b:
+                return f"{where}: {ref!r} -> {new!r}"
+            continue
+        x, y = _as_float(a), _as_float(b)
+        if not tol.allows(x, y):
+            return (f"{where}: {a} -> {b} differs by {abs(y - x):.4g} > tolerance {tol.describe()} ({tol.kind})"
+                    if not (math.isnan(x) or math.isnan(y)) else f"{where}: {a} -> {b}")
+    return None
+
+
+def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
+    """Compare one printed output with its reference: None if it matches, else the first difference.
+
+    Tables are compared column by column (each column's kind from
+    ``kinds``); other text line by line, with ``cell_kind`` (a kind name from
+    the cell's ``nbval-tolerance-<kind>`` tag) for its numbers, or exactly.
+    """
+    if ref == new:
+        return None
+    if cell_kind is not None and cell_kind not in kinds:
+        return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
+    ref_blocks, new_blocks = _blocks(ref), _blocks(new)
+    if len(ref_blocks) != len(new_blocks):
+        return f"{len(ref_blocks)} blocks of text in the reference, {len(new_blocks)} now"
+    for b, (rb, nb) in enumerate(zip(ref_blocks, new_blocks)):
+        rt, nt = parse_table(rb), parse_table(nb)
+        if rt is not None and nt is not None:
+            if rt.columns != nt.columns:
+                return f"table columns {rt.columns} -> {nt.columns}"
+            if len(rt.rows) != len(nt.rows):
+                return f"table of {len(rt.rows)} rows -> {len(nt.rows)} rows"
+            for i, (rrow, nrow) in enumerate(zip(rt.rows, nt.rows), start=1):
+                for col, a, c in zip(rt.columns, rrow, nrow):
+                    why = _compare_values(a, c, column_kind(col, kinds), f"row {i}, column {col}")
+                    if why:
+                        return why
+            continue
+        if len(rb) != len(nb):
+            return f"{len(rb)} lines -> {len(nb)} lines"
+        tol = kinds[cell_kind] if cell_kind else None
+        for i, (a, c) in enumerate(zip(rb, nb), start=1):
+            why = _compare_values(a.strip(), c.strip(), tol, f"line {i}")
+            if why:
+                return why
+    return None
+
+
+def cell_kind(tags: Iterable[str]) -> str | None:
+    """The tolerance kind a cell's ``nbval-tolerance-<kind>`` tag names, if any."""
+    for tag in tags:
+        if tag.startswith(TAG_PREFIX):
+            return tag[len(TAG_PREFIX):]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Measuring the spread between executions (what the tolerances are derived from)
+# ---------------------------------------------------------------------------
+
+
+def _printed(cell: Mapping) -> str:
+    text = ""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            text += "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+        elif "data" in out and "text/plain" in out["data"] and not any(k.startswith("image/") for k in out["data"]):
+            plain = out["data"]["text/plain"]
+            text += ("".join(plain) if isinstance(plain, list) else plain) + "\n"
+    return text
+
+
+def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Tolerance]) -> list[dict]:
+    """Every number that differs between two executions of one notebook, with its kind.
+
+    Each row: ``cell``, ``column`` (or line), ``kind`` (None: exact), ``ref``,
+    ``new``, ``abs_diff``. Text that differs outside numbers is reported with
+    ``kind="structure"``.
+    """
+    ref_cells = [c for c in json.loads(Path(ref_nb).read_text())["cells"] if c["cell_type"] == "code"]
+    new_cells = [c for c in json.loads(Path(new_nb).read_text())["cells"] if c["cell_type"] == "code"]
+    rows = []
+    for n, (rc, nc) in enumerate(zip(ref_cells, new_cells)):
+        tag_kind = cell_kind(rc.get("metadata", {}).get("tags", []))
+        ref_blocks, new_blocks = _blocks(_printed(rc)), _blocks(_printed(nc))
+        for rb, nb in zip(ref_blocks, new_blocks):
+            rt, nt = parse_table(rb), parse_table(nb)
+            if rt is not None and nt is not None and rt.columns == nt.columns and len(rt.rows) == len(nt.rows):
+                pairs = [(col, column_kind(col, kinds), a, c) for rrow, nrow in zip(rt.rows, nt.rows)
+                         for col, a, c in zip(rt.columns, rrow, nrow)]
+            else:
+                tol = kinds.get(tag_kind) if tag_kind else None
+                pairs = [("text", tol, a.strip(), c.strip()) for a, c in zip(rb, nb)]
+            for col, tol, a, c in pairs:
+                if a == c:
+                    continue
+                sa, na = _numbers(a)
+                sc, nc_ = _numbers(c)
+                if sa != sc or len(na) != len(nc_):
+                    rows.append(dict(cell=n, column=col, kind="structure", ref=a, new=c, abs_diff=math.nan))
+                    continue
+                for x, y in zip(na, nc_):
+                    if x != y:
+                        fx, fy = _as_float(x), _as_float(y)
+                        rows.append(dict(cell=n, column=col, kind=tol.kind if tol else None, ref=x, new=y,
+                                         abs_diff=abs(fy - fx)))
+    return rows
+
+
+def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: Mapping[str, Tolerance]):
+    """Per notebook and kind, the largest deviation of each other execution from the reference one.
+
+    Returns a DataFrame (notebook, run, kind, n_differ, max_abs_diff,
+    worst: the column and values of the largest deviation).
+    """
+    import pandas as pd
+
+    records = []
+    for other in other_dirs:
+        for ref_nb in sorted(Path(reference_dir).glob("[0-9][0-9]_*.ipynb")):
+            new_nb = Path(other) / ref_nb.name
+            if not new_nb.exists():
+                continue
+            for row in deviations(ref_nb, new_nb, kinds):
+                records.append(dict(notebook=ref_nb.stem, run=str(other), **row))
+    if not records:
+        return pd.DataFrame(columns=["notebook", "run", "kind", "n_differ", "max_abs_diff", "worst"])
+    df = pd.DataFrame(records)
+    df["kind"] = df["kind"].fillna("exact")
+    out = []
+    for (nb, run, kind), g in df.groupby(["notebook", "run", "kind"], sort=True):
+        worst = g.loc[g["abs_diff"].fillna(-1).idxmax()]
+        out.append(dict(notebook=nb, run=run, kind=kind, n_differ=len(g), max_abs_diff=g["abs_diff"].max(),
+                        worst=f"{worst['column']}: {worst['ref']} -> {worst['new']}"))
+    return pd.DataFrame(out)
