@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html test test-native test-emulated test-slow smoke-refs bench clean-book
+.PHONY: env lock book notebooks html test test-native test-emulated test-slow smoke-refs spread bench clean-book
 
 env: $(VENV)/.installed
 
@@ -78,6 +78,23 @@ test-slow: env
 smoke-refs: env
 	rm -rf $(CURDIR)/.cache/smoke-artifacts
 	OMP_NUM_THREADS=1 SSLSV_ARTIFACTS=$(CURDIR)/.cache/smoke-artifacts $(PY) -m sslsv.cli book --profile smoke --all --output-dir tests/notebooks
+
+# Measure how far the smoke references move on other kernel paths: execute every notebook
+# natively and under each emulated machine (two at a time, one core each), then print the
+# largest deviation per kind of metric next to its tolerance in tests/notebooks/tolerances.toml.
+SPREAD_DIR := $(CURDIR)/.cache/spread
+SPREAD_RUNS := native aten_default onednn_avx2
+spread-native:       SPREAD_ENV :=
+spread-aten_default: SPREAD_ENV := ATEN_CPU_CAPABILITY=default
+spread-onednn_avx2:  SPREAD_ENV := ONEDNN_MAX_CPU_ISA=AVX2
+spread-%: env
+	rm -rf $(SPREAD_DIR)/$* $(SPREAD_DIR)/artifacts-$*
+	OMP_NUM_THREADS=1 $(SPREAD_ENV) SSLSV_ARTIFACTS=$(SPREAD_DIR)/artifacts-$* \
+	  $(PY) -m sslsv.cli book --profile smoke --all --output-dir $(SPREAD_DIR)/$* > $(SPREAD_DIR)/$*.log 2>&1
+spread: env
+	mkdir -p $(SPREAD_DIR)
+	$(MAKE) --no-print-directory -j2 $(addprefix spread-,$(SPREAD_RUNS))
+	$(PY) -m sslsv.reference tests/notebooks/tolerances.toml tests/notebooks $(addprefix $(SPREAD_DIR)/,$(SPREAD_RUNS))
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py

@@ -69,12 +69,12 @@ def test_parse_table_refuses_what_is_not_a_right_aligned_table():
 
 def test_the_tolerance_file_records_a_measured_spread_for_every_kind():
     kinds = load_tolerances(TOLERANCES)
-    assert {"eer", "dcf", "pretraining", IGNORE} <= set(kinds)
+    assert {"eer", "dcf", "pretraining", "attribution", "landscape", IGNORE} <= set(kinds)
     for kind, tol in kinds.items():
         assert tol.columns, f"kind {kind} names no columns"
         if kind != IGNORE:
             assert tol.measured.strip(), f"kind {kind} has no measured spread next to its tolerance"
-            assert tol.atol > 0 or tol.rtol > 0
+            assert tol.atol > 0 or tol.rtol > 0 or tol.ratio > 1
     assert column_kind("eer_percent_mean", kinds).kind == "eer"
     assert column_kind("min_dcf_0.05_std", kinds).kind == "dcf"
     assert column_kind("speakers", kinds) is None and column_kind("hours", kinds) is None
@@ -152,3 +152,32 @@ def test_the_references_catch_a_broken_crop():
     broken = baseline.run("smoke", (0, 1, 2), {"train.crop_seconds": 0.1}, progress=False)
     why = compare_text(ref, baseline.metric_table(broken.per_seed), kinds)
     assert why is not None and "column eer_percent" in why, why
+
+
+def test_spread_reports_each_kinds_largest_deviation_and_skips_ignored_cells(tmp_path):
+    from sslsv.reference import spread
+
+    def notebook(directory, eer, ignored):
+        cells = [{"cell_type": "code", "metadata": {}, "source": "print(t)",
+                  "outputs": [{"output_type": "stream", "name": "stdout", "text": table(eer=eer) + "\n"}]},
+                 {"cell_type": "code", "metadata": {"tags": ["nbval-ignore-output"]}, "source": "print(x)",
+                  "outputs": [{"output_type": "stream", "name": "stdout", "text": ignored}]}]
+        directory.mkdir()
+        (directory / "01_x.ipynb").write_text(json.dumps({"cells": cells}))
+
+    notebook(tmp_path / "ref", ("36.67 [30.87, 41.26]", "9.99 [8.00, 12.00]"), "1\n")
+    notebook(tmp_path / "new", ("37.33 [30.87, 41.26]", "9.99 [8.00, 13.50]"), "2\n")
+    table_ = spread(tmp_path / "ref", [tmp_path / "new"], KINDS)
+    assert list(table_["kind"]) == ["eer"]  # the ignored cell's change is not reported
+    row = table_.iloc[0]
+    assert row["n_differ"] == 2 and row["max_abs_diff"] == pytest.approx(1.5) and "12.00 -> 13.50" in row["worst"]
+
+
+def test_an_ignored_column_may_change_even_its_words():
+    import pandas as pd
+
+    kinds = {**KINDS, IGNORE: Tolerance(IGNORE, ("seconds", "converged"))}
+    ref = pd.DataFrame({"model": ["fbank"], "converged": [False], "seconds": [0.78]}).to_string(index=False)
+    new = pd.DataFrame({"model": ["fbank"], "converged": [True], "seconds": [15.2]}).to_string(index=False)
+    assert compare_text(ref, new, kinds) is None
+    assert "column model" in compare_text(ref, new.replace("fbank", "mfccs"), kinds)

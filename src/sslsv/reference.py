@@ -47,16 +47,23 @@ _HEADER_TOKEN = re.compile(r"^[A-Za-z_][\w.%]*$")
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far a number of one kind may move between machines: ``|new - ref| <= atol + rtol * |ref|``.
+    """How far a number of one kind may move between machines.
 
+    ``|new - ref| <= atol + rtol * |ref|``; or, with ``ratio`` (for
+    quantities that move by factors, such as an unconverged top Hessian
+    eigenvalue), the same sign and ``max(new/ref, ref/new) <= ratio``.
     ``columns`` are shell-style patterns of the table columns of this kind;
     ``measured`` records the spread the tolerance was derived from.
+
+    >>> Tolerance("x", ("x",), ratio=4.0).allows(20592.07, 8315.38), Tolerance("x", ("x",), ratio=4.0).allows(2.0, -2.0)
+    (True, False)
     """
 
     kind: str
     columns: tuple[str, ...]
     atol: float = 0.0
     rtol: float = 0.0
+    ratio: float = 0.0
     measured: str = ""
 
     def allows(self, ref: float, new: float) -> bool:
@@ -64,9 +71,19 @@ class Tolerance:
             return True
         if math.isnan(ref) or math.isnan(new):
             return math.isnan(ref) and math.isnan(new)
+        if self.ratio:
+            if ref == new:
+                return True
+            if ref == 0 or new == 0 or (ref > 0) != (new > 0):
+                return False
+            return max(new / ref, ref / new) <= self.ratio + 1e-12
         return abs(new - ref) <= self.atol + self.rtol * abs(ref) + 1e-12
 
     def describe(self) -> str:
+        if self.kind == IGNORE:
+            return "not compared"
+        if self.ratio:
+            return f"a factor {self.ratio:g}"
         parts = [f"{self.atol:g}"] if self.atol or not self.rtol else []
         if self.rtol:
             parts.append(f"{self.rtol:g} x |ref|")
@@ -74,7 +91,7 @@ class Tolerance:
 
 
 def load_tolerances(path: str | Path) -> dict[str, Tolerance]:
-    """Read ``[kinds.<kind>]`` tables (``columns``, ``atol``, ``rtol``, ``measured``) from a TOML file."""
+    """Read ``[kinds.<kind>]`` tables (``columns``, ``atol``, ``rtol``, ``ratio``, ``measured``) from a TOML file."""
     import tomllib
 
     path = Path(path)
@@ -84,14 +101,16 @@ def load_tolerances(path: str | Path) -> dict[str, Tolerance]:
         raise ValueError(f"{path}: cannot read the tolerance file: {err}") from None
     kinds = {}
     for kind, spec in data.get("kinds", {}).items():
-        unknown = set(spec) - {"columns", "atol", "rtol", "measured"}
+        unknown = set(spec) - {"columns", "atol", "rtol", "ratio", "measured"}
         if unknown:
             raise ValueError(f"{path}: [kinds.{kind}] has unknown key(s) {', '.join(sorted(unknown))}; "
-                             f"valid keys: atol, columns, measured, rtol")
-        atol, rtol = float(spec.get("atol", 0.0)), float(spec.get("rtol", 0.0))
-        if atol < 0 or rtol < 0:
-            raise ValueError(f"{path}: [kinds.{kind}] tolerances must be >= 0, got atol={atol}, rtol={rtol}")
-        kinds[kind] = Tolerance(kind, tuple(spec.get("columns", ())), atol, rtol, str(spec.get("measured", "")))
+                             f"valid keys: atol, columns, measured, ratio, rtol")
+        atol, rtol, ratio = (float(spec.get(k, 0.0)) for k in ("atol", "rtol", "ratio"))
+        if atol < 0 or rtol < 0 or (ratio and ratio < 1):
+            raise ValueError(f"{path}: [kinds.{kind}] needs atol >= 0, rtol >= 0 and ratio >= 1 (or unset); "
+                             f"got atol={atol}, rtol={rtol}, ratio={ratio}")
+        kinds[kind] = Tolerance(kind, tuple(spec.get("columns", ())), atol, rtol, ratio,
+                                str(spec.get("measured", "")))
     return kinds
 
 
@@ -172,7 +191,7 @@ def _as_float(token: str) -> float:
 
 def _compare_values(ref: str, new: str, tol: Tolerance | None, where: str) -> str | None:
     """None if ``new`` may stand for ``ref`` under ``tol`` (exact when tol is None), else why not."""
-    if ref == new:
+    if ref == new or (tol is not None and tol.kind == IGNORE):
         return None
     ref_skeleton, ref_nums = _numbers(ref)
     new_skeleton, new_nums = _numbers(new)
@@ -254,6 +273,9 @@ def _printed(cell: Mapping) -> str:
 def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Tolerance]) -> list[dict]:
     """Every number that differs between two executions of one notebook, with its kind.
 
+    Cells nbval does not compare (tagged ``nbval-ignore-output`` or
+    ``nbval-skip`` in ``ref_nb``) are left out.
+
     Each row: ``cell``, ``column`` (or line), ``kind`` (None: exact), ``ref``,
     ``new``, ``abs_diff``. Text that differs outside numbers is reported with
     ``kind="structure"``.
@@ -262,7 +284,10 @@ def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Toler
     new_cells = [c for c in json.loads(Path(new_nb).read_text())["cells"] if c["cell_type"] == "code"]
     rows = []
     for n, (rc, nc) in enumerate(zip(ref_cells, new_cells)):
-        tag_kind = cell_kind(rc.get("metadata", {}).get("tags", []))
+        tags = rc.get("metadata", {}).get("tags", [])
+        if "nbval-ignore-output" in tags or "nbval-skip" in tags:
+            continue  # nbval does not compare these cells either
+        tag_kind = cell_kind(tags)
         ref_blocks, new_blocks = _blocks(_printed(rc)), _blocks(_printed(nc))
         for rb, nb in zip(ref_blocks, new_blocks):
             rt, nt = parse_table(rb), parse_table(nb)
@@ -278,13 +303,16 @@ def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Toler
                 sa, na = _numbers(a)
                 sc, nc_ = _numbers(c)
                 if sa != sc or len(na) != len(nc_):
-                    rows.append(dict(cell=n, column=col, kind="structure", ref=a, new=c, abs_diff=math.nan))
+                    rows.append(dict(cell=n, column=col, kind=IGNORE if tol and tol.kind == IGNORE else "structure", ref=a, new=c, abs_diff=math.nan,
+                                     rel_diff=math.nan, ratio=math.nan))
                     continue
                 for x, y in zip(na, nc_):
                     if x != y:
                         fx, fy = _as_float(x), _as_float(y)
+                        same_sign = fx * fy > 0
                         rows.append(dict(cell=n, column=col, kind=tol.kind if tol else None, ref=x, new=y,
-                                         abs_diff=abs(fy - fx)))
+                                         abs_diff=abs(fy - fx), rel_diff=abs(fy - fx) / abs(fx) if fx else math.inf,
+                                         ratio=max(fy / fx, fx / fy) if same_sign else math.inf))
     return rows
 
 
@@ -292,7 +320,8 @@ def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: M
     """Per notebook and kind, the largest deviation of each other execution from the reference one.
 
     Returns a DataFrame (notebook, run, kind, n_differ, max_abs_diff,
-    worst: the column and values of the largest deviation).
+    max_rel_diff, max_ratio, worst: the column and values of the largest
+    absolute deviation).
     """
     import pandas as pd
 
@@ -305,12 +334,42 @@ def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: M
             for row in deviations(ref_nb, new_nb, kinds):
                 records.append(dict(notebook=ref_nb.stem, run=str(other), **row))
     if not records:
-        return pd.DataFrame(columns=["notebook", "run", "kind", "n_differ", "max_abs_diff", "worst"])
+        return pd.DataFrame(columns=["notebook", "run", "kind", "n_differ", "max_abs_diff", "max_rel_diff",
+                                     "max_ratio", "worst"])
     df = pd.DataFrame(records)
     df["kind"] = df["kind"].fillna("exact")
     out = []
     for (nb, run, kind), g in df.groupby(["notebook", "run", "kind"], sort=True):
         worst = g.loc[g["abs_diff"].fillna(-1).idxmax()]
+        finite = g.replace([math.inf], math.nan)
         out.append(dict(notebook=nb, run=run, kind=kind, n_differ=len(g), max_abs_diff=g["abs_diff"].max(),
+                        max_rel_diff=finite["rel_diff"].max(), max_ratio=g["ratio"].max(),
                         worst=f"{worst['column']}: {worst['ref']} -> {worst['new']}"))
     return pd.DataFrame(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sslsv.reference TOLERANCES REF_DIR OTHER_DIR...``: print the spread table, then each kind's maximum."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m sslsv.reference", description=main.__doc__)
+    parser.add_argument("tolerances", help="the tolerance file (tests/notebooks/tolerances.toml)")
+    parser.add_argument("reference", help="a directory of executed notebooks")
+    parser.add_argument("others", nargs="+", help="directories of the same notebooks executed elsewhere")
+    args = parser.parse_args(argv)
+    kinds = load_tolerances(args.tolerances)
+    table = spread(args.reference, args.others, kinds)
+    with __import__("pandas").option_context("display.width", 200, "display.max_colwidth", 70):
+        print(table.to_string(index=False))
+        print()
+        if len(table):
+            worst = table.groupby("kind")[["max_abs_diff", "max_rel_diff", "max_ratio"]].max()
+            for kind, row in worst.iterrows():
+                tol = kinds.get(kind)
+                print(f"{kind}: largest deviation {row['max_abs_diff']:.4g} (relative {row['max_rel_diff']:.3g}, "
+                      f"ratio {row['max_ratio']:.3g}); tolerance {tol.describe() if tol else 'exact (0)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
