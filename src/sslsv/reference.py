@@ -209,6 +209,35 @@ def _compare_values(ref: str, new: str, tol: Tolerance | None, where: str) -> st
     return None
 
 
+def _aligned(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None):
+    """Pair what two printed outputs say, value by value: ``(mismatch, pairs)``.
+
+    ``mismatch`` is None or why the two cannot be paired (block, line, row or
+    column counts differ); ``pairs`` are ``(where, column, tolerance, ref_value, new_value)``:
+    table cells by column, other text by line (``column="text"``, with the cell's kind).
+    """
+    ref_blocks, new_blocks = _blocks(ref), _blocks(new)
+    if len(ref_blocks) != len(new_blocks):
+        return f"{len(ref_blocks)} blocks of text in the reference, {len(new_blocks)} now", []
+    pairs = []
+    for rb, nb in zip(ref_blocks, new_blocks):
+        rt, nt = parse_table(rb), parse_table(nb)
+        if rt is not None and nt is not None:
+            if rt.columns != nt.columns:
+                return f"table columns {rt.columns} -> {nt.columns}", pairs
+            if len(rt.rows) != len(nt.rows):
+                return f"table of {len(rt.rows)} rows -> {len(nt.rows)} rows", pairs
+            pairs += [(f"row {i}, column {col}", col, column_kind(col, kinds), a, c)
+                      for i, (rrow, nrow) in enumerate(zip(rt.rows, nt.rows), start=1)
+                      for col, a, c in zip(rt.columns, rrow, nrow)]
+            continue
+        if len(rb) != len(nb):
+            return f"{len(rb)} lines -> {len(nb)} lines", pairs
+        tol = kinds[cell_kind] if cell_kind else None
+        pairs += [(f"line {i}", "text", tol, a.strip(), c.strip()) for i, (a, c) in enumerate(zip(rb, nb), start=1)]
+    return None, pairs
+
+
 def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
     """Compare one printed output with its reference: None if it matches, else the first difference.
 
@@ -220,29 +249,13 @@ def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: 
         return None
     if cell_kind is not None and cell_kind not in kinds:
         return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
-    ref_blocks, new_blocks = _blocks(ref), _blocks(new)
-    if len(ref_blocks) != len(new_blocks):
-        return f"{len(ref_blocks)} blocks of text in the reference, {len(new_blocks)} now"
-    for b, (rb, nb) in enumerate(zip(ref_blocks, new_blocks)):
-        rt, nt = parse_table(rb), parse_table(nb)
-        if rt is not None and nt is not None:
-            if rt.columns != nt.columns:
-                return f"table columns {rt.columns} -> {nt.columns}"
-            if len(rt.rows) != len(nt.rows):
-                return f"table of {len(rt.rows)} rows -> {len(nt.rows)} rows"
-            for i, (rrow, nrow) in enumerate(zip(rt.rows, nt.rows), start=1):
-                for col, a, c in zip(rt.columns, rrow, nrow):
-                    why = _compare_values(a, c, column_kind(col, kinds), f"row {i}, column {col}")
-                    if why:
-                        return why
-            continue
-        if len(rb) != len(nb):
-            return f"{len(rb)} lines -> {len(nb)} lines"
-        tol = kinds[cell_kind] if cell_kind else None
-        for i, (a, c) in enumerate(zip(rb, nb), start=1):
-            why = _compare_values(a.strip(), c.strip(), tol, f"line {i}")
-            if why:
-                return why
+    mismatch, pairs = _aligned(ref, new, kinds, cell_kind)
+    if mismatch:
+        return mismatch
+    for where, _, tol, a, c in pairs:
+        why = _compare_values(a, c, tol, where)
+        if why:
+            return why
     return None
 
 
@@ -288,31 +301,27 @@ def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Toler
         if "nbval-ignore-output" in tags or "nbval-skip" in tags:
             continue  # nbval does not compare these cells either
         tag_kind = cell_kind(tags)
-        ref_blocks, new_blocks = _blocks(_printed(rc)), _blocks(_printed(nc))
-        for rb, nb in zip(ref_blocks, new_blocks):
-            rt, nt = parse_table(rb), parse_table(nb)
-            if rt is not None and nt is not None and rt.columns == nt.columns and len(rt.rows) == len(nt.rows):
-                pairs = [(col, column_kind(col, kinds), a, c) for rrow, nrow in zip(rt.rows, nt.rows)
-                         for col, a, c in zip(rt.columns, rrow, nrow)]
-            else:
-                tol = kinds.get(tag_kind) if tag_kind else None
-                pairs = [("text", tol, a.strip(), c.strip()) for a, c in zip(rb, nb)]
-            for col, tol, a, c in pairs:
-                if a == c:
-                    continue
-                sa, na = _numbers(a)
-                sc, nc_ = _numbers(c)
-                if sa != sc or len(na) != len(nc_):
-                    rows.append(dict(cell=n, column=col, kind=IGNORE if tol and tol.kind == IGNORE else "structure", ref=a, new=c, abs_diff=math.nan,
-                                     rel_diff=math.nan, ratio=math.nan))
-                    continue
-                for x, y in zip(na, nc_):
-                    if x != y:
-                        fx, fy = _as_float(x), _as_float(y)
-                        same_sign = fx * fy > 0
-                        rows.append(dict(cell=n, column=col, kind=tol.kind if tol else None, ref=x, new=y,
-                                         abs_diff=abs(fy - fx), rel_diff=abs(fy - fx) / abs(fx) if fx else math.inf,
-                                         ratio=max(fy / fx, fx / fy) if same_sign else math.inf))
+        mismatch, pairs = _aligned(_printed(rc), _printed(nc), kinds, tag_kind if tag_kind in kinds else None)
+        if mismatch:
+            rows.append(dict(cell=n, column="", kind="structure", ref=mismatch, new="", abs_diff=math.nan,
+                             rel_diff=math.nan, ratio=math.nan))
+        for _, col, tol, a, c in pairs:
+            if a == c:
+                continue
+            sa, na = _numbers(a)
+            sc, nc_ = _numbers(c)
+            if sa != sc or len(na) != len(nc_):
+                kind = IGNORE if tol and tol.kind == IGNORE else "structure"
+                rows.append(dict(cell=n, column=col, kind=kind, ref=a, new=c, abs_diff=math.nan,
+                                 rel_diff=math.nan, ratio=math.nan))
+                continue
+            for x, y in zip(na, nc_):
+                if x != y:
+                    fx, fy = _as_float(x), _as_float(y)
+                    same_sign = fx * fy > 0
+                    rows.append(dict(cell=n, column=col, kind=tol.kind if tol else None, ref=x, new=y,
+                                     abs_diff=abs(fy - fx), rel_diff=abs(fy - fx) / abs(fx) if fx else math.inf,
+                                     ratio=max(fy / fx, fx / fy) if same_sign else math.inf))
     return rows
 
 
