@@ -3,8 +3,14 @@
 A run directory is named by its kind and the hash of its resolved config
 (``<root>/runs/sv-3f2a9c0d1e4b``); nobody types it.  It records the resolved
 config, the environment (package versions, git commit), a log, checkpoints,
-scores and metrics.  A run whose ``DONE`` marker exists is reused and never
-recomputed; an incomplete one resumes from its last checkpoint.
+scores and metrics.  An incomplete run resumes from its last checkpoint.
+
+A finished run holds ``MANIFEST.json`` (size and SHA-256 of each of its files,
+and a fingerprint of its inputs) and then ``DONE``.  It is served again only
+when :meth:`Run.reusable` can show that its files still match the manifest and
+its inputs the fingerprint; otherwise the directory is moved aside (never
+deleted), the reason is printed, and the run is computed again.  One process
+at a time computes a run: :meth:`Run.lock` makes a second one wait.
 
 The artifact root is ``artifacts/`` in the working directory, or the
 directory named by the ``SSLSV_ARTIFACTS`` environment variable.
@@ -12,17 +18,22 @@ directory named by the ``SSLSV_ARTIFACTS`` environment variable.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
+import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from .config import config_hash, to_dict
+from .errors import UserError
 
 ENV_VAR = "SSLSV_ARTIFACTS"
 
@@ -32,6 +43,48 @@ def artifact_root() -> Path:
     return Path(os.environ.get(ENV_VAR, "artifacts")).expanduser().resolve()
 
 
+class ArtifactError(UserError, RuntimeError):
+    """An artifact that cannot be read or written; the message names the file and what to do."""
+
+
+def notice(message: str) -> None:
+    """Tell the user something on stderr, one line, prefixed ``sslsv:`` (progress bars stay intact)."""
+    try:
+        from tqdm import tqdm
+
+        tqdm.write(f"sslsv: {message}", file=sys.stderr)
+    except ImportError:  # pragma: no cover
+        print(f"sslsv: {message}", file=sys.stderr)
+
+
+def _write_problem(path: Path, e: OSError) -> ArtifactError:
+    """An :class:`ArtifactError` for a failed write, naming ``path`` and the fix."""
+    reason = e.strerror or str(e)
+    if e.errno == errno.ENOSPC:
+        fix = "free space there, or point SSLSV_ARTIFACTS at a disk with room"
+    elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = "make it writable, or point SSLSV_ARTIFACTS at a writable directory"
+    else:
+        fix = "check the disk, or point SSLSV_ARTIFACTS elsewhere"
+    return ArtifactError(f"cannot write {path}: {reason}; {fix}")
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    """``json.load`` of ``path``; a missing, truncated or invalid file is an :class:`ArtifactError` naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{path}: cannot read {what} ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{path}: {what} is not valid JSON ({e}); it was truncated or edited: "
+                            f"delete it (or its run directory) to compute it again") from None
+
+
 # ---------------------------------------------------------------------------
 # Atomic writes: write to a temporary file in the same directory, then rename.
 # ---------------------------------------------------------------------------
@@ -39,17 +92,20 @@ def artifact_root() -> Path:
 
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _write_problem(path, e) from e
         raise
 
 
@@ -78,7 +134,11 @@ def torch_load(path: Path, map_location: str = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt or foreign file
-        raise RuntimeError(f"cannot load checkpoint {path}: {e}") from e
+        import re
+
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        raise ArtifactError(f"cannot load checkpoint {path}: corrupt, truncated, or not a weights-only "
+                            f"checkpoint ({reason[:160]})") from e
 
 
 def _json_default(obj: Any) -> Any:
@@ -144,6 +204,47 @@ def environment() -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
+MANIFEST = "MANIFEST.json"
+# Files of a run directory that may change after it finished (not in its manifest).
+_UNLISTED = {"DONE", MANIFEST, "log.txt", "environment.json"}
+_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (memoised per process on path, size and modification time)."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
+
+
+def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], limit: int = 3) -> str:
+    """What differs between two fingerprints (nested dicts), in words: ``trials: changed; audio/id1: removed``."""
+    changes: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                name = f"{where}/{k}" if where else str(k)
+                if k not in b:
+                    changes.append(f"{name} removed")
+                elif k not in a:
+                    changes.append(f"{name} added")
+                else:
+                    walk(a[k], b[k], name)
+        elif a != b:
+            changes.append(f"{where} changed")
+
+    walk(dict(recorded), dict(current), "")
+    shown = "; ".join(changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
+
+
 class Run:
     """A run directory named ``<kind>-<hash of config>`` under ``<root>/runs``.
 
@@ -189,12 +290,118 @@ class Run:
     def done_file(self) -> Path:
         return self.path / "DONE"
 
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST
+
     def file(self, name: str) -> Path:
         return self.path / name
 
+    # --- reuse -----------------------------------------------------------
+
+    def problem(self, inputs: Mapping[str, Any] | None = None) -> str | None:
+        """Why this finished run cannot be served (``None``: it can), or ``"unfinished"``.
+
+        It can be served when its manifest lists every file with the size and SHA-256 it has
+        now, its ``config.json`` is this run's configuration, and (when ``inputs`` is given) its
+        recorded input fingerprint equals ``inputs``.
+        """
+        if not self.done_file.exists():
+            return "unfinished"
+        if not self.manifest_file.is_file():
+            return f"it has no {MANIFEST} (it finished before runs recorded one), so nothing shows it is intact"
+        try:
+            manifest = read_json(self.manifest_file, "run manifest")
+            files = dict(manifest["files"])
+        except (ArtifactError, KeyError, TypeError, ValueError) as e:
+            return f"its {MANIFEST} is unreadable ({e})"
+        for name, entry in sorted(files.items()):
+            path = self.path / name
+            if not path.is_file():
+                return f"{name} is missing"
+            size = path.stat().st_size
+            if size != entry["size"]:
+                return f"{name} has {size:,} bytes, the manifest says {entry['size']:,} (truncated or replaced)"
+            if file_sha256(path) != entry["sha256"]:
+                return f"{name} changed since the run finished (its SHA-256 differs from the manifest)"
+        try:
+            recorded = read_json(self.config_file, "run config")
+        except ArtifactError as e:
+            return str(e)
+        if config_hash(recorded) != self.hash or recorded != self.config_dict:
+            return "config.json no longer describes this run (edited by hand?)"
+        if inputs is not None:
+            before = manifest.get("inputs")
+            if before != json.loads(json.dumps(dict(inputs), default=_json_default)):
+                what = describe_change(before or {}, inputs) if before else "no input fingerprint recorded"
+                return f"its inputs changed since it finished ({what})"
+        return None
+
+    def reusable(self, inputs: Mapping[str, Any] | None = None) -> bool:
+        """Whether the finished run can be served; a finished run that cannot is moved aside (and said why).
+
+        The directory goes to ``<root>/runs/.set-aside/<name>-<time>``, so that nothing is lost and the
+        run can be computed again under its own name.
+        """
+        why = self.problem(inputs)
+        if why is None:
+            return True
+        if why != "unfinished":
+            aside = self.set_aside()
+            notice(f"not reusing run {self.path.name}: {why}; moved it to {aside} and computing it again")
+        return False
+
     @property
     def is_complete(self) -> bool:
-        return self.done_file.exists()
+        """:meth:`reusable` without an input fingerprint."""
+        return self.reusable()
+
+    def set_aside(self) -> Path:
+        """Move the run directory to ``runs/.set-aside/`` and return where it went."""
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        target = self.path.parent / ".set-aside" / f"{self.path.name}-{stamp}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.path, target)
+        except OSError as e:
+            raise _write_problem(target, e) from e
+        return target
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["Run"]:
+        """Hold the run's lock (``runs/<name>.lock``) for the block; a second holder waits and says for whom.
+
+        The lock is an ``fcntl`` lock: it is released when the holder ends, however it ends.
+        """
+        import fcntl
+
+        lock_path = self.path.parent / f"{self.path.name}.lock"
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(lock_path, "a+")
+        except OSError as e:
+            raise _write_problem(lock_path, e) from e
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                notice(f"waiting for run {self.path.name}: {holder} is computing it")
+                fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()} "
+                    f"(since {_dt.datetime.now().strftime('%H:%M:%S')}: {' '.join(sys.argv[:4])[:120]})\n")
+            f.flush()
+            try:
+                yield self
+            finally:
+                f.seek(0)
+                f.truncate()
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # --- life cycle ------------------------------------------------------
 
     def start(self) -> "Run":
         """Create the directory and record config and environment.
@@ -202,11 +409,14 @@ class Run:
         An existing directory whose recorded config differs is refused: a
         run never silently continues under another configuration.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _write_problem(self.path, e) from e
         if self.config_file.exists():
-            recorded = json.loads(self.config_file.read_text())
+            recorded = read_json(self.config_file, "run config")
             if recorded != self.config_dict:
-                raise RuntimeError(
+                raise ArtifactError(
                     f"run directory {self.path} holds a different configuration; "
                     "refusing to resume it under this one (delete it to start over)"
                 )
@@ -217,14 +427,28 @@ class Run:
 
     def log(self, message: str) -> None:
         stamp = _dt.datetime.now().strftime("%H:%M:%S")
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "a") as f:
-            f.write(f"[{stamp}] {message}\n")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with open(self.log_file, "a") as f:
+                f.write(f"[{stamp}] {message}\n")
+        except OSError as e:
+            raise _write_problem(self.log_file, e) from e
 
-    def finish(self, metrics: dict[str, Any]) -> None:
-        """Write the metrics, then the DONE marker (the run is then reused)."""
+    def finish(self, metrics: dict[str, Any], inputs: Mapping[str, Any] | None = None) -> None:
+        """Write the metrics, the manifest (files and ``inputs``), then the DONE marker."""
         atomic_write_json(self.metrics_file, metrics)
+        files = {}
+        for path in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            name = path.relative_to(self.path).as_posix()
+            if name in _UNLISTED or path.name.startswith("."):
+                continue
+            files[name] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+        atomic_write_json(self.manifest_file, {"files": files, "inputs": dict(inputs) if inputs else None})
         atomic_write_text(self.done_file, "")
 
     def metrics(self) -> dict[str, Any]:
-        return json.loads(self.metrics_file.read_text())
+        return read_json(self.metrics_file, "run metrics")
+
+    def digest(self) -> str:
+        """A short SHA-256 of the finished run's manifest: it names exactly these files and inputs."""
+        return file_sha256(self.manifest_file)[:16]

@@ -5,6 +5,12 @@
 injected into the cell tagged ``parameters``; the executed copy is written
 to ``book/NN_name.ipynb`` (or the smoke regression references under
 ``tests/notebooks/``).
+
+A misspelled parameter is refused before any compute, however the notebook
+is run: :func:`execute_notebooks` checks every parameter against every
+notebook first, and plain ``papermill ... -p NAME VALUE`` (which only warns)
+meets :func:`check_injected_parameters`, the first call of the cell after
+each notebook's ``parameters`` cell.
 """
 
 from __future__ import annotations
@@ -14,9 +20,25 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .errors import UserError
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 KERNEL_NAME = "python3"
+INJECTED_HEADER = "# Parameters"  # first line of the cell papermill injects (its Python translator's comment)
+# Parameters papermill itself injects on request (``--inject-paths``): never a user's misspelling.
+PAPERMILL_PARAMETERS = ("PAPERMILL_INPUT_PATH", "PAPERMILL_OUTPUT_PATH")
+
+
+class ParameterError(UserError, ValueError):
+    """A notebook parameter that the notebook's ``parameters`` cell does not declare.
+
+    In a kernel it is shown as its one-line message, without a traceback
+    (the traceback would only point at :func:`check_injected_parameters`).
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own rendering
+        return [f"{type(self).__name__}: {self}"]
 
 
 def notebook_names() -> list[str]:
@@ -104,14 +126,136 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
 
 
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
-    """Refuse a parameter the notebook's ``parameters`` cell does not declare."""
+    """Refuse a parameter the notebook's ``parameters`` cell does not declare (before it is run).
+
+    Raises:
+        ParameterError: ``<notebook>: unknown notebook parameter 'NAME'; valid parameters: ...``.
+    """
     import papermill
 
-    declared = papermill.inspect_notebook(str(notebook))
-    unknown = sorted(set(parameters) - set(declared))
+    declared = list(papermill.inspect_notebook(str(notebook)))
+    unknown = [name for name in parameters if name not in declared]
     if unknown:
-        raise ValueError(f"{notebook.name}: unknown parameter(s) {', '.join(unknown)}; "
-                         f"valid parameters: {', '.join(sorted(declared))}")
+        raise ParameterError(f"{Path(notebook).name}: {_unknown_parameters_message(unknown, declared)}")
+
+
+def check_injected_parameters(history: Sequence[str] | None = None) -> None:
+    """In a notebook's kernel: refuse a parameter that papermill injected but the notebook does not declare.
+
+    Plain papermill only warns about an unknown ``-p NAME VALUE`` ("Passed
+    unknown parameter") and runs the notebook with its defaults, a silently
+    wrong result.  Every study notebook therefore calls this first thing in
+    the cell after its ``parameters`` cell.  It reads the kernel's input
+    history (IPython's ``In``): the last executed cell that starts with
+    papermill's ``# Parameters`` line is the injected one, and the cell
+    executed just before it the notebook's ``parameters`` cell; the names
+    assigned in each are compared.  Without an injected cell (run
+    interactively, or by papermill without ``-p``) nothing is checked; an
+    executed notebook run again (nbval on the smoke references) has its
+    injected cell checked again.
+
+    It also makes the kernel end with its parent (:func:`sslsv.lifetime.exit_with_parent`):
+    a kernel whose papermill was killed stops computing.
+
+    Args:
+        history: the executed cells' sources, oldest first, as IPython's
+            ``In`` (its entry 0 is empty); default: the running kernel's.
+            Outside IPython, with no history given, nothing is checked.
+
+    Raises:
+        ParameterError: one line naming the unknown parameter(s) and listing
+            the valid ones, e.g. ``unknown notebook parameter 'profil' (did
+            you mean 'profile'?); valid parameters: profile, seeds, overrides``.
+
+    >>> check_injected_parameters(["", "profile = 'cpu'  # or 'smoke'", "# Parameters\\nprofil = 'smoke'\\n"])
+    Traceback (most recent call last):
+    ...
+    sslsv.book.ParameterError: unknown notebook parameter 'profil' (did you mean 'profile'?); valid parameters: profile
+    >>> check_injected_parameters(["", "profile = 'cpu'", "# Parameters\\nprofile = 'smoke'\\n"])
+    >>> check_injected_parameters(["", "profile = 'cpu'", "x = 1"])
+    """
+    if history is None:
+        shell = _ipython()
+        if shell is None:
+            return
+        from .lifetime import exit_with_parent
+
+        exit_with_parent()
+        history = shell.user_ns.get("In") or []
+    history = list(history)
+    injected_at = next((i for i in range(len(history) - 1, -1, -1) if _is_injected_cell(history[i])), None)
+    if injected_at is None:
+        return
+    injected = _assigned_names(history[injected_at])
+    declared = _assigned_names(history[injected_at - 1]) if injected_at > 0 else []
+    if injected is None or declared is None:  # not Python we can parse: nothing to compare
+        return
+    unknown = [name for name in injected if name not in declared and name not in PAPERMILL_PARAMETERS]
+    if unknown:
+        raise ParameterError(_unknown_parameters_message(unknown, declared))
+
+
+def _ipython() -> Any:
+    """The running IPython shell, or ``None`` outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def _is_injected_cell(source: Any) -> bool:
+    """Whether ``source`` is papermill's injected cell: its first non-blank line is exactly ``# Parameters``."""
+    if not isinstance(source, str):
+        return False
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    return bool(lines) and lines[0] == INJECTED_HEADER
+
+
+def _assigned_names(source: str) -> list[str] | None:
+    """The names a cell assigns at its top level, in order (``None``: not parseable Python).
+
+    Plain, annotated, augmented and tuple assignments all count; comments
+    and other statements are ignored.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            if target.id not in names:
+                names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                add(element)
+        elif isinstance(target, ast.Starred):
+            add(target.value)
+
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                add(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            add(node.target)
+    return names
+
+
+def _unknown_parameters_message(unknown: Sequence[str], declared: Sequence[str]) -> str:
+    """``unknown notebook parameter 'profil' (did you mean 'profile'?); valid parameters: profile, seeds``."""
+    import difflib
+
+    named = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, declared, n=1)
+        named.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    plural = "s" if len(unknown) != 1 else ""
+    valid = ", ".join(declared) if declared else "none (the notebook has no parameters cell)"
+    return f"unknown notebook parameter{plural} {', '.join(named)}; valid parameters: {valid}"
 
 
 def _strip_volatile_metadata(path: Path) -> None:

@@ -6,10 +6,18 @@ Examples::
     sslsv baseline --profile smoke --seeds 0 1      # fbank ECAPA-TDNN, one run per seed
     sslsv baseline --profile cpu --set train.steps=400 --set corpus.n_trials=3000
     sslsv book --profile cpu                        # papermill-execute notebooks/ into book/
+    sslsv pretrain --profile smoke --set pretrain.objective=unmasked
+    torchrun --nproc_per_node 2 -m sslsv.cli pretrain --profile smoke   # DDP (gloo on CPU)
 
 ``--set KEY=VALUE`` takes a dotted config key; the value is read as JSON
 when it parses (numbers, true/false, lists) and as a string otherwise.
-A misspelled key fails and lists the valid ones.
+A misspelled key, a value of the wrong type or out of its range fails
+and says what is valid.
+
+An error is one line, ``sslsv: error: ...``, naming the file, key or value;
+``--debug`` shows its traceback.  The heavy modules (torch, pandas) are
+imported only once the command line and the configuration have been
+checked, so that ``--help`` and configuration errors answer at once.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .config import PROFILES, ConfigError
+from .config import PROFILES, ConfigError, PretrainExperimentConfig, resolve
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
@@ -41,14 +49,28 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def _debug(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # accepted before and after the sub-command; a sub-parser must not reset the top-level value
+    p.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="show the full traceback of an error")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="scale of the run (default: cpu)")
     p.add_argument("--set", dest="sets", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _debug(p)
+
+
+def _seeds(args: argparse.Namespace) -> None:
+    """Check ``--seeds`` (distinct, non-negative) before anything is imported or computed."""
+    from .config import check_seeds
+
+    if getattr(args, "seeds", None) is not None:
+        args.seeds = list(check_seeds(args.seeds))
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from .config import resolve
     from .data import corpus_root
 
     cfg = resolve(args.profile, parse_sets(args.sets))
@@ -58,6 +80,13 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
+    from .config import refuse_controlled
+    from .studies import controlled
+
+    sets = parse_sets(args.sets)
+    _seeds(args)
+    refuse_controlled(sets, controlled.BASELINE, "the baseline")
+    resolve(args.profile, sets)  # every key and value checked before torch is imported
     from .studies import baseline
 
     result = baseline.run(args.profile, args.seeds, parse_sets(args.sets), progress=not args.no_progress)
@@ -77,6 +106,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     """Run (or load) one factor study, or all four and their verdicts (``summary``)."""
     import importlib
 
+    from .config import refuse_controlled
+    from .studies import controlled
+
+    sets, pretrain_sets = parse_sets(args.sets), parse_sets(args.pretrain_sets)
+    _seeds(args)
+    if args.study != "summary":
+        refuse_controlled(sets, controlled.FACTOR_STUDY, "a factor study")
+    resolve(args.profile, sets)  # every key and value checked before torch is imported
+    resolve(args.profile, {**{k: v for k, v in sets.items() if k.startswith("corpus.")}, **pretrain_sets},
+            base=PretrainExperimentConfig())
     module = importlib.import_module(f"sslsv.studies.{args.study}")
     kw = dict(seeds=args.seeds, modes=args.modes, overrides=parse_sets(args.sets),
               pretrain_overrides=parse_sets(args.pretrain_sets), progress=not args.no_progress)
@@ -106,6 +145,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sslsv", description=__doc__.split("\n\n")[0])
+    _debug(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corpus", help="generate or locate the corpus of a profile")
@@ -135,15 +175,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="book")
     p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
                    help="extra notebook parameter")
+    _debug(p)
     p.set_defaults(func=cmd_book)
 
-    try:
-        from .pretrain.cli import add_parser as add_pretrain
-    except ImportError:
-        pass
-    else:
-        add_pretrain(sub)
+    p = sub.add_parser("pretrain", help="pre-train an SSL upstream (objective x quantizer x size x hours)",
+                       description="One pre-training run; prints the run directory and its diagnostics as JSON. "
+                                   "The upstream is in <run>/upstream (sslsv.pretrain.Upstream.from_pretrained).")
+    _common(p)
+    p.set_defaults(func=cmd_pretrain)
     return parser
+
+
+def pretrain_config(profile: str, sets: dict):
+    """The resolved :class:`~sslsv.config.PretrainExperimentConfig` of a profile and overrides."""
+    return resolve(profile, sets, base=PretrainExperimentConfig())
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Handler of ``sslsv pretrain``."""
+    cfg = pretrain_config(args.profile, parse_sets(args.sets))  # checked before torch is imported
+    from .pretrain.train import pretrain
+    from .training import distributed_info
+
+    run = pretrain(cfg, progress=not args.no_progress)
+    if distributed_info()[0] == 0:
+        print(run.path)
+        print(json.dumps(run.metrics(), indent=2, sort_keys=True))
+    return 0
+
+
+def user_error(e: BaseException) -> str | None:
+    """The one-line message of an error the user can act on, or ``None`` for anything else (a bug)."""
+    from .errors import UserError
+
+    known: tuple[type, ...] = (UserError, OSError)
+    for module, name in (("sslsv.data.audio", "AudioError"), ("sslsv.data.voxceleb", "VoxCelebError"),
+                         ("sslsv.data.librispeech", "LibriSpeechError"), ("sslsv.book", "ParameterError"),
+                         ("sslsv.pretrain.quantizers", "QuantizerError"),
+                         ("papermill.exceptions", "PapermillExecutionError")):
+        cls = getattr(sys.modules.get(module), name, None)  # only modules already imported can have raised it
+        if isinstance(cls, type):
+            known += (cls,)
+    if not isinstance(e, known):
+        return None
+    if type(e).__name__ == "PapermillExecutionError":
+        return f"a notebook cell failed: {getattr(e, 'ename', '')}: {getattr(e, 'evalue', e)}"
+    if isinstance(e, OSError) and not isinstance(e, UserError) and e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    return str(e).strip() or type(e).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,8 +230,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"sslsv: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("sslsv: interrupted; finished work is kept, an unfinished run resumes from its last checkpoint",
+              file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        message = user_error(e)
+        if message is None:
+            print(f"sslsv: internal error (a bug, please report it): {type(e).__name__}: {e} "
+                  "(--debug shows the traceback)", file=sys.stderr)
+            return 1
+        print(f"sslsv: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .artifacts import atomic_torch_save, torch_load
-from .config import OptimConfig
+from .artifacts import ArtifactError, atomic_torch_save, notice, torch_load
+from .config import ConfigError, OptimConfig
+from .errors import UserError
 
 
 def step_rng(seed: int, step: int, rank: int = 0) -> np.random.Generator:
@@ -58,7 +59,8 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but no CUDA device is available")
+        raise ConfigError(f"device={device!r}: no CUDA device is available on this machine; "
+                          "use --set device=cpu (or device=auto, which picks CUDA when there is one)")
     return torch.device(device)
 
 
@@ -79,8 +81,33 @@ def init_distributed_from_env() -> bool:
     return True
 
 
-class ConfigMismatchError(RuntimeError):
+class ConfigMismatchError(UserError, RuntimeError):
     """A checkpoint written under another configuration."""
+
+
+_STATE_KEYS = ("model", "optimizer", "scheduler", "torch_rng", "step", "history")
+
+
+def _load_checkpoint(checkpoint: Path, log: Callable[[str], None] | None) -> dict[str, Any] | None:
+    """The state of a resumable checkpoint, or ``None`` when it is corrupt.
+
+    A corrupt checkpoint (unreadable, truncated, or without a training state) is moved aside
+    to ``<name>.corrupt-<time>``, never deleted, and the user is told; training then starts
+    from step 0.
+    """
+    try:
+        state = torch_load(checkpoint)
+        if not isinstance(state, dict) or any(k not in state for k in _STATE_KEYS):
+            raise ArtifactError(f"checkpoint {checkpoint} holds no training state")
+        return state
+    except ArtifactError as e:
+        aside = checkpoint.with_name(f"{checkpoint.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(checkpoint, aside)
+        message = f"{e}; moved it to {aside} and training from step 0"
+        notice(message)
+        if log:
+            log(message)
+        return None
 
 
 @dataclass
@@ -135,8 +162,8 @@ def fit(
         optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
     )
     start, history, prior_seconds, timing_complete = 0, [], 0.0, True
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torch_load(checkpoint)
+    state = _load_checkpoint(Path(checkpoint), log) if checkpoint is not None and Path(checkpoint).exists() else None
+    if state is not None:
         if state.get("config_id", "") != config_id:
             raise ConfigMismatchError(
                 f"checkpoint {checkpoint} was written by configuration {state.get('config_id')!r}, "

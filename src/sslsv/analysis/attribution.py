@@ -84,6 +84,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..config import ConfigError
 from ..data.corpus import PHONE_CLASSES, Segment, SVCorpus, Trial
 
 #: Frequency bands (Hz) of the band shares: low (F0 and first harmonics),
@@ -255,9 +256,9 @@ def attribute_trial(
     from captum.attr import IntegratedGradients
 
     if baseline not in BASELINES:
-        raise ValueError(f"unknown baseline {baseline!r}; valid baselines: {', '.join(BASELINES)}")
+        raise ConfigError(f"unknown baseline {baseline!r}; valid baselines: {', '.join(BASELINES)}")
     if side not in ("test", "enroll"):
-        raise ValueError(f"side must be 'test' or 'enroll', got {side!r}")
+        raise ConfigError(f"side must be 'test' or 'enroll', got {side!r}")
     device = torch.device(device)
     speaker_model = speaker_model.eval().to(device)
     fixed, attributed = (_as_tensor(enroll_wave), _as_tensor(test_wave))
@@ -533,7 +534,7 @@ def select_trials(corpus: SVCorpus, n_trials: int, seed: int = 0) -> list[tuple[
     for label, n in ((1, n_target), (0, int(n_trials) - n_target)):
         pool = [it for it in eligible if it[1].label == label]
         if n > len(pool):
-            raise ValueError(f"asked for {n} {'target' if label else 'non-target'} trials, only {len(pool)} eligible")
+            raise ConfigError(f"asked for {n} {'target' if label else 'non-target'} trials, only {len(pool)} eligible")
         idx = rng.choice(len(pool), size=n, replace=False)
         chosen.extend(pool[j] for j in idx)
     return sorted(chosen, key=lambda it: it[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import ConfigError
 from ..config import CorpusConfig
 from .corpus import PretrainPool, SVCorpus
 
@@ -24,7 +25,7 @@ def corpus_root(cfg: CorpusConfig, progress: bool = True) -> Path:
         return generate_corpus(cfg, progress=progress)
     if cfg.source == "voxceleb1":
         return Path(cfg.voxceleb_root)
-    raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+    raise ConfigError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
 
 
 def load_sv_corpus(cfg: CorpusConfig, progress: bool = True, check_files: bool = True) -> SVCorpus:
@@ -35,10 +36,10 @@ def load_sv_corpus(cfg: CorpusConfig, progress: bool = True, check_files: bool =
         root = corpus_root(cfg, progress) / "voxceleb1"
     elif cfg.source == "voxceleb1":
         if not cfg.voxceleb_root:
-            raise ValueError("corpus.voxceleb_root is empty: set it to the directory holding wav/ and the trial list")
+            raise ConfigError("corpus.voxceleb_root is empty: set it to the directory holding wav/ and the trial list")
         root = Path(cfg.voxceleb_root)
     else:
-        raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+        raise ConfigError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
     return read_voxceleb1(root, trials_file=cfg.voxceleb_trials, check_files=check_files,
                           sample_rate=cfg.sample_rate)
 
@@ -53,10 +54,10 @@ def load_pretrain_pool(cfg: CorpusConfig, hours: float | None = None, seed: int 
         subsets: tuple[str, ...] = (SYNTHETIC_SUBSET,)
     elif cfg.source == "voxceleb1":
         if not cfg.librispeech_root:
-            raise ValueError("corpus.librispeech_root is empty: set it to the directory holding LibriSpeech/<subset>/")
+            raise ConfigError("corpus.librispeech_root is empty: set it to the directory holding LibriSpeech/<subset>/")
         root, subsets = Path(cfg.librispeech_root), tuple(cfg.librispeech_subsets)
     else:
-        raise ValueError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+        raise ConfigError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
     return read_librispeech(root, subsets=subsets, hours=hours, seed=seed, sample_rate=cfg.sample_rate)
 
 

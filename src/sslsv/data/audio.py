@@ -107,7 +107,7 @@ def probe_audio(path, sample_rate: int | None = 16000, min_seconds: float = 0.0)
     try:
         raw = sf.info(str(path))
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError on bad data
-        raise AudioError(f"{path}: unreadable or corrupt audio file ({_reason(e)})") from e
+        raise AudioError(_unreadable(path, e)) from e
     info = AudioInfo(path, int(raw.samplerate), int(raw.frames), int(raw.channels), str(raw.subtype))
     problem = _header_problem(info, sample_rate, min_seconds)
     if problem:
@@ -115,9 +115,29 @@ def probe_audio(path, sample_rate: int | None = 16000, min_seconds: float = 0.0)
     return info
 
 
-def _reason(e: Exception) -> str:
-    """libsndfile's own reason (without its repetition of the path)."""
-    return str(getattr(e, "error_string", "") or e).strip() or type(e).__name__
+# libsndfile's reasons for bytes it cannot make sense of.  "File does not exist or is not a regular
+# file" is what it says when a file that exists is taken for MPEG (random bytes can start like an MPEG
+# frame) and its decoder gives up: never repeated for a file that exists, it would send the user looking
+# for a missing file.
+_UNRECOGNISED = ("format not recognised", "unknown format", "does not exist or is not a regular file")
+UNRECOGNISED_FORMAT = "not a recognised audio format"
+
+
+def _reason(e: Exception, path: Path | None = None) -> str:
+    """Why soundfile could not open ``path``: libsndfile's own reason, without its repetition of the path.
+
+    A reason that only means "these bytes are no audio format I know" (for
+    a file that exists) reads :data:`UNRECOGNISED_FORMAT`.
+    """
+    reason = str(getattr(e, "error_string", "") or e).strip() or type(e).__name__
+    if any(r in reason.lower() for r in _UNRECOGNISED) and (path is None or path.is_file()):
+        return UNRECOGNISED_FORMAT
+    return reason
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    """``<path>: unreadable or corrupt audio file (<reason>)``."""
+    return f"{path}: unreadable or corrupt audio file ({_reason(e, path)})"
 
 
 def read_audio(path, sample_rate: int | None = 16000, min_seconds: float = 0.0) -> np.ndarray:
@@ -160,7 +180,7 @@ def read_audio(path, sample_rate: int | None = 16000, min_seconds: float = 0.0) 
     try:
         samples, found_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioError(f"{path}: unreadable or corrupt audio file ({_reason(e)})") from e
+        raise AudioError(_unreadable(path, e)) from e
     info = AudioInfo(path, int(found_rate), samples.shape[0], samples.shape[1], "")
     problem = _header_problem(info, sample_rate, min_seconds) or _nonfinite_problem(samples)
     if problem:
@@ -202,7 +222,7 @@ def probe_audio_files(paths: Iterable, sample_rate: int | None = 16000, min_seco
             try:
                 samples, _ = sf.read(str(path), dtype="float64", always_2d=True)
             except Exception as e:
-                problems.append(f"{path}: unreadable or corrupt audio file ({_reason(e)})")
+                problems.append(_unreadable(path, e))
                 continue
             problem = _nonfinite_problem(samples)
             if problem:

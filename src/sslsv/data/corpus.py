@@ -126,12 +126,17 @@ def read_alignments(path: Path) -> dict[str, list[Segment]]:
 
 
 def describe(corpus: SVCorpus) -> "pd.DataFrame":
-    """One row per partition (train / test): speakers, utterances, sessions, hours, trials."""
+    """One row per partition (train / test): speakers, utterances, sessions, hours, trials.
+
+    Durations come from the file headers (:func:`~sslsv.data.audio.probe_audio`);
+    an unusable file raises its :class:`~sslsv.data.audio.AudioError`.
+    """
     import pandas as pd
-    import soundfile as sf
+
+    from .audio import probe_audio
 
     def seconds(paths):
-        return sum(sf.info(str(p)).duration for p in paths)
+        return sum(probe_audio(p, sample_rate=None).seconds for p in paths)
 
     test_keys = corpus.test_keys
     test_speakers = {k.split("/")[0] for k in test_keys}

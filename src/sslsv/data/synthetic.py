@@ -53,6 +53,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..config import CorpusConfig, config_hash, to_dict
+from ..lifetime import exit_with_parent
 from .corpus import PHONE_CLASSES, Segment, write_alignments
 
 GENERATOR_VERSION = 1  # bump when the audio a seed produces changes
@@ -1020,7 +1021,8 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
                 bar.update(1)
         else:
             chunks = [todo[i: i + 8] for i in range(0, len(todo), 8)]
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # a worker ends with this process, even after a kill -9 that leaves no time to stop the pool
+            with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent) as pool:
                 futures = {pool.submit(_run_chunk, ch): len(ch) for ch in chunks}
                 for fut in as_completed(futures):
                     for key, segs, sec, cpu in fut.result():

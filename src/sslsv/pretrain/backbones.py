@@ -47,6 +47,7 @@ from transformers import (
     WavLMModel,
 )
 
+from ..config import ConfigError
 from ..config import FeatureConfig
 from ..features import Fbank
 
@@ -100,7 +101,7 @@ BACKBONES = ("hubert", "wavlm", "w2v_bert")  # families built from a size preset
 
 def _check_name(kind: str, name: str, valid) -> None:
     if name not in valid:
-        raise ValueError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(valid)}")
+        raise ConfigError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(valid)}")
 
 
 def backbone_config(backbone: str, size: str):
@@ -115,7 +116,7 @@ def backbone_config(backbone: str, size: str):
     >>> backbone_config("hubert", "huge")
     Traceback (most recent call last):
     ...
-    ValueError: unknown size 'huge'; valid sizes: micro, tiny, small, medium, base, large
+    sslsv.config.ConfigError: unknown size 'huge'; valid sizes: micro, tiny, small, medium, base, large
     """
     _check_name("backbone", backbone, BACKBONES)
     _check_name("size", size, SIZES)

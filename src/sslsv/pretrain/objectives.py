@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..config import ConfigError
+
 __all__ = ["OBJECTIVES", "Objective", "cosine_logits", "hubert_loss", "contrastive_loss", "diversity_loss",
            "ctc_loss", "check_objective"]
 
@@ -51,7 +53,7 @@ OBJECTIVES: dict[str, Objective] = {
 
 def check_objective(name: str) -> Objective:
     if name not in OBJECTIVES:
-        raise ValueError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}")
+        raise ConfigError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}")
     return OBJECTIVES[name]
 
 

@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..config import ConfigError
 from ..artifacts import artifact_root, atomic_write_json, atomic_write_bytes
 from ..config import PretrainConfig, config_hash
 from ..data.corpus import PretrainPool
@@ -247,7 +248,7 @@ QUANTIZERS: dict[str, Callable] = {
 
 def check_quantizer(name: str) -> None:
     if name not in QUANTIZERS:
-        raise ValueError(f"unknown quantizer {name!r}; valid quantizers: {', '.join(QUANTIZERS)}")
+        raise ConfigError(f"unknown quantizer {name!r}; valid quantizers: {', '.join(QUANTIZERS)}")
 
 
 # ---------------------------------------------------------------------------

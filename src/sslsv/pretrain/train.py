@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -26,7 +27,7 @@ import torch
 from torch import nn
 
 from ..artifacts import Run, atomic_write_json, atomic_write_text
-from ..config import PretrainConfig, PretrainExperimentConfig
+from ..config import ConfigError, PretrainConfig, PretrainExperimentConfig, validate
 from ..data.corpus import PretrainPool
 from ..training import distributed_info, fit, init_distributed_from_env, resolve_device, step_rng
 from .backbones import SIZES, BACKBONES, Upstream, build_upstream
@@ -47,13 +48,13 @@ def check_config(cfg: PretrainConfig) -> None:
     check_quantizer(cfg.quantizer)
     if not cfg.init:
         if cfg.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {cfg.backbone!r}; valid backbones: {', '.join(BACKBONES)}")
+            raise ConfigError(f"unknown backbone {cfg.backbone!r}; valid backbones: {', '.join(BACKBONES)}")
         if cfg.size not in SIZES:
-            raise ValueError(f"unknown size {cfg.size!r}; valid sizes: {', '.join(SIZES)}")
+            raise ConfigError(f"unknown size {cfg.size!r}; valid sizes: {', '.join(SIZES)}")
     if cfg.crop_seconds * SAMPLE_RATE < 2 * HOP + 400:
-        raise ValueError(f"crop_seconds={cfg.crop_seconds} is too short for a few frames")
+        raise ConfigError(f"crop_seconds={cfg.crop_seconds} is too short for a few frames")
     if cfg.temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {cfg.temperature}")
+        raise ConfigError(f"temperature must be positive, got {cfg.temperature}")
 
 
 def gumbel_temperature(step: int, total: int, start: float = 2.0, end: float = 0.5) -> float:
@@ -115,7 +116,7 @@ class PretrainData:
 
     def __call__(self, step: int, rank: int = 0, world: int = 1) -> dict[str, Any]:
         if self.batch_size % world:
-            raise ValueError(f"batch_size {self.batch_size} is not divisible by {world} processes")
+            raise ConfigError(f"batch_size {self.batch_size} is not divisible by {world} processes")
         rng = step_rng(self.cfg.seed, step, rank)
         n = self.batch_size // world
         picks = rng.choice(len(self.keys), size=n, p=self.p)
@@ -199,7 +200,7 @@ class PretrainModel(nn.Module):
         h = upstream.hidden_size
         if self.objective.uses_targets:
             if n_classes < 2:
-                raise ValueError(f"objective {cfg.objective!r} needs targets with at least 2 classes")
+                raise ConfigError(f"objective {cfg.objective!r} needs targets with at least 2 classes")
             self.final_proj = nn.Linear(h, cfg.proj_dim)
             self.label_embeddings = nn.Parameter(torch.randn(n_classes, cfg.proj_dim) * 0.1)
         elif cfg.objective == "contrastive":
@@ -392,6 +393,23 @@ def build_model(cfg: PretrainExperimentConfig, pool: PretrainPool, waves: dict[s
     return model, data, targets
 
 
+def pretrain_inputs(cfg: PretrainExperimentConfig, progress: bool = True) -> dict[str, Any]:
+    """The fingerprint of what a pre-training run reads: the pool and any saved upstream it starts from."""
+    from ..data.fingerprint import pool_fingerprint, upstream_fingerprint
+    from .quantizers import resolve_upstream_source
+
+    inputs: dict[str, Any] = {"pool": pool_fingerprint(cfg.corpus, progress)}
+    sources = {"init": cfg.pretrain.init}
+    if cfg.pretrain.quantizer == "kmeans_hidden":
+        sources["kmeans_source"] = cfg.pretrain.kmeans_source
+    for name, ref in sources.items():
+        if ref:
+            path = Path(resolve_upstream_source(ref))
+            if path.is_dir():
+                inputs[name] = upstream_fingerprint(path)
+    return inputs
+
+
 def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
              on_step: Callable[[int, dict[str, float]], None] | None = None) -> Run:
     """Pre-train an upstream for ``cfg`` (or reuse/resume its run) and return the :class:`Run`.
@@ -399,20 +417,36 @@ def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
     The final upstream is ``run.path / "upstream"`` (load it with
     :meth:`Upstream.from_pretrained`); ``run.metrics()`` holds the
     diagnostics.  Under ``torchrun`` the batch is split over the processes
-    (DDP; gloo on CPU) and rank 0 writes the run.
+    (DDP; gloo on CPU) and rank 0 writes the run.  A finished run is reused
+    only when its files match its manifest and its pool (and any upstream it
+    reads) the recorded fingerprint (:func:`pretrain_inputs`).
     """
+    validate(cfg)
     check_config(cfg.pretrain)
+    resolve_device(cfg.device)
     run = Run("pretrain", cfg)
-    if run.is_complete:
+    inputs = pretrain_inputs(cfg, progress)
+    if run.reusable(inputs):
         return run
     init_distributed_from_env()
     rank, world = distributed_info()
+    if world > 1:  # under torchrun the ranks move in step (barriers), so no lock
+        return _compute_pretrain(cfg, run, inputs, progress, on_step)
+    with run.lock():
+        if run.reusable(inputs):  # another process finished it while this one waited
+            return run
+        return _compute_pretrain(cfg, run, inputs, progress, on_step)
+
+
+def _compute_pretrain(cfg: PretrainExperimentConfig, run: Run, inputs: dict[str, Any], progress: bool,
+                      on_step: Callable[[int, dict[str, float]], None] | None) -> Run:
+    rank, world = distributed_info()
+    pool = load_pool(cfg, progress=progress and rank == 0)  # checked before the run directory exists
     if rank == 0:
         run.start()
     if world > 1:
         torch.distributed.barrier()
     log = run.log if rank == 0 else None
-    pool = load_pool(cfg, progress=progress and rank == 0)
     waves = load_waves(pool, cfg.corpus.sample_rate)
     if log:
         log(f"pool: {len(pool.utterances)} utterances, {pool.hours:.3f} h; world size {world}")
@@ -431,7 +465,7 @@ def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
         plot_history(result.history, diag, run.file("loss_curve.png"))
         atomic_write_json(run.file("diagnostics.json"), diag)
         run.log(f"done: loss {diag['loss_first']:.3f} -> {diag['loss_last']:.3f}")
-        run.finish(diag)
+        run.finish(diag, inputs=inputs)
     if world > 1:
         torch.distributed.barrier()
     return run

@@ -11,10 +11,12 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..config import SVConfig, override, resolve
+from ..config import SVConfig, check_seeds, override, refuse_controlled, resolve
+from . import controlled
 from ..sv.pipeline import SVResult, run_sv
 
 METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")
+
 
 
 @dataclass
@@ -52,8 +54,8 @@ def summarise(per_seed: pd.DataFrame, by: Sequence[str] = ("system",)) -> pd.Dat
 def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None,
         progress: bool = True) -> StudyResult:
     """Train and evaluate the fbank baseline once per seed."""
-    if not seeds:
-        raise ValueError("seeds is empty: give at least one seed")
+    seeds = check_seeds(seeds)
+    refuse_controlled(overrides, controlled.BASELINE, "the baseline")
     cfg = resolve(profile, overrides)
     results = [run_sv(override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}), progress=progress) for s in seeds]
     table = per_seed_table(results, "fbank")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..config import ConfigError
 from ..config import resolve
 from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
 
@@ -35,10 +36,10 @@ def conditions(profile: str, hours: Sequence[float] | None = None,
     bad = [h for h in hours if not 0 < float(h) <= pool.pretrain_hours + 1e-9] if pool.source == "synthetic" else \
         [h for h in hours if not float(h) > 0]
     if bad:
-        raise ValueError(f"pre-training hours {bad} outside (0, {pool.pretrain_hours:g}]: the synthetic pool of this "
+        raise ConfigError(f"pre-training hours {bad} outside (0, {pool.pretrain_hours:g}]: the synthetic pool of this "
                          f"profile holds corpus.pretrain_hours={pool.pretrain_hours:g} h")
     if len(set(hours)) < 2:
-        raise ValueError(f"give at least two different amounts of pre-training audio, got {list(hours)}")
+        raise ConfigError(f"give at least two different amounts of pre-training audio, got {list(hours)}")
     out = references()
     for h in sorted(hours):
         whole = pool.source == "synthetic" and abs(float(h) - pool.pretrain_hours) < 1e-9

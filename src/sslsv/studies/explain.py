@@ -23,8 +23,10 @@ from typing import Any, Mapping
 
 from ..analysis.attribution import AttributionStudy
 from ..analysis.landscape import LandscapeStudy
-from ..artifacts import Run
-from ..config import PretrainExperimentConfig, SVConfig, override, resolve
+from ..artifacts import Run, file_sha256
+from ..config import ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, override, refuse_controlled, resolve
+from . import controlled
+from ..data.fingerprint import sv_fingerprint
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
 
 # SV training steps of the analysed systems per profile (None = the profile's own).
@@ -50,6 +52,8 @@ class AnalysisSystems:
                          "eer_ci_high": m["eer_ci_high"], "min_dcf_0.01": m["min_dcf_0.01"],
                          "min_dcf_0.05": m["min_dcf_0.05"]})
         return pd.DataFrame(rows)
+
+
 
 
 def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None = None,
@@ -78,10 +82,12 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
     """Pre-train (or reuse) the default upstream and train (or reuse) the four SV systems."""
     from ..pretrain.train import pretrain
 
+    refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
+    check_seeds([seed], "seed")
     pre_cfg = resolve(profile, pretrain_overrides, base=PretrainExperimentConfig())
     sv_base = resolve(profile, overrides)
     if pre_cfg.corpus != sv_base.corpus:
-        raise ValueError("the pre-training and SV corpus configurations differ; override both alike")
+        raise ConfigError("the pre-training and SV corpus configurations differ; override both alike")
     pre_run = pretrain(pre_cfg, progress=progress)
     cfgs = sv_configs(profile, seed, overrides, upstream=f"run:{pre_run.path.name}")
     results = {name: run_sv(cfg, progress=progress) for name, cfg in cfgs.items()}
@@ -111,6 +117,11 @@ def analysis_run(kind: str, systems: AnalysisSystems, seed: int, settings: Mappi
            "systems": {name: r.run.path.name for name, r in systems.results.items()},
            "settings": {k: plain(v) for k, v in sorted(settings.items())}}
     return Run(kind, key)
+
+
+def analysis_inputs(systems: AnalysisSystems) -> dict[str, str]:
+    """The manifest digest of each analysed SV run: an analysis is served only for the very same models."""
+    return {name: r.run.digest() for name, r in systems.results.items()}
 
 
 def speaker_models(systems: AnalysisSystems) -> dict:
@@ -144,18 +155,23 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     cfg = resolve(profile, overrides)
     corpus = load_sv_corpus(cfg.corpus, progress=progress)
     if not corpus.alignments:
-        raise ValueError("the corpus has no phone alignments (only the synthetic corpus has them): "
+        raise ConfigError("the corpus has no phone alignments (only the synthetic corpus has them): "
                          "the per-phone-class analysis needs them")
     kw = {**ATTRIBUTION_SETTINGS[profile], **settings}
     run = analysis_run("attribution", systems, seed, kw)
-    if run.is_complete:
-        return systems, AttributionStudy.load(run.path / "study")
-    run.start()
-    study = attribution_study(speaker_models(systems), corpus, seed=seed, progress=progress, **kw)
-    study.save(run.path / "study")
-    run.finish({"trials": int(study.trials["trial"].nunique()),
-                "median_relative_delta": float(study.trials["relative_delta"].median()),
-                "seconds": float(study.trials["seconds"].sum())})
+    inputs = {**analysis_inputs(systems), "corpus": sv_fingerprint(cfg.corpus, progress)}
+    alignments = corpus.root / "meta" / "alignments.jsonl"
+    if alignments.is_file():
+        inputs["alignments"] = file_sha256(alignments)
+    with run.lock():
+        if run.reusable(inputs):
+            return systems, AttributionStudy.load(run.path / "study")
+        run.start()
+        study = attribution_study(speaker_models(systems), corpus, seed=seed, progress=progress, **kw)
+        study.save(run.path / "study")
+        run.finish({"trials": int(study.trials["trial"].nunique()),
+                    "median_relative_delta": float(study.trials["relative_delta"].median()),
+                    "seconds": float(study.trials["seconds"].sum())}, inputs=inputs)
     return systems, study
 
 
@@ -243,13 +259,15 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
     kw = {**LANDSCAPE_SETTINGS[profile], **settings}
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
     run = analysis_run("landscape", systems, seed, kw)
-    if run.is_complete:
-        return systems, LandscapeStudy.load(run.path / "study")
-    run.start()
-    runs = {name: r.run for name, r in systems.results.items()}
-    study = runs_landscape_study(runs, progress=progress, **kw)
-    study.save(run.path / "study")
-    run.finish({"seconds": {k: float(v) for k, v in study.seconds.items()}})
+    inputs = analysis_inputs(systems)
+    with run.lock():
+        if run.reusable(inputs):
+            return systems, LandscapeStudy.load(run.path / "study")
+        run.start()
+        runs = {name: r.run for name, r in systems.results.items()}
+        study = runs_landscape_study(runs, progress=progress, **kw)
+        study.save(run.path / "study")
+        run.finish({"seconds": {k: float(v) for k, v in study.seconds.items()}}, inputs=inputs)
     return systems, study
 
 

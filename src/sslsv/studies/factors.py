@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import Run, torch_load
-from ..config import PretrainExperimentConfig, SVConfig, override, resolve
+from ..config import ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, override, refuse_controlled, resolve
+from . import controlled
 from ..sv.pipeline import SVResult, run_sv
 from .baseline import METRIC_COLUMNS, per_seed_table, summarise
 
@@ -53,6 +54,7 @@ SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (
 # no difference between frozen and fine-tuned at the cpu scale, so the cpu studies are frozen only.
 MODES: dict[str, tuple[str, ...]] = {"smoke": ("frozen",), "cpu": ("frozen",), "paper": ("frozen", "fine-tuned")}
 VALID_MODES = ("frozen", "fine-tuned")
+
 
 DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
 FBANK = "fbank"
@@ -94,7 +96,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
               pretrain_overrides: Mapping[str, Any] | None = None) -> SVConfig:
     """The SV configuration of a condition, seed and upstream mode, on the study schedule."""
     if mode not in VALID_MODES:
-        raise ValueError(f"unknown upstream mode {mode!r}; valid modes: {', '.join(VALID_MODES)}")
+        raise ConfigError(f"unknown upstream mode {mode!r}; valid modes: {', '.join(VALID_MODES)}")
     sets = {**STUDY_SV.get(profile, {}), **_split(overrides), "train.seed": int(seed)}
     if cond.kind == "fbank":
         return resolve(profile, {**sets, "frontend.kind": "fbank"})
@@ -102,7 +104,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
         pre = pretrain_config(profile, cond, overrides, pretrain_overrides).pretrain
         upstream = f"init:{pre.backbone}:{pre.size}"
     elif not upstream:
-        raise ValueError(f"condition {cond.label!r} needs an upstream reference")
+        raise ConfigError(f"condition {cond.label!r} needs an upstream reference")
     finetune = mode == "fine-tuned"
     return resolve(profile, {"frontend.cache_features": CACHE_FEATURES.get(profile, False) and not finetune,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
@@ -117,7 +119,7 @@ def _check_data_root(cfg: SVConfig) -> None:
               ("corpus.librispeech_root", c.librispeech_root, ())]
     for key, root, subdirs in checks:
         if not root:
-            raise ValueError(f"{key} is empty: set it to the dataset's directory (see the introduction)")
+            raise ConfigError(f"{key} is empty: set it to the dataset's directory (see the introduction)")
         path = Path(root)
         if not path.is_dir():
             raise FileNotFoundError(f"{key}={root!r} does not exist: download the dataset there or set {key}")
@@ -142,11 +144,16 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
     from ..pretrain.train import check_config
     from ..sv.featurizer import upstream_exists
 
-    if not seeds:
-        raise ValueError("seeds is empty: give at least one seed")
+    check_seeds(seeds)
+    refuse_controlled(overrides, controlled.FACTOR_STUDY, "a factor study")
+    for key in sorted({k for c in conditions for k in c.pretrain} & set(pretrain_overrides or {})):
+        labels = [c.label for c in conditions if key in c.pretrain]
+        raise ConfigError(f"the study's conditions ({', '.join(labels)}) set {key} themselves, so --pretrain-set "
+                          f"{key}={pretrain_overrides[key]!r} would be ignored for them; that key is the factor "
+                          "being varied, so run the conditions you want through the study's own arguments")
     for m in modes:
         if m not in VALID_MODES:
-            raise ValueError(f"unknown upstream mode {m!r}; valid modes: {', '.join(VALID_MODES)}")
+            raise ConfigError(f"unknown upstream mode {m!r}; valid modes: {', '.join(VALID_MODES)}")
     base = sv_config(profile, Condition(FBANK, kind="fbank"), seeds[0], overrides=overrides)
     _check_data_root(base)
     for cond in conditions:
@@ -154,7 +161,7 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
             continue
         pre = pretrain_config(profile, cond, overrides, pretrain_overrides)
         if pre.corpus != base.corpus:
-            raise ValueError("the pre-training and SV corpus configurations differ; override corpus keys in "
+            raise ConfigError("the pre-training and SV corpus configurations differ; override corpus keys in "
                              "`overrides` only")
         check_config(pre.pretrain)
         if pre.pretrain.init and not upstream_exists(pre.pretrain.init):

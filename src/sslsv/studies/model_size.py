@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..config import ConfigError
 from ..pretrain.backbones import SIZES
 from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
 
@@ -26,7 +27,7 @@ def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Conditi
     sizes = tuple(SIZES_BY_PROFILE.get(profile, SIZES_BY_PROFILE["cpu"]) if sizes is None else sizes)
     bad = [s for s in sizes if s not in SIZES]
     if bad:
-        raise ValueError(f"unknown size(s) {', '.join(map(repr, bad))}; valid sizes: {', '.join(SIZES)}")
+        raise ConfigError(f"unknown size(s) {', '.join(map(repr, bad))}; valid sizes: {', '.join(SIZES)}")
     return references() + [Condition(s, pretrain={"pretrain.size": s}) for s in sizes]
 
 

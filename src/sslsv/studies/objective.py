@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..config import ConfigError
 from .factors import FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, references, \
     run_factor_study, verdict
 
@@ -31,7 +32,7 @@ def conditions(objectives: Sequence[str] = OBJECTIVES) -> list[Condition]:
     """References, then one condition per objective (validated against :data:`OBJECTIVES`)."""
     bad = [o for o in objectives if o not in OBJECTIVES]
     if bad:
-        raise ValueError(f"unknown objective(s) {', '.join(map(repr, bad))}; valid objectives: {', '.join(OBJECTIVES)}")
+        raise ConfigError(f"unknown objective(s) {', '.join(map(repr, bad))}; valid objectives: {', '.join(OBJECTIVES)}")
     return references() + [Condition(LABELS[o], pretrain={"pretrain.objective": o}) for o in objectives]
 
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..config import ConfigError
 from .factors import DEFAULT_RUN, FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, \
     references, run_factor_study, verdict
 
@@ -31,7 +32,7 @@ def conditions(quantizers: Sequence[str] = QUANTIZERS) -> list[Condition]:
     """References, then one condition per quantizer (validated against :data:`QUANTIZERS`)."""
     bad = [q for q in quantizers if q not in QUANTIZERS]
     if bad:
-        raise ValueError(f"unknown quantizer(s) {', '.join(map(repr, bad))}; valid quantizers: {', '.join(QUANTIZERS)}")
+        raise ConfigError(f"unknown quantizer(s) {', '.join(map(repr, bad))}; valid quantizers: {', '.join(QUANTIZERS)}")
     out = references()
     for q in quantizers:
         sets: dict[str, Any] = {"pretrain.quantizer": q}

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from . import data_scale, model_size, objective, quantizer
+from ..config import ConfigError
 from .factors import FactorStudy, timing_complete
 
 STUDIES = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
@@ -139,7 +140,7 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     t = summary.table()
     t = t[~t["reference"] & (t["upstream"] == mode)]
     if t.empty:
-        raise ValueError(f"no SSL upstream was run in mode {mode!r}")
+        raise ConfigError(f"no SSL upstream was run in mode {mode!r}")
     factor, system = t.loc[t["eer_percent_mean"].idxmin(), ["factor", "system"]]
     per_seed = summary.studies[factor].per_seed
     return {"factor": factor, "system": system,

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import ConfigError
+
 
 def weighted_layer_sum(hidden_states: list[torch.Tensor], layer_logits: torch.Tensor) -> torch.Tensor:
     """Softmax-weighted sum of layer-normalised hidden states.
@@ -162,7 +164,7 @@ def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFront
     if upstream.startswith("init:"):
         parts = upstream.split(":")
         if len(parts) != 3:
-            raise ValueError(f"upstream {upstream!r}: expected 'init:<backbone>:<size>'")
+            raise ConfigError(f"upstream {upstream!r}: expected 'init:<backbone>:<size>'")
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             model = build_upstream(parts[1], parts[2])

@@ -12,14 +12,19 @@ run directory (``sv-<hash>``) follows a fixed layout::
     scores.tsv         label, score, enroll, test for every trial
     history.json       per-step loss, accuracy, learning rate
     metrics.json       EER, minDCF, confidence intervals, timings
+    MANIFEST.json      size and SHA-256 of every file above, and the fingerprint of the inputs
     DONE               written last: the run is complete and will be reused
 
-Stages restart where they stopped: a complete run is loaded, an interrupted
-training resumes from its checkpoint.
+Stages restart where they stopped: a complete run is loaded when its files
+match its manifest and its corpus (and upstream) the recorded fingerprint;
+otherwise it is moved aside and computed again. An interrupted training
+resumes from its checkpoint. One process at a time computes a run (a lock
+per run directory); nothing is written before the corpus has been checked.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -30,16 +35,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..artifacts import Run, atomic_torch_save, atomic_write_json, atomic_write_text, torch_load
-from ..config import SVConfig, from_dict, to_dict
+from ..artifacts import (ArtifactError, Run, atomic_torch_save, atomic_write_bytes, atomic_write_json,
+                         atomic_write_text, torch_load)
+from ..config import ConfigError, SVConfig, from_dict, to_dict, validate
 from ..data import load_sv_corpus
+from ..data.fingerprint import sv_fingerprint, upstream_fingerprint
 from ..data.audio import check_audio_files
 from ..data.batching import CropSampler
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
-from .featurizer import HiddenStateCropSampler, SSLFrontend, build_ssl_frontend
+from .featurizer import HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
 from .scoring import cosine_scores
 
@@ -59,13 +66,18 @@ class SVResult:
         return float(self.metrics["eer_percent"])
 
 
+MIN_SECONDS = 0.5  # shortest usable training or test utterance
+
+
 def check_sv_config(cfg: SVConfig) -> None:
-    """Refuse combinations that cannot work, before any run directory is written."""
+    """Refuse values and combinations that cannot work, before any run directory is written."""
+    validate(cfg)
+    resolve_device(cfg.device)
     f = cfg.frontend
     if f.kind not in FRONTENDS:
-        raise ValueError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
+        raise ConfigError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
     if f.cache_features and (f.kind != "ssl" or f.finetune):
-        raise ValueError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
+        raise ConfigError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
                          f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
 
 
@@ -76,7 +88,7 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
         front: torch.nn.Module = FbankFrontend(cfg.features, cfg.corpus.sample_rate)
     else:
         if not cfg.frontend.upstream:
-            raise ValueError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
+            raise ConfigError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
         front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
     return SpeakerModel(front, cfg.ecapa)
@@ -117,14 +129,34 @@ def load_speaker_model(run: Run) -> SpeakerModel:
 
 
 def load_result(run: Run) -> SVResult:
-    scores = pd.read_csv(run.file("scores.tsv"), sep="\t")
-    return SVResult(run=run, metrics=run.metrics(), scores=scores)
+    """The stored result of a finished run; its scores must hold one row per trial."""
+    metrics = run.metrics()
+    path = run.file("scores.tsv")
+    try:
+        scores = pd.read_csv(path, sep="\t")
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{path}: unreadable trial scores ({e}); delete {run.path} to compute it again") from e
+    expected = metrics.get("n_trials")
+    if expected is not None and len(scores) != expected:
+        raise ArtifactError(f"{path}: {len(scores)} score rows, but the run scored {expected} trials; "
+                            f"delete {run.path} to compute it again")
+    return SVResult(run=run, metrics=metrics, scores=scores)
+
+
+def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
+    """The fingerprint of what an SV run reads: its corpus and, for a saved upstream, its weights."""
+    inputs: dict[str, Any] = {"corpus": sv_fingerprint(cfg.corpus, progress)}
+    if cfg.frontend.kind == "ssl" and not cfg.frontend.upstream.startswith("init:"):
+        path = Path(resolve_upstream_reference(cfg.frontend.upstream))
+        if path.is_dir():
+            inputs["upstream"] = upstream_fingerprint(path)
+    return inputs
 
 
 def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
-    """Check every training and test file before any compute; report all problems at once."""
+    """Check every training and test file before any compute; report all problems at once, in one pass."""
     paths = [u.path for u in corpus.train] + [corpus.path(k) for k in corpus.test_keys]
-    check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=0.5)
+    check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
 
 
 def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, FitResult]:
@@ -170,15 +202,27 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
 
 
 def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
-    """Train (or resume, or reuse) one SV system and evaluate it on the trial list."""
+    """Train (or resume, or reuse) one SV system and evaluate it on the trial list.
+
+    A finished run is reused only when its files match its manifest and its inputs
+    (:func:`sv_inputs`) their recorded fingerprint.
+    """
     check_sv_config(cfg)
     run = sv_run(cfg)
-    if run.is_complete:
+    inputs = sv_inputs(cfg, progress)
+    if run.reusable(inputs):
         return load_result(run)
-    run.start()
+    with run.lock():
+        if run.reusable(inputs):  # another process finished it while this one waited
+            return load_result(run)
+        return _compute_sv(cfg, run, inputs, progress)
+
+
+def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool) -> SVResult:
     t0 = time.perf_counter()
-    corpus = load_sv_corpus(cfg.corpus, progress=progress)
-    validate_corpus(corpus, cfg)
+    corpus = load_sv_corpus(cfg.corpus, progress=progress, check_files=False)
+    validate_corpus(corpus, cfg)  # every problem at once, before the run directory exists
+    run.start()
     run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers, "
             f"{len(corpus.trials)} trials")
     speaker_model, fitted = train_speaker_model(cfg, corpus, run, progress)
@@ -195,7 +239,9 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     embeddings = extract_embeddings(speaker_model, [corpus.path(k) for k in keys], cfg.corpus.sample_rate,
                                     cfg.eval.max_eval_seconds, device, progress)
     t_embed = time.perf_counter() - t1
-    np.savez(run.file("embeddings.npz"), keys=np.array(keys), embeddings=embeddings)
+    buf = io.BytesIO()
+    np.savez(buf, keys=np.array(keys), embeddings=embeddings)
+    atomic_write_bytes(run.file("embeddings.npz"), buf.getvalue())
     index = {k: i for i, k in enumerate(keys)}
     scores = cosine_scores(embeddings, index, corpus.trials)
     labels = np.array([t.label for t in corpus.trials])
@@ -205,6 +251,8 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     metrics = verification_metrics(scores, labels, p_targets=cfg.eval.p_targets, bootstrap=cfg.eval.bootstrap,
                                    level=cfg.eval.ci_level, seed=cfg.train.seed)
     metrics.update({
+        "n_trials": len(labels),
+        "n_target_trials": int(labels.sum()),
         "train_seconds": round(t_train, 1),
         "timing_complete": fitted.timing_complete,
         "embed_seconds": round(t_embed, 2),
@@ -213,5 +261,5 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
         "final_train_accuracy": float(np.mean([h["accuracy"] for h in history[-20:]])) if history else None,
     })
     run.log("metrics: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}))
-    run.finish(metrics)
+    run.finish(metrics, inputs=inputs)
     return SVResult(run=run, metrics=metrics, scores=table)

@@ -1,0 +1,15 @@
+"""The errors a user can act on.
+
+Every error that comes from the user's input (a config key or value, a data
+file, an artifact that cannot be written, a device that is not there) derives
+from :class:`UserError`. The ``sslsv`` command prints such an error as one
+line, ``sslsv: error: <message>``; the message names the file, key or value
+and says what to do. Anything else is a bug: the command says so in one line
+too, and ``--debug`` shows the traceback of either.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """An error in what the user asked for or gave; its message says what to change."""
