@@ -221,6 +221,12 @@ def user_error(e: BaseException) -> str | None:
     if type(e).__name__ == "PapermillExecutionError":
         return f"a notebook cell failed: {getattr(e, 'ename', '')}: {getattr(e, 'evalue', e)}"
     if isinstance(e, OSError) and not isinstance(e, UserError) and e.filename:
+        import errno
+
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+            from .artifacts import _write_problem
+
+            return str(_write_problem(e.filename, e))
         return f"{e.filename}: {e.strerror or e}"
     return str(e).strip() or type(e).__name__
 

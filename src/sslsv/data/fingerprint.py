@@ -101,7 +101,14 @@ def sv_fingerprint(cfg, progress: bool = True) -> dict[str, Any]:
     """
     from . import corpus_root
 
-    root = corpus_root(cfg, progress) / "voxceleb1" if cfg.source == "synthetic" else Path(cfg.voxceleb_root)
+    from ..config import ConfigError
+
+    if cfg.source == "synthetic":
+        root = corpus_root(cfg, progress) / "voxceleb1"
+    elif cfg.voxceleb_root:
+        root = Path(cfg.voxceleb_root)
+    else:
+        raise ConfigError("corpus.voxceleb_root is empty: set it to the directory holding wav/ and the trial list")
     return voxceleb_fingerprint(root, cfg.voxceleb_trials)
 
 
@@ -109,8 +116,12 @@ def pool_fingerprint(cfg, progress: bool = True) -> dict[str, Any]:
     """The fingerprint of a :class:`~sslsv.config.CorpusConfig`'s pre-training pool."""
     from . import SYNTHETIC_SUBSET, corpus_root
 
+    from ..config import ConfigError
+
     if cfg.source == "synthetic":
         return librispeech_fingerprint(corpus_root(cfg, progress) / "librispeech", (SYNTHETIC_SUBSET,))
+    if not cfg.librispeech_root:
+        raise ConfigError("corpus.librispeech_root is empty: set it to the directory holding LibriSpeech/<subset>/")
     return librispeech_fingerprint(Path(cfg.librispeech_root), tuple(cfg.librispeech_subsets))
 
 
