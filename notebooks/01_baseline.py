@@ -37,6 +37,10 @@ seeds = [0, 1, 2]  # one trained system per seed
 overrides = {}  # dotted config keys, e.g. {"train.steps": 400}
 
 # %% tags=["nbval-ignore-output"]
+from sslsv.book import check_injected_parameters
+
+check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
+
 import IPython.display as ipd
 import numpy as np
 

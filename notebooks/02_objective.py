@@ -58,6 +58,10 @@ overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 
 # %% tags=["nbval-ignore-output"]
+from sslsv.book import check_injected_parameters
+
+check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
+
 import IPython.display as ipd
 
 from sslsv import plots

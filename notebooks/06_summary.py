@@ -42,6 +42,10 @@ overrides = {}  # dotted SV config keys, applied to every study
 pretrain_overrides = {}  # dotted pre-training keys, applied to every study
 
 # %% tags=["nbval-ignore-output"]
+from sslsv.book import check_injected_parameters
+
+check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
+
 import IPython.display as ipd
 
 from sslsv import plots

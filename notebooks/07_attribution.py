@@ -52,6 +52,10 @@ seed = 0  # seed of the SV training of all four systems, and of the trial sample
 overrides = {}  # dotted SV config keys
 
 # %% tags=["nbval-ignore-output"]
+from sslsv.book import check_injected_parameters
+
+check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
+
 import IPython.display as ipd
 
 from sslsv import plots

@@ -139,3 +139,84 @@ def test_check_audio_files_does_not_decode_pcm(tmp_path, tone_writer, monkeypatc
 
 def test_audio_error_is_value_error():
     assert issubclass(AudioError, ValueError)
+
+
+# ---------------------------------------------------------------------------
+# Random bytes under a corpus: unreadable or corrupt, never "does not exist"
+# ---------------------------------------------------------------------------
+
+# Seed 0's 4 KiB are no format libsndfile knows ("Format not recognised."); seed 1's start like an
+# MPEG frame, and libsndfile's MPEG decoder then gives up with "File does not exist or is not a
+# regular file (possibly a pipe?)", about a file that exists.
+RANDOM_SEEDS = {"wav": 0, "flac": 1}
+
+
+def write_random_bytes(path, seed: int):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(np.random.default_rng(seed).bytes(4096))
+    return path
+
+
+def assert_unreadable(message: str, path) -> None:
+    assert f"{path}: unreadable or corrupt audio file (not a recognised audio format)" in message, message
+    assert "does not exist" not in message and "not a regular file" not in message, message
+
+
+@pytest.mark.parametrize("suffix", sorted(RANDOM_SEEDS))
+def test_random_bytes_are_unreadable_or_corrupt(tmp_path, suffix):
+    path = write_random_bytes(tmp_path / f"noise.{suffix}", RANDOM_SEEDS[suffix])
+    for read in (read_audio, probe_audio):
+        with pytest.raises(AudioError) as info:
+            read(path)
+        assert str(info.value) == f"{path}: unreadable or corrupt audio file (not a recognised audio format)"
+    with pytest.raises(AudioError) as info:
+        check_audio_files([path])
+    assert_unreadable(str(info.value), path)
+
+
+def test_misleading_libsndfile_reason_is_not_repeated(tmp_path):
+    path = write_random_bytes(tmp_path / "noise.flac", RANDOM_SEEDS["flac"])
+    with pytest.raises(sf.LibsndfileError) as raw:
+        sf.info(str(path))
+    if "does not exist" not in raw.value.error_string:
+        pytest.skip(f"this libsndfile says {raw.value.error_string!r} of these bytes")
+    with pytest.raises(AudioError) as info:
+        read_audio(path)
+    assert_unreadable(str(info.value), path)
+
+
+def test_check_audio_files_reports_random_bytes(tmp_path, tone_writer):
+    good = tone_writer(tmp_path / "good.wav")
+    bad = [write_random_bytes(tmp_path / f"noise.{s}", seed) for s, seed in sorted(RANDOM_SEEDS.items())]
+    with pytest.raises(AudioError) as info:
+        check_audio_files([good, *bad])
+    message = str(info.value)
+    assert message.startswith("2 of 3 audio files have problems:")
+    for path in bad:
+        assert_unreadable(message, path)
+
+
+def test_corpus_readers_report_random_bytes(tiny_voxceleb, tiny_librispeech):
+    from sslsv.data.corpus import describe
+    from sslsv.data.librispeech import read_librispeech
+    from sslsv.data.voxceleb import read_voxceleb1
+
+    vox_train = write_random_bytes(tiny_voxceleb / "wav" / "id001" / "sessA" / "00002.wav", RANDOM_SEEDS["wav"])
+    vox_test = write_random_bytes(tiny_voxceleb / "wav" / "t1" / "s1" / "00001.wav", RANDOM_SEEDS["flac"])
+    with pytest.raises(AudioError) as info:
+        read_voxceleb1(tiny_voxceleb)
+    for path in (vox_train, vox_test):
+        assert_unreadable(str(info.value), path)
+    corpus = read_voxceleb1(tiny_voxceleb, check_files=False)  # the book's corpus table reads headers too
+    with pytest.raises(AudioError) as info:
+        describe(corpus)
+    assert_unreadable(str(info.value), vox_train)
+
+    chapter = tiny_librispeech / "LibriSpeech" / "train-clean-100" / "19" / "198"
+    libri = [write_random_bytes(chapter / f"19-198-000{u}.flac", seed) for u, seed in enumerate(RANDOM_SEEDS.values())]
+    with pytest.raises(AudioError) as info:
+        read_librispeech(tiny_librispeech)
+    message = str(info.value)
+    assert message.startswith("2 of 6 audio files have problems:")
+    for path in libri:
+        assert_unreadable(message, path)

@@ -444,3 +444,39 @@ def test_a_truncated_upstream_of_a_finished_pretraining_run_is_recomputed(pretra
     again = pretrain(cfg, progress=False)
     assert "upstream/model.safetensors has 100 bytes" in capsys.readouterr().err
     assert (again.path / "upstream" / "model.safetensors").read_bytes() == good  # recomputed, bit for bit
+
+
+def test_a_damaged_target_cache_is_set_aside_and_recomputed(pretrain_config, root, capsys):
+    """k-means targets are served from their cache only when its labels hash to what it recorded."""
+    from sslsv.pretrain import pretrain
+
+    cfg = pretrain_config({"optim.steps": 2})
+    first = pretrain(cfg, progress=False)
+    (cache,) = (first.path.parents[1] / "targets").glob("kmeans_mfcc-*")
+    labels = (cache / "labels.npz").read_bytes()
+    (cache / "labels.npz").write_bytes(labels[:-10])
+    shutil.rmtree(first.path)  # make the run compute its targets again
+    pretrain(cfg, progress=False)
+    assert f"not reusing the target cache {cache}: labels.npz is missing or differs" in capsys.readouterr().err
+    assert (cache / "labels.npz").read_bytes() == labels
+
+
+def test_two_generators_of_one_corpus_take_turns(tmp_path):
+    """Two `sslsv corpus` at once: the second waits for the first, then reuses its corpus."""
+    from sslsv.artifacts import file_lock
+    from sslsv.data.synthetic import default_root
+
+    env = {**os.environ, "SSLSV_ARTIFACTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items() if k.startswith("corpus.")]
+    os.environ["SSLSV_ARTIFACTS"] = str(tmp_path)
+    try:
+        corpus = default_root(resolve("smoke", TINY).corpus)
+    finally:
+        del os.environ["SSLSV_ARTIFACTS"]
+    with file_lock(corpus.parent / f"{corpus.name}.lock", "test"):
+        second = subprocess.Popen([sys.executable, "-m", "sslsv.cli", "corpus", "--profile", "smoke", "--no-progress",
+                                   *sets], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        time.sleep(2)
+        assert second.poll() is None and not corpus.exists()  # waiting, nothing written
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0 and f"waiting for corpus {corpus}" in err and out.strip() == str(corpus)

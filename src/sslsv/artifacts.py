@@ -204,6 +204,43 @@ def environment() -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def file_lock(lock_path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``fcntl`` lock on ``lock_path`` for the block.
+
+    A second process that asks for it prints ``waiting for <what>: pid N on <host> ... is computing
+    it`` and waits. The lock is released when its holder ends, however it ends (``kill -9``
+    included), so a stale lock file never blocks anyone.
+    """
+    import fcntl
+
+    lock_path = Path(lock_path)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock_path, "a+")
+    except OSError as e:
+        raise _write_problem(lock_path, e) from e
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            notice(f"waiting for {what}: {holder} is computing it")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} "
+                f"(since {_dt.datetime.now().strftime('%H:%M:%S')}: {' '.join(sys.argv[:4])[:120]})\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 MANIFEST = "MANIFEST.json"
 # Files of a run directory that may change after it finished (not in its manifest).
 _UNLISTED = {"DONE", MANIFEST, "log.txt", "environment.json"}
@@ -367,39 +404,9 @@ class Run:
             raise _write_problem(target, e) from e
         return target
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator["Run"]:
-        """Hold the run's lock (``runs/<name>.lock``) for the block; a second holder waits and says for whom.
-
-        The lock is an ``fcntl`` lock: it is released when the holder ends, however it ends.
-        """
-        import fcntl
-
-        lock_path = self.path.parent / f"{self.path.name}.lock"
-        try:
-            lock_path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(lock_path, "a+")
-        except OSError as e:
-            raise _write_problem(lock_path, e) from e
-        with f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip() or "another process"
-                notice(f"waiting for run {self.path.name}: {holder} is computing it")
-                fcntl.flock(f, fcntl.LOCK_EX)
-            f.seek(0)
-            f.truncate()
-            f.write(f"pid {os.getpid()} on {socket.gethostname()} "
-                    f"(since {_dt.datetime.now().strftime('%H:%M:%S')}: {' '.join(sys.argv[:4])[:120]})\n")
-            f.flush()
-            try:
-                yield self
-            finally:
-                f.seek(0)
-                f.truncate()
-                fcntl.flock(f, fcntl.LOCK_UN)
+    def lock(self) -> contextlib.AbstractContextManager:
+        """Hold the run's lock (``runs/<name>.lock``) for a block; a second holder waits and says for whom."""
+        return file_lock(self.path.parent / f"{self.path.name}.lock", f"run {self.path.name}")
 
     # --- life cycle ------------------------------------------------------
 

@@ -209,13 +209,9 @@ def user_error(e: BaseException) -> str | None:
     from .errors import UserError
 
     known: tuple[type, ...] = (UserError, OSError)
-    for module, name in (("sslsv.data.audio", "AudioError"), ("sslsv.data.voxceleb", "VoxCelebError"),
-                         ("sslsv.data.librispeech", "LibriSpeechError"), ("sslsv.book", "ParameterError"),
-                         ("sslsv.pretrain.quantizers", "QuantizerError"),
-                         ("papermill.exceptions", "PapermillExecutionError")):
-        cls = getattr(sys.modules.get(module), name, None)  # only modules already imported can have raised it
-        if isinstance(cls, type):
-            known += (cls,)
+    cls = getattr(sys.modules.get("papermill.exceptions"), "PapermillExecutionError", None)
+    if isinstance(cls, type):  # a notebook cell failed (only an imported papermill can have raised it)
+        known += (cls,)
     if not isinstance(e, known):
         return None
     if type(e).__name__ == "PapermillExecutionError":

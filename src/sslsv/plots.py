@@ -143,7 +143,6 @@ def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curv
 
 def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
     """Loss and training accuracy per step of SV runs (``history.json``), smoothed."""
-    import json
 
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -151,7 +150,9 @@ def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
 
     frames = []
     for name, run in runs.items():
-        hist = pd.DataFrame(json.loads(run.file("history.json").read_text()))
+        from .artifacts import read_json
+
+        hist = pd.DataFrame(read_json(run.file("history.json"), "training history"))
         for col in ("loss", "accuracy"):
             hist[col] = hist[col].rolling(smooth, min_periods=1).mean()
         hist["system"] = name

@@ -31,13 +31,15 @@ from typing import Iterable
 import numpy as np
 import soundfile as sf
 
+from ..errors import UserError
+
 __all__ = ["AudioError", "AudioInfo", "read_audio", "probe_audio", "probe_audio_files", "check_audio_files"]
 
 # Subtypes that can hold NaN/Inf; integer PCM cannot, so only these are decoded by the checks.
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be used; the message names the file."""
 
 

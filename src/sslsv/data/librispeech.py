@@ -35,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import UserError
 from .audio import probe_audio_files
 from .corpus import PretrainPool, PretrainUtterance, read_alignments
 
@@ -43,7 +44,7 @@ __all__ = ["read_librispeech", "read_transcripts", "LibriSpeechError", "MAX_LIST
 MAX_LISTED = 20  # how many offending entries an error message lists
 
 
-class LibriSpeechError(ValueError):
+class LibriSpeechError(UserError, ValueError):
     """A LibriSpeech-layout pool that cannot be used; the message names the file or subset."""
 
 

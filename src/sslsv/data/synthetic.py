@@ -959,7 +959,9 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 
 def corpus_stats(root: Path) -> dict[str, Any]:
     """The stats recorded in ``<root>/corpus.json`` (seconds of audio, speed, ...)."""
-    return json.loads((Path(root) / "corpus.json").read_text())["stats"]
+    from ..artifacts import read_json
+
+    return read_json(Path(root) / "corpus.json", "corpus record")["stats"]
 
 
 def is_complete(root: Path, cfg: CorpusConfig) -> bool:
@@ -967,7 +969,12 @@ def is_complete(root: Path, cfg: CorpusConfig) -> bool:
     marker = Path(root) / "corpus.json"
     if not marker.exists():
         return False
-    info = json.loads(marker.read_text())
+    from ..artifacts import ArtifactError, read_json
+
+    try:
+        info = read_json(marker, "corpus record")
+    except ArtifactError:  # a truncated record: the corpus is resumed (finished files are kept)
+        return False
     return info.get("config") == to_dict(cfg) and info.get("generator_version") == GENERATOR_VERSION
 
 
@@ -994,6 +1001,15 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
     root = Path(root) if root is not None else default_root(cfg)
     if is_complete(root, cfg):
         return root
+    from ..artifacts import file_lock
+
+    with file_lock(root.parent / f"{root.name}.lock", f"corpus {root}"):  # one generator per corpus
+        if is_complete(root, cfg):  # another process finished it while this one waited
+            return root
+        return _generate(cfg, root, workers, progress)
+
+
+def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool) -> Path:
     from ..artifacts import atomic_write_json, atomic_write_text
 
     t_start = time.perf_counter()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import UserError
 from .audio import check_audio_files
 from .corpus import SVCorpus, Trial, Utterance, read_alignments
 
@@ -42,7 +43,7 @@ _LAYOUT = (
 )
 
 
-class VoxCelebError(ValueError):
+class VoxCelebError(UserError, ValueError):
     """A VoxCeleb-layout corpus that cannot be used; the message names the file."""
 
 

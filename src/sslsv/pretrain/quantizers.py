@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,9 +36,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import ConfigError
-from ..artifacts import artifact_root, atomic_write_json, atomic_write_bytes
-from ..config import PretrainConfig, config_hash
+from ..artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomic_write_json, file_sha256, notice,
+                         read_json)
+from ..config import ConfigError, PretrainConfig, config_hash
 from ..data.corpus import PretrainPool
 from ..features import Fbank, MFCCDeltas
 from .backbones import Upstream
@@ -45,7 +47,7 @@ __all__ = ["QUANTIZERS", "Targets", "compute_targets", "codebook_stats", "load_w
            "random_projection_codes", "resolve_upstream_source"]
 
 
-class QuantizerError(ValueError):
+class QuantizerError(ConfigError):
     """Targets that cannot be made for this pool and configuration."""
 
 
@@ -275,6 +277,31 @@ def targets_key(cfg: PretrainConfig, pool: PretrainPool, upstream: Upstream) -> 
     return key
 
 
+def _load_cached_targets(directory: Path, key: dict) -> Targets | None:
+    """The cached targets in ``directory`` when they provably are those of ``key``; else ``None`` (said why).
+
+    The cache must record this very key and the SHA-256 of its labels file; anything else (an old
+    cache, a truncated or edited file) is moved aside and the targets are computed again.
+    """
+    meta_file, labels_file = directory / "targets.json", directory / "labels.npz"
+    try:
+        meta = read_json(meta_file, "target cache index")
+        if meta.get("key") != json.loads(json.dumps(key)):
+            why = "it records another setting"
+        elif not labels_file.is_file() or meta.get("labels_sha256") != file_sha256(labels_file):
+            why = "labels.npz is missing or differs from the SHA-256 it recorded"
+        else:
+            with np.load(labels_file, allow_pickle=False) as z:
+                labels = {k: z[k].astype(np.int64) for k in meta["keys"]}
+            return Targets(labels, int(meta["n_classes"]), meta["info"])
+    except (ArtifactError, KeyError, ValueError, OSError) as e:
+        why = str(e)
+    aside = directory.with_name(f"{directory.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(directory, aside)
+    notice(f"not reusing the target cache {directory}: {why}; moved it to {aside} and computing it again")
+    return None
+
+
 def compute_targets(cfg: PretrainConfig, pool: PretrainPool, waves: dict[str, np.ndarray], upstream: Upstream,
                     cache: bool = True, log=None) -> Targets:
     """Labels of every utterance for ``cfg.quantizer``, from the cache when this exact setting was made before."""
@@ -283,10 +310,9 @@ def compute_targets(cfg: PretrainConfig, pool: PretrainPool, waves: dict[str, np
     directory = artifact_root() / "targets" / f"{cfg.quantizer}-{config_hash(key)}"
     meta_file = directory / "targets.json"
     if cache and meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        with np.load(directory / "labels.npz", allow_pickle=False) as z:
-            labels = {k: z[k].astype(np.int64) for k in meta["keys"]}
-        return Targets(labels, int(meta["n_classes"]), meta["info"])
+        cached = _load_cached_targets(directory, key)
+        if cached is not None:
+            return cached
     if log:
         log(f"computing {cfg.quantizer} targets -> {directory}")
     labels, n_classes, extra = QUANTIZERS[cfg.quantizer](cfg, pool, waves, upstream)
@@ -304,5 +330,6 @@ def compute_targets(cfg: PretrainConfig, pool: PretrainPool, waves: dict[str, np
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             atomic_write_bytes(directory / f"{name}.npy", buf.getvalue())
-        atomic_write_json(meta_file, {"key": key, "n_classes": n_classes, "info": info, "keys": list(labels)})
+        atomic_write_json(meta_file, {"key": key, "n_classes": n_classes, "info": info, "keys": list(labels),
+                                      "labels_sha256": file_sha256(directory / "labels.npz")})
     return Targets(labels, n_classes, info)

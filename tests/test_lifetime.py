@@ -1,0 +1,176 @@
+"""Helper processes end with their parent: exit_with_parent, the corpus generator's pool workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from sslsv.lifetime import exit_with_parent, watching_parent
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def kill_parent_and_expect_children_gone(parent: subprocess.Popen, pids: list[int], timeout: float = 5.0):
+    """``kill -9`` the parent; every pid in ``pids`` must be gone within ``timeout`` (killed otherwise)."""
+    parent.kill()
+    parent.wait(timeout=10)
+    try:
+        wait_for(lambda: not any(alive(p) for p in pids), timeout, f"the orphans {pids} to exit")
+    finally:
+        for p in pids:  # never leave an orphan behind, even when the test fails
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def start(code: str, cwd: Path) -> subprocess.Popen:
+    """``python -c code`` in ``cwd``; its stdout and stderr (inherited by its children) go to ``cwd/output.log``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(cwd / "output.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_child_exits_when_its_parent_is_killed(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    parent = start(f"""
+        import subprocess, sys, time
+        child = '''
+        import os, pathlib, time
+        from sslsv.lifetime import exit_with_parent
+        exit_with_parent(poll_seconds=0.1)
+        exit_with_parent(poll_seconds=0.1)  # idempotent
+        pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+        time.sleep(60)
+        '''
+        subprocess.Popen([sys.executable, "-c", child])
+        time.sleep(60)
+    """, tmp_path)
+    try:
+        child = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 30, "the child to start"))
+        assert alive(child) and children(parent.pid) == [child]
+        time.sleep(0.3)
+        assert alive(child), "the child exited while its parent lived"
+    finally:
+        kill_parent_and_expect_children_gone(parent, [int(pid_file.read_text())] if pid_file.exists() else [])
+    assert f"sslsv: parent process {parent.pid} is gone; process {child} exits with it" in \
+        (tmp_path / "output.log").read_text()
+
+
+def test_one_watcher_per_process_and_a_fork_starts_its_own():
+    import threading
+
+    from sslsv.lifetime import THREAD_NAME
+
+    code = textwrap.dedent(f"""
+        import os, threading
+        from sslsv.lifetime import exit_with_parent, watching_parent
+        exit_with_parent(); exit_with_parent(); exit_with_parent()
+        assert watching_parent() == os.getppid()
+        assert [t.name for t in threading.enumerate()].count({THREAD_NAME!r}) == 1
+        pid = os.fork()
+        if pid == 0:  # the child inherits no thread: it is not watched until it asks
+            ok = watching_parent() is None and {THREAD_NAME!r} not in [t.name for t in threading.enumerate()]
+            exit_with_parent()
+            ok = ok and watching_parent() == os.getppid()
+            os._exit(0 if ok else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert THREAD_NAME not in [t.name for t in threading.enumerate()]  # this test process is not watched
+    assert watching_parent() is None
+    with pytest.raises(ValueError, match="poll_seconds"):
+        exit_with_parent(poll_seconds=0)
+
+
+def test_corpus_pool_workers_exit_when_the_generator_is_killed(tmp_path):
+    # a corpus that takes minutes with 2 workers; the parent is killed as soon as files appear
+    root = tmp_path / "corpus"
+    parent = start(f"""
+        from sslsv.config import CorpusConfig, override
+        from sslsv.data.synthetic import generate_corpus
+        cfg = override(CorpusConfig(), {{"n_train_speakers": 3, "n_test_speakers": 3, "sessions_per_speaker": 2,
+                                        "utterances_per_session": 2, "min_seconds": 0.6, "max_seconds": 1.0,
+                                        "n_trials": 20, "pretrain_hours": 1.0, "pretrain_speakers": 2}})
+        generate_corpus(cfg, {str(root)!r}, workers=2, progress=False)
+    """, tmp_path)
+    workers: list[int] = []
+    try:
+        workers = wait_for(lambda: len(children(parent.pid)) >= 2 and children(parent.pid), 60,
+                           "two pool workers")
+        wait_for(lambda: root.exists() and any(root.rglob("*.wav")), 60, "the workers to write files")
+        time.sleep(1.0)  # both workers are past their initializer
+        assert parent.poll() is None, "the corpus was finished before the test could kill its generator"
+        assert all(alive(w) for w in workers)
+    finally:
+        kill_parent_and_expect_children_gone(parent, workers)
+    assert not (root / "corpus.json").exists()
+    log = (tmp_path / "output.log").read_text()
+    for w in workers:
+        assert f"sslsv: parent process {parent.pid} is gone; process {w} exits with it" in log, log
+
+
+def test_notebook_kernel_exits_when_papermill_is_killed(tmp_path):
+    import nbformat
+
+    pid_file = tmp_path / "kernel.pid"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from sslsv.book import check_injected_parameters\n\ncheck_injected_parameters()\n"),
+        nbformat.v4.new_code_cell(f"import os, pathlib, time\n\npathlib.Path({str(pid_file)!r})"
+                                  f".write_text(str(os.getpid()))\ntime.sleep(60)\n"),
+    ]
+    nbformat.write(nb, str(tmp_path / "sleep.ipynb"))
+    parent = start(f"""
+        import papermill
+        papermill.execute_notebook("sleep.ipynb", "out.ipynb", parameters={{"profile": "smoke"}},
+                                   kernel_name="python3", progress_bar=False)
+    """, tmp_path)
+    try:
+        kernel = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60, "the kernel to run"))
+        assert kernel in children(parent.pid)
+    finally:
+        kill_parent_and_expect_children_gone(parent, [int(pid_file.read_text())] if pid_file.exists() else [])
