@@ -56,7 +56,7 @@ summary = summary_study.run(profile, seeds, modes, overrides, pretrain_overrides
 # %% [markdown]
 # ## The verdicts
 
-# %% tags=["nbval-tolerance-eer"]
+# %% tags=["nbval-tolerance-eer_difference"]
 print(summary_study.verdict_table(summary))
 
 # %% tags=["nbval-ignore-output"]
