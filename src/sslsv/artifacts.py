@@ -282,6 +282,16 @@ def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], lim
     return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
+class _RunFile:
+    """A file of the fixed run layout, read as an attribute: ``run.config_file`` is ``run.path / "config.json"``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __get__(self, run: "Run | None", owner: type | None = None) -> Any:
+        return self if run is None else run.path / self.name
+
+
 class Run:
     """A run directory named ``<kind>-<hash of config>`` under ``<root>/runs``.
 
@@ -307,29 +317,12 @@ class Run:
         self.path = (Path(root) if root else artifact_root()) / "runs" / f"{kind}-{self.hash}"
 
     # files of the fixed run layout
-    @property
-    def config_file(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def checkpoint_file(self) -> Path:
-        return self.path / "checkpoint.pt"
-
-    @property
-    def metrics_file(self) -> Path:
-        return self.path / "metrics.json"
-
-    @property
-    def log_file(self) -> Path:
-        return self.path / "log.txt"
-
-    @property
-    def done_file(self) -> Path:
-        return self.path / "DONE"
-
-    @property
-    def manifest_file(self) -> Path:
-        return self.path / MANIFEST
+    config_file = _RunFile("config.json")
+    checkpoint_file = _RunFile("checkpoint.pt")
+    metrics_file = _RunFile("metrics.json")
+    log_file = _RunFile("log.txt")
+    done_file = _RunFile("DONE")
+    manifest_file = _RunFile(MANIFEST)
 
     def file(self, name: str) -> Path:
         return self.path / name

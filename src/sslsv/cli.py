@@ -186,14 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def pretrain_config(profile: str, sets: dict):
-    """The resolved :class:`~sslsv.config.PretrainExperimentConfig` of a profile and overrides."""
-    return resolve(profile, sets, base=PretrainExperimentConfig())
-
-
 def cmd_pretrain(args: argparse.Namespace) -> int:
     """Handler of ``sslsv pretrain``."""
-    cfg = pretrain_config(args.profile, parse_sets(args.sets))  # checked before torch is imported
+    cfg = resolve(args.profile, parse_sets(args.sets), base=PretrainExperimentConfig())  # before torch is imported
     from .pretrain.train import pretrain
     from .training import distributed_info
 
