@@ -244,8 +244,8 @@ def test_cache_does_no_work(tiny_corpus, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a cached corpus must not be synthesised again")
 
-    monkeypatch.setattr(synthetic, "synthesize_utterance", boom)
-    monkeypatch.setattr(synthetic, "_plan_corpus", boom)
+    monkeypatch.setattr(synthetic.generate, "synthesize_utterance", boom)  # where the writer looks them up
+    monkeypatch.setattr(synthetic.generate, "_plan_corpus", boom)
     assert generate_corpus(TINY, root=tiny_corpus, progress=False) == tiny_corpus
     assert marker.stat().st_mtime_ns == before
     stats = synthetic.corpus_stats(tiny_corpus)
@@ -265,7 +265,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "synthesize_utterance", flaky)
+    monkeypatch.setattr(synthetic.generate, "synthesize_utterance", flaky)
     with pytest.raises(KeyboardInterrupt):
         generate_corpus(cfg, root=tmp_path / "part", workers=1, progress=False)
     assert not (tmp_path / "part" / "corpus.json").exists()
