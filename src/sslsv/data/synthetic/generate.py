@@ -19,6 +19,7 @@ examples from the same generators.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -28,7 +29,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -39,7 +40,8 @@ from .channel import ChannelParams, sample_channel
 from .source_filter import synthesize_utterance
 from .voice import SpeakerParams, plan_utterance, sample_speaker, session_voice, transcript
 
-GENERATOR_VERSION = 1  # bump when the audio a seed produces changes
+# Bump when the audio a seed produces changes (2: torch.stft/istft, which round differently).
+GENERATOR_VERSION = 2
 
 
 # RNG domains: every random draw is keyed by (seed, domain, ...), never by order
@@ -205,7 +207,24 @@ def _run_task(task: _Task) -> tuple[str, list[Segment], float, float]:
 
 
 def _run_chunk(tasks: list[_Task]) -> list[tuple[str, list[Segment], float, float]]:
+    """The work of a pool worker: :func:`_run_task` on one torch thread (there are as many workers as cores)."""
+    import torch
+
+    torch.set_num_threads(1)
     return [_run_task(t) for t in tasks]
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Synthesis in this process on one torch thread, restored after: its FFTs are small, more threads contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _alignment_only(task: _Task) -> list[Segment]:
@@ -295,27 +314,28 @@ def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool
     generated_seconds = cpu_seconds = 0.0
     t_synth = time.perf_counter()
     bar = _progress(len(tasks), len(tasks) - len(todo), progress)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for t in todo:
-                key, segs, sec, cpu = _run_task(t)
-                alignments[key] = segs
-                generated_seconds += sec
-                cpu_seconds += cpu
-                bar.update(1)
-        else:
-            chunks = [todo[i: i + 8] for i in range(0, len(todo), 8)]
-            # a worker ends with this process, even after a kill -9 that leaves no time to stop the pool
-            with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent) as pool:
-                futures = {pool.submit(_run_chunk, ch): len(ch) for ch in chunks}
-                for fut in as_completed(futures):
-                    for key, segs, sec, cpu in fut.result():
-                        alignments[key] = segs
-                        generated_seconds += sec
-                        cpu_seconds += cpu
-                    bar.update(futures[fut])
-    finally:
-        bar.close()
+    with _one_torch_thread():  # imported here once: the pool's forked workers inherit it
+        try:
+            if workers <= 1 or len(todo) <= 1:
+                for t in todo:
+                    key, segs, sec, cpu = _run_task(t)
+                    alignments[key] = segs
+                    generated_seconds += sec
+                    cpu_seconds += cpu
+                    bar.update(1)
+            else:
+                chunks = [todo[i: i + 8] for i in range(0, len(todo), 8)]
+                # a worker ends with this process, even after a kill -9 that leaves no time to stop the pool
+                with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent) as pool:
+                    futures = {pool.submit(_run_chunk, ch): len(ch) for ch in chunks}
+                    for fut in as_completed(futures):
+                        for key, segs, sec, cpu in fut.result():
+                            alignments[key] = segs
+                            generated_seconds += sec
+                            cpu_seconds += cpu
+                        bar.update(futures[fut])
+        finally:
+            bar.close()
     synth_seconds = time.perf_counter() - t_synth
 
     vox = root / "voxceleb1"

@@ -25,6 +25,8 @@ is written on a laptop CPU:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..corpus import PHONE_CLASSES, Segment
@@ -35,13 +37,12 @@ SAMPLE_RATE = 16000  # the only rate: frame rate and phone durations assume it
 N_FFT = 512  # analysis/synthesis frame (32 ms at 16 kHz)
 HOP = 160  # 10 ms at 16 kHz
 
-_WINDOWS: dict[int, np.ndarray] = {}
+@functools.lru_cache(maxsize=1)
+def _window() -> "torch.Tensor":
+    """The analysis and synthesis window: a periodic Hann window of ``N_FFT`` samples, float64."""
+    import torch
 
-
-def _window(n_fft: int) -> np.ndarray:
-    if n_fft not in _WINDOWS:
-        _WINDOWS[n_fft] = np.hanning(n_fft + 1)[:-1].astype(np.float64)
-    return _WINDOWS[n_fft]
+    return torch.hann_window(N_FFT, periodic=True, dtype=torch.float64)
 
 
 def _n_frames(n_samples: int) -> int:
@@ -49,33 +50,28 @@ def _n_frames(n_samples: int) -> int:
 
 
 def _stft(x: np.ndarray) -> np.ndarray:
-    """Centred STFT, ``(n_samples,) -> (n_frames, N_FFT // 2 + 1)`` complex."""
-    pad = N_FFT // 2
-    xp = np.pad(x, (pad, pad + HOP))
-    frames = np.lib.stride_tricks.sliding_window_view(xp, N_FFT)[:: HOP][: _n_frames(len(x))]
-    return np.fft.rfft(frames * _window(N_FFT), axis=1)
+    """Centred, zero-padded STFT (:func:`torch.stft`), ``(n_samples,) -> (n_frames, N_FFT // 2 + 1)`` complex.
+
+    >>> _stft(np.zeros(1600)).shape
+    (11, 257)
+    """
+    import torch
+
+    spec = torch.stft(torch.from_numpy(x), N_FFT, HOP, window=_window(), center=True, pad_mode="constant",
+                      return_complex=True)
+    return spec.numpy().T
 
 
 def _istft(spec: np.ndarray, n_samples: int) -> np.ndarray:
-    """Weighted overlap-add inverse of :func:`_stft`, ``-> (n_samples,)``."""
-    w = _window(N_FFT)
-    k = -(-N_FFT // HOP)  # hops spanned by one frame
-    n_frames = spec.shape[0]
-    frames = np.zeros((n_frames, k * HOP))
-    frames[:, :N_FFT] = np.fft.irfft(spec, n=N_FFT, axis=1) * w
-    w2 = np.zeros(k * HOP)
-    w2[:N_FFT] = w * w
-    out = np.zeros((n_frames + k - 1, HOP))
-    norm = np.zeros((n_frames + k - 1, HOP))
-    blocks = frames.reshape(n_frames, k, HOP)
-    w2 = w2.reshape(k, HOP)
-    for j in range(k):  # frame t's j-th hop lands in output block t + j
-        out[j: j + n_frames] += blocks[:, j]
-        norm[j: j + n_frames] += w2[j]
-    pad = N_FFT // 2
-    out = out.ravel()[pad: pad + n_samples]
-    norm = norm.ravel()[pad: pad + n_samples]
-    return out / np.maximum(norm, 1e-8)
+    """Weighted overlap-add inverse of :func:`_stft` (:func:`torch.istft`), ``-> (n_samples,)``.
+
+    >>> x = np.random.default_rng(0).standard_normal(1600)
+    >>> bool(np.allclose(_istft(_stft(x), len(x)), x))
+    True
+    """
+    import torch
+
+    return torch.istft(torch.from_numpy(spec).T, N_FFT, HOP, window=_window(), center=True, length=n_samples).numpy()
 
 
 def _glottal_spectrum(speaker: SpeakerParams, freqs: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -249,8 +245,7 @@ def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generat
     if len(bu):  # plosive bursts: a place-dependent band over a flat floor
         band = np.exp(-0.5 * ((freqs - c["burst_hz"][bu, None]) / np.maximum(c["burst_bw"][bu, None], 1.0)) ** 2)
         noise_env[bu] += c["burst"][bu, None] * (band + 0.15) * 0.12
-    w = _window(N_FFT)
-    scale = np.sqrt((w ** 2).sum() / 2)
+    scale = np.sqrt(float((_window() ** 2).sum()) / 2)
     noise = rng.standard_normal((2, n_frames, len(freqs)))  # white noise, drawn as its STFT
     spec = voiced + (noise[0] + 1j * noise[1]) * (noise_env * scale)
     wave = _istft(spec, n)
