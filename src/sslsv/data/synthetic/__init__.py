@@ -43,6 +43,7 @@ from .channel import NOISE_TYPES, ChannelParams, apply_channel, channel_response
 from .generate import (
     GENERATOR_VERSION,
     VOX1_TEST_FIRST_ID,
+    check_sample_rate,
     corpus_stats,
     default_root,
     generate_corpus,
@@ -64,9 +65,14 @@ from .voice import (
 )
 
 __all__ = [
-    "CONSONANTS", "GENERATOR_VERSION", "HOP", "NOISE_TYPES", "N_FFT", "PHONES", "SAMPLE_RATE", "VOWELS",
-    "VOX1_TEST_FIRST_ID", "ChannelParams", "Phone", "SpeakerParams", "apply_channel", "channel_response",
-    "corpus_stats", "default_root", "generate_corpus", "is_complete", "make_trials", "plan_utterance",
-    "sample_channel", "sample_speaker", "session_voice", "speaker_ids", "speaker_session_examples",
-    "synthesize_utterance", "transcript",
+    # the voice model
+    "CONSONANTS", "PHONES", "VOWELS", "Phone", "SpeakerParams", "plan_utterance", "sample_speaker", "session_voice",
+    "transcript",
+    # source-filter synthesis
+    "HOP", "N_FFT", "SAMPLE_RATE", "synthesize_utterance",
+    # the session channel
+    "NOISE_TYPES", "ChannelParams", "apply_channel", "channel_response", "sample_channel",
+    # the corpus on disk
+    "GENERATOR_VERSION", "VOX1_TEST_FIRST_ID", "check_sample_rate", "corpus_stats", "default_root", "generate_corpus",
+    "is_complete", "make_trials", "speaker_ids", "speaker_session_examples",
 ]

@@ -24,7 +24,6 @@ import csv
 import dataclasses
 import io
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -33,11 +32,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ...config import CorpusConfig, config_hash, to_dict
+from ...artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomic_write_json, atomic_write_text,
+                          file_lock, read_json)
+from ...config import ConfigError, CorpusConfig, config_hash, to_dict
 from ...lifetime import exit_with_parent
 from ..corpus import Segment, make_trials, write_alignments
 from .channel import ChannelParams, sample_channel
-from .source_filter import synthesize_utterance
+from .source_filter import SAMPLE_RATE, synthesize_utterance
 from .voice import SpeakerParams, plan_utterance, sample_speaker, session_voice, transcript
 
 # Bump when the audio a seed produces changes (2: torch.stft/istft, which round differently).
@@ -46,7 +47,7 @@ GENERATOR_VERSION = 2
 
 # RNG domains: every random draw is keyed by (seed, domain, ...), never by order
 _D_SPEAKER, _D_SESSION, _D_UTT, _D_DURATION, _D_TRIALS, _D_NAME = range(6)
-_SPLITS = {"train": 0, "test": 1, "pretrain": 2}
+_SPLITS = {"train": 0, "test": 1, "pretrain": 2, "examples": 3}
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 VOX1_TEST_FIRST_ID = 10270  # Vox1-O test speakers are id10270..id10309
 
@@ -60,14 +61,26 @@ def _entropy(cfg: CorpusConfig, domain: int, *key: int) -> list[int]:
     return [cfg.seed, domain, *key] + [0] * (4 - len(key))
 
 
+def check_sample_rate(cfg: CorpusConfig) -> None:
+    """Refuse a ``corpus.sample_rate`` other than the generator's 16 kHz with a :class:`~sslsv.config.ConfigError`.
+
+    >>> check_sample_rate(CorpusConfig(sample_rate=8000))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: corpus.sample_rate=8000: the synthetic generator writes 16 kHz audio only; ...
+    """
+    if cfg.sample_rate != SAMPLE_RATE:
+        raise ConfigError(f"corpus.sample_rate={cfg.sample_rate}: the synthetic generator writes "
+                          f"{SAMPLE_RATE // 1000} kHz audio only; leave corpus.sample_rate at {SAMPLE_RATE} "
+                          f"for corpus.source='synthetic' (resample downstream if another rate is needed)")
+
+
 def default_root(cfg: CorpusConfig) -> Path:
     """``<artifact root>/corpora/synthetic-<hash of config and generator version>``.
 
     The generator version is part of the hash, so a change to the synthesis
     never mixes old and new audio in one directory.
     """
-    from ...artifacts import artifact_root
-
     key = {"corpus": to_dict(cfg), "generator_version": GENERATOR_VERSION}
     return artifact_root() / "corpora" / f"synthetic-{config_hash(key)}"
 
@@ -102,7 +115,6 @@ class _Task:
     channel: ChannelParams
     seconds: float
     entropy: tuple[int, ...]
-    sample_rate: int
     fmt: str  # "WAV" | "FLAC"
 
 
@@ -142,7 +154,7 @@ def _plan_corpus(cfg: CorpusConfig, root: Path) -> _Plan:
                     key = f"{spk}/{sid}/{u + 1:05d}.wav"
                     seconds = float(_rng(cfg, _D_DURATION, split, i, s, u).uniform(cfg.min_seconds, cfg.max_seconds))
                     sv_tasks.append(_Task(str(wav_root / key), key, svoice, channel, round(seconds, 3),
-                                          tuple(_entropy(cfg, _D_UTT, split, i, s, u)), cfg.sample_rate, "WAV"))
+                                          tuple(_entropy(cfg, _D_UTT, split, i, s, u)), "WAV"))
                     if split_name == "test":
                         test_keys.setdefault(spk, []).append(key)
 
@@ -175,35 +187,28 @@ def _plan_corpus(cfg: CorpusConfig, root: Path) -> _Plan:
             for u, d in enumerate(durations[c::n_chapters]):
                 uid = f"{spk}-{chapter}-{u:04d}"
                 task = _Task(str(pool_root / spk / chapter / f"{uid}.flac"), uid, svoice, channel, round(d, 3),
-                             tuple(_entropy(cfg, _D_UTT, split, i, c, u)), cfg.sample_rate, "FLAC")
+                             tuple(_entropy(cfg, _D_UTT, split, i, c, u)), "FLAC")
                 pool_tasks.append(task)
                 chapters.setdefault((spk, chapter), []).append(task)
     return _Plan(sv_tasks, pool_tasks, speakers, sessions, test_keys, chapters)
 
 
-def _write_audio(path: Path, wave: np.ndarray, sample_rate: int, fmt: str) -> None:
-    """Write 16-bit PCM atomically: a temporary file in the same folder, then rename."""
+def _write_audio(path: Path, wave: np.ndarray, fmt: str) -> None:
+    """Write ``wave`` as 16-bit PCM ``fmt`` ("WAV" | "FLAC"), atomically (temporary file, then rename)."""
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, wave, sample_rate, format=fmt, subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    sf.write(buf, wave, SAMPLE_RATE, format=fmt, subtype="PCM_16")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _run_task(task: _Task) -> tuple[str, list[Segment], float, float]:
     """Synthesise and write one file; returns key, alignment, audio and CPU seconds."""
     cpu = time.process_time()
     rng = np.random.default_rng(np.random.SeedSequence(list(task.entropy)))
-    wave, segments = synthesize_utterance(task.speaker, task.channel, task.seconds, rng, task.sample_rate)
-    _write_audio(Path(task.path), wave, task.sample_rate, task.fmt)
-    return task.key, segments, len(wave) / task.sample_rate, time.process_time() - cpu
+    wave, segments = synthesize_utterance(task.speaker, task.channel, task.seconds, rng)
+    _write_audio(Path(task.path), wave, task.fmt)
+    return task.key, segments, len(wave) / SAMPLE_RATE, time.process_time() - cpu
 
 
 def _run_chunk(tasks: list[_Task]) -> list[tuple[str, list[Segment], float, float]]:
@@ -229,8 +234,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 def _alignment_only(task: _Task) -> list[Segment]:
     rng = np.random.default_rng(np.random.SeedSequence(list(task.entropy)))
-    n = int(round(task.seconds * task.sample_rate))
-    return plan_utterance(task.speaker, n / task.sample_rate, rng)
+    n = int(round(task.seconds * SAMPLE_RATE))
+    return plan_utterance(task.speaker, n / SAMPLE_RATE, rng)
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
@@ -246,8 +251,6 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 
 def corpus_stats(root: Path) -> dict[str, Any]:
     """The stats recorded in ``<root>/corpus.json`` (seconds of audio, speed, ...)."""
-    from ...artifacts import read_json
-
     return read_json(Path(root) / "corpus.json", "corpus record")["stats"]
 
 
@@ -256,8 +259,6 @@ def is_complete(root: Path, cfg: CorpusConfig) -> bool:
     marker = Path(root) / "corpus.json"
     if not marker.exists():
         return False
-    from ...artifacts import ArtifactError, read_json
-
     try:
         info = read_json(marker, "corpus record")
     except ArtifactError:  # a truncated record: the corpus is resumed (finished files are kept)
@@ -282,14 +283,15 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
     utterance)``, so the result does not depend on ``workers`` or on the order
     of work.  A finished corpus (``corpus.json`` with the same config) is
     returned at once; an interrupted one resumes, skipping finished files.
+    One process at a time generates a corpus (a lock next to ``root``).
+    A ``cfg.sample_rate`` other than 16 kHz is refused (:func:`check_sample_rate`).
     """
     if cfg.source != "synthetic":
         raise ValueError(f"generate_corpus needs corpus.source='synthetic', got {cfg.source!r}")
+    check_sample_rate(cfg)
     root = Path(root) if root is not None else default_root(cfg)
     if is_complete(root, cfg):
         return root
-    from ...artifacts import file_lock
-
     with file_lock(root.parent / f"{root.name}.lock", f"corpus {root}"):  # one generator per corpus
         if is_complete(root, cfg):  # another process finished it while this one waited
             return root
@@ -297,8 +299,6 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
 
 
 def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool) -> Path:
-    from ...artifacts import atomic_write_json, atomic_write_text
-
     t_start = time.perf_counter()
     plan = _plan_corpus(cfg, root)
     trials = make_trials(plan.test_keys, cfg.n_trials, _rng(cfg, _D_TRIALS))
@@ -395,14 +395,15 @@ def speaker_session_examples(n_speakers: int = 2, n_sessions: int = 2, seconds: 
     (1, (4800,))
     """
     cfg = dataclasses.replace(cfg or CorpusConfig(), seed=seed)
+    check_sample_rate(cfg)
+    split = _SPLITS["examples"]
     out: list[dict[str, Any]] = []
     for i in range(n_speakers):
-        voice = sample_speaker(_rng(cfg, _D_SPEAKER, 3, i), cfg.speaker_spread)
+        voice = sample_speaker(_rng(cfg, _D_SPEAKER, split, i), cfg.speaker_spread)
         for s in range(n_sessions):
-            srng = _rng(cfg, _D_SESSION, 3, i, s)
+            srng = _rng(cfg, _D_SESSION, split, i, s)
             channel = sample_channel(srng, cfg)
             svoice = session_voice(voice, srng, cfg.prosody_drift)
-            wave, segs = synthesize_utterance(svoice, channel, seconds, _rng(cfg, _D_UTT, 3, i, s),
-                                              cfg.sample_rate)
+            wave, segs = synthesize_utterance(svoice, channel, seconds, _rng(cfg, _D_UTT, split, i, s))
             out.append(dict(speaker=i, session=s, voice=voice, channel=channel, wave=wave, segments=segs))
     return out
