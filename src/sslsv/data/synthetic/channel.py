@@ -42,6 +42,7 @@ class ChannelParams:
     gain_db: float  # output level relative to -20 dBFS speech
 
     def as_row(self) -> dict[str, Any]:
+        """A flat dict (EQ bands as space-separated numbers) for tables."""
         row = dataclasses.asdict(self)
         for k in ("eq_hz", "eq_gain_db", "eq_width_oct"):
             row[k] = " ".join(f"{v:.3f}" for v in row[k])
@@ -74,6 +75,7 @@ def sample_channel(rng: np.random.Generator, cfg: CorpusConfig | None = None) ->
 
 
 def _coloured_noise(kind: str, n: int, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """Unit-power background noise ``(n,)`` of ``kind`` (one of :data:`NOISE_TYPES`), shaped as a spectrum."""
     spec = rng.normal(size=n // 2 + 1) + 1j * rng.normal(size=n // 2 + 1)
     f = np.fft.rfftfreq(n, 1 / sample_rate)
     fc = np.maximum(f, 20.0)

@@ -52,13 +52,14 @@ _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 VOX1_TEST_FIRST_ID = 10270  # Vox1-O test speakers are id10270..id10309
 
 
-def _rng(cfg: CorpusConfig, domain: int, *key: int) -> np.random.Generator:
-    words = [cfg.seed, domain, *key] + [0] * (4 - len(key))
-    return np.random.default_rng(np.random.SeedSequence(words))
-
-
 def _entropy(cfg: CorpusConfig, domain: int, *key: int) -> list[int]:
+    """The seed words of one draw: ``[seed, domain, *key]``, the key padded to 4 with zeros."""
     return [cfg.seed, domain, *key] + [0] * (4 - len(key))
+
+
+def _rng(cfg: CorpusConfig, domain: int, *key: int) -> np.random.Generator:
+    """The generator of one draw, a pure function of ``(cfg.seed, domain, *key)``."""
+    return np.random.default_rng(np.random.SeedSequence(_entropy(cfg, domain, *key)))
 
 
 def check_sample_rate(cfg: CorpusConfig) -> None:

@@ -1,8 +1,8 @@
 """Source-filter synthesis: from a voice and a phone plan to clean speech.
 
 The classic *source-filter* model, vectorised in numpy on a short-time
-spectrum (``N_FFT`` 512, ``HOP`` 160 at 16 kHz) so that a corpus of hours
-is written on a laptop CPU:
+spectrum (``N_FFT`` 512, ``HOP`` 160 at 16 kHz; :func:`torch.stft` and
+:func:`torch.istft`) so that a corpus of hours is written on a laptop CPU:
 
 - the **source** is a jittered, shimmered glottal pulse train following an
   intonation contour (:func:`_pulse_train`), shaped by the spectrum of one
@@ -36,6 +36,7 @@ from .voice import PHONES, VOWELS, SpeakerParams, _plan
 SAMPLE_RATE = 16000  # the only rate: frame rate and phone durations assume it
 N_FFT = 512  # analysis/synthesis frame (32 ms at 16 kHz)
 HOP = 160  # 10 ms at 16 kHz
+
 
 @functools.lru_cache(maxsize=1)
 def _window() -> "torch.Tensor":
@@ -128,7 +129,7 @@ def _resonances(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray)
 def _contours(segments: list[Segment], stress: list[bool], speaker: SpeakerParams, n_frames: int,
               rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Frame-level control tracks from the phone plan (each ``(n_frames,)`` or ``(n_frames, 3)``)."""
-    t = np.arange(n_frames) * HOP / 16000.0
+    t = np.arange(n_frames) * HOP / SAMPLE_RATE
     ends = np.array([s.end for s in segments])
     idx = np.minimum(np.searchsorted(ends, t, side="right"), len(segments) - 1)
     specs = [PHONES[s.phone] for s in segments]
@@ -207,7 +208,8 @@ def _contours(segments: list[Segment], stress: list[bool], speaker: SpeakerParam
 
 def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
                   sample_rate: int) -> tuple[np.ndarray, list[Segment]]:
-    if sample_rate != 16000:
+    """Clean speech ``(round(seconds * sample_rate),)`` float64 at -20 dBFS, and its phone alignment."""
+    if sample_rate != SAMPLE_RATE:
         raise ValueError("the synthesiser works at 16 kHz (frame rate and phone durations assume it)")
     n = int(round(seconds * sample_rate))
     segments, stress = _plan(speaker, n / sample_rate, rng)
@@ -255,7 +257,7 @@ def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generat
 
 
 def synthesize_utterance(speaker: SpeakerParams, channel: ChannelParams | None, seconds: float,
-                         rng: np.random.Generator, sample_rate: int = 16000) -> tuple[np.ndarray, list[Segment]]:
+                         rng: np.random.Generator, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[Segment]]:
     """Synthesise one utterance of ``speaker`` recorded through ``channel``.
 
     ``channel=None`` gives clean speech (no room, noise or EQ).  Returns the
