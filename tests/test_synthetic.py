@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sslsv.config import CorpusConfig, override
-from sslsv.data import synthetic
+from sslsv.config import ConfigError, CorpusConfig, override
+from sslsv.data import corpus_root, synthetic
 from sslsv.data.corpus import PHONE_CLASSES, read_alignments
 from sslsv.data.synthetic import (
     PHONES,
@@ -22,6 +22,7 @@ from sslsv.data.synthetic import (
     sample_channel,
     sample_speaker,
     speaker_ids,
+    speaker_session_examples,
     synthesize_utterance,
 )
 
@@ -244,8 +245,8 @@ def test_cache_does_no_work(tiny_corpus, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a cached corpus must not be synthesised again")
 
-    monkeypatch.setattr(synthetic, "synthesize_utterance", boom)
-    monkeypatch.setattr(synthetic, "_plan_corpus", boom)
+    monkeypatch.setattr(synthetic.generate, "synthesize_utterance", boom)  # where the writer looks them up
+    monkeypatch.setattr(synthetic.generate, "_plan_corpus", boom)
     assert generate_corpus(TINY, root=tiny_corpus, progress=False) == tiny_corpus
     assert marker.stat().st_mtime_ns == before
     stats = synthetic.corpus_stats(tiny_corpus)
@@ -265,7 +266,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "synthesize_utterance", flaky)
+    monkeypatch.setattr(synthetic.generate, "synthesize_utterance", flaky)
     with pytest.raises(KeyboardInterrupt):
         generate_corpus(cfg, root=tmp_path / "part", workers=1, progress=False)
     assert not (tmp_path / "part" / "corpus.json").exists()
@@ -283,6 +284,21 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
 def test_refuses_real_data_source(tmp_path):
     with pytest.raises(ValueError, match="synthetic"):
         generate_corpus(override(TINY, {"source": "voxceleb1"}), root=tmp_path)
+
+
+def test_refuses_a_sample_rate_other_than_16k(tmp_path, monkeypatch):
+    """The generator writes 16 kHz only: another corpus.sample_rate is refused before any work, naming key and value."""
+    cfg = override(TINY, {"sample_rate": 8000})
+    message = r"corpus\.sample_rate=8000: the synthetic generator writes 16 kHz audio only"
+    with pytest.raises(ConfigError, match=message):
+        generate_corpus(cfg, root=tmp_path / "corpus", progress=False)
+    assert not list(tmp_path.iterdir())  # no corpus folder, no lock file
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path / "artifacts"))
+    with pytest.raises(ConfigError, match=message):
+        corpus_root(cfg, progress=False)
+    with pytest.raises(ConfigError, match=message):
+        speaker_session_examples(1, 1, seconds=0.3, cfg=cfg)
+    assert not list(tmp_path.iterdir())
 
 
 def test_default_root_uses_artifact_root(tmp_path, monkeypatch):

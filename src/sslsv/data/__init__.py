@@ -18,10 +18,15 @@ SYNTHETIC_SUBSET = "train-synthetic"
 
 
 def corpus_root(cfg: CorpusConfig, progress: bool = True) -> Path:
-    """Generate (or reuse) the synthetic corpus; the on-disk root of either source."""
-    if cfg.source == "synthetic":
-        from .synthetic import generate_corpus
+    """Generate (or reuse) the synthetic corpus; the on-disk root of either source.
 
+    The synthetic generator writes 16 kHz audio only: another
+    ``corpus.sample_rate`` is a :class:`~sslsv.config.ConfigError` before any work.
+    """
+    if cfg.source == "synthetic":
+        from .synthetic import check_sample_rate, generate_corpus
+
+        check_sample_rate(cfg)
         return generate_corpus(cfg, progress=progress)
     if cfg.source == "voxceleb1":
         return Path(cfg.voxceleb_root)

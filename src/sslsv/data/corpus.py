@@ -6,7 +6,8 @@ VoxCeleb1 (:mod:`sslsv.data.voxceleb`) or LibriSpeech
 (:mod:`sslsv.data.librispeech`).
 
 Keys are paths relative to the corpus ``wav/`` directory, exactly as they
-appear in a Vox1-O trial list (``id10270/x6uYqmx31kE/00001.wav``).
+appear in a Vox1-O trial list (``id10270/x6uYqmx31kE/00001.wav``);
+:func:`make_trials` draws such a list for a corpus that has none.
 """
 
 from __future__ import annotations
@@ -123,6 +124,58 @@ def read_alignments(path: Path) -> dict[str, list[Segment]]:
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"{path}:{lineno}: malformed alignment line ({e})") from e
     return out
+
+
+def make_trials(test_keys: dict[str, list[str]], n_trials: int,
+                rng: "np.random.Generator") -> list[tuple[int, str, str]]:
+    """A balanced trial list ``(label, enroll_key, test_key)`` without duplicates.
+
+    Target trials pair two utterances of one speaker from *different*
+    sessions (the session is the second key component); non-target trials
+    pair two speakers.  If there are too few cross-session pairs, the
+    reversed orientation of a pair is used as well; if still too few, this
+    raises ``ValueError``.
+
+    >>> import numpy as np
+    >>> keys = {s: [f"{s}/{x}/0000{u}.wav" for x in "ab" for u in (1, 2)] for s in ("p", "q")}
+    >>> trials = make_trials(keys, 8, np.random.default_rng(0))
+    >>> sum(t[0] for t in trials), len(set(trials))
+    (4, 8)
+    """
+    n_target = n_trials // 2
+    n_nontarget = n_trials - n_target
+    pairs: list[tuple[str, str]] = []
+    for spk in sorted(test_keys):
+        keys = sorted(test_keys[spk])
+        for a in range(len(keys)):
+            for b in range(a + 1, len(keys)):
+                if keys[a].split("/")[1] != keys[b].split("/")[1]:
+                    pairs.append((keys[a], keys[b]))
+    order = rng.permutation(len(pairs))
+    targets = [pairs[i] for i in order[:n_target]]
+    if len(targets) < n_target:  # reuse pairs in the reversed orientation
+        extra = [(b, a) for a, b in (pairs[i] for i in order)]
+        targets += extra[: n_target - len(targets)]
+    if len(targets) < n_target:
+        raise ValueError(
+            f"only {len(pairs)} cross-session target pairs exist ({2 * len(pairs)} with both orientations); "
+            f"{n_target} requested: raise sessions_per_speaker/utterances_per_session or lower n_trials")
+    speakers = sorted(test_keys)
+    if len(speakers) < 2:
+        raise ValueError("non-target trials need at least 2 test speakers")
+    nontargets: set[tuple[str, str]] = set()
+    all_keys = [(s, k) for s in speakers for k in sorted(test_keys[s])]
+    max_nontarget = sum(len(test_keys[a]) * len(test_keys[b]) for a in speakers for b in speakers if a < b)
+    if n_nontarget > max_nontarget:
+        raise ValueError(f"only {max_nontarget} non-target pairs exist; {n_nontarget} requested")
+    while len(nontargets) < n_nontarget:
+        i, j = rng.integers(0, len(all_keys), 2)
+        (sa, ka), (sb, kb) = all_keys[i], all_keys[j]
+        if sa == sb or (kb, ka) in nontargets:
+            continue
+        nontargets.add((ka, kb))
+    trials = [(1, a, b) for a, b in targets] + [(0, a, b) for a, b in sorted(nontargets)]
+    return [trials[i] for i in rng.permutation(len(trials))]
 
 
 def describe(corpus: SVCorpus) -> "pd.DataFrame":

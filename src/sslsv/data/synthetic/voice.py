@@ -1,0 +1,291 @@
+"""The voice model: speakers, their session voices, and what they say.
+
+- :data:`PHONES` is the phone inventory: vowels with formant targets,
+  nasals, fricative noise bands, plosive closures and bursts, silence;
+- a **speaker** (:class:`SpeakerParams`, drawn by :func:`sample_speaker`) is
+  a voice: vocal-tract length (formant scaling), F0 mean and range, glottal
+  pulse shape and spectral tilt, breathiness, jitter, shimmer, speaking rate
+  and a personal "accent" (a formant offset per vowel);
+- a **session** shifts the speaker's prosody and vocal effort a little
+  (:func:`session_voice`);
+- an **utterance** is planned as a random sequence of phones with stress
+  marks (:func:`plan_utterance`), kept as its phone alignment of
+  :class:`~sslsv.data.corpus.Segment` s; :func:`transcript` writes it out.
+
+Nothing here makes a sound: :mod:`.source_filter` turns a plan into audio.
+
+>>> voice = sample_speaker(np.random.default_rng(0))
+>>> segments = plan_utterance(voice, 1.0, np.random.default_rng(1))
+>>> segments[0].phone, segments[-1].end
+('SIL', 1.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..corpus import PHONE_CLASSES, Segment
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone-like unit: its class, articulation targets and typical duration.
+
+    ``formants`` are F1-F3 targets (Hz, for a 17 cm vocal tract) for vowels
+    and nasals, and the formant *loci* that neighbouring vowels move towards
+    for obstruents.  ``noise_hz``/``noise_bw_hz`` place the frication or burst
+    noise band; ``zero_hz`` is the anti-resonance of a nasal.
+    """
+
+    phone_class: str
+    formants: tuple[float, float, float] = (500.0, 1500.0, 2500.0)
+    voiced: bool = True
+    duration_ms: float = 80.0
+    amplitude: float = 1.0  # relative source level
+    noise_hz: float = 0.0
+    noise_bw_hz: float = 0.0
+    zero_hz: float = 0.0
+
+
+# Vowel targets follow Peterson & Barney (1952) adult male averages.  Nasals have a low murmur
+# formant plus an anti-resonance set by the place; fricatives a noise band (voiced ones add a weaker
+# voice source; HH has none: it is aspiration through the vowel's tract); plosives a closure, then
+# a burst in the place's noise band.  Voiced obstruents share the loci and noise of their voiceless
+# partners.
+_INVENTORY = (
+    # symbol, class, F1-F3 (Hz), voiced, duration (ms), amplitude, noise (Hz), noise bandwidth (Hz), zero (Hz)
+    ("IY", "vowel", (270, 2290, 3010), True, 95, 1.0, 0.0, 0.0, 0.0),
+    ("IH", "vowel", (390, 1990, 2550), True, 75, 1.0, 0.0, 0.0, 0.0),
+    ("EH", "vowel", (530, 1840, 2480), True, 80, 1.0, 0.0, 0.0, 0.0),
+    ("AE", "vowel", (660, 1720, 2410), True, 110, 1.0, 0.0, 0.0, 0.0),
+    ("AA", "vowel", (730, 1090, 2440), True, 110, 1.0, 0.0, 0.0, 0.0),
+    ("AO", "vowel", (570, 840, 2410), True, 105, 1.0, 0.0, 0.0, 0.0),
+    ("UH", "vowel", (440, 1020, 2240), True, 75, 1.0, 0.0, 0.0, 0.0),
+    ("UW", "vowel", (300, 870, 2240), True, 95, 1.0, 0.0, 0.0, 0.0),
+    ("AH", "vowel", (640, 1190, 2390), True, 70, 1.0, 0.0, 0.0, 0.0),
+    ("ER", "vowel", (490, 1350, 1690), True, 100, 1.0, 0.0, 0.0, 0.0),
+    ("M", "nasal", (250, 1100, 2200), True, 65, 0.45, 0.0, 0.0, 1000),
+    ("N", "nasal", (250, 1500, 2500), True, 60, 0.45, 0.0, 0.0, 1800),
+    ("NG", "nasal", (250, 2000, 2700), True, 70, 0.4, 0.0, 0.0, 3000),
+    ("S", "fricative", (350, 1700, 2600), False, 100, 0.35, 6000, 1500, 0.0),
+    ("Z", "fricative", (350, 1700, 2600), True, 80, 0.25, 6000, 1500, 0.0),
+    ("SH", "fricative", (350, 1900, 2500), False, 105, 0.35, 3200, 1000, 0.0),
+    ("ZH", "fricative", (350, 1900, 2500), True, 80, 0.25, 3200, 1000, 0.0),
+    ("F", "fricative", (350, 900, 2300), False, 95, 0.12, 5000, 4000, 0.0),
+    ("V", "fricative", (350, 900, 2300), True, 70, 0.1, 5000, 4000, 0.0),
+    ("TH", "fricative", (350, 1400, 2600), False, 90, 0.1, 6500, 3500, 0.0),
+    ("HH", "fricative", (500, 1500, 2500), False, 65, 0.2, 0.0, 0.0, 0.0),
+    ("P", "plosive", (300, 900, 2200), False, 85, 0.5, 1000, 2500, 0.0),
+    ("B", "plosive", (300, 900, 2200), True, 70, 0.4, 1000, 2500, 0.0),
+    ("T", "plosive", (300, 1700, 2600), False, 85, 0.6, 4500, 2000, 0.0),
+    ("D", "plosive", (300, 1700, 2600), True, 70, 0.45, 4500, 2000, 0.0),
+    ("K", "plosive", (300, 2100, 2500), False, 90, 0.55, 2200, 900, 0.0),
+    ("G", "plosive", (300, 2100, 2500), True, 75, 0.45, 2200, 900, 0.0),
+    ("SIL", "silence", (500.0, 1500.0, 2500.0), True, 200, 0.0, 0.0, 0.0, 0.0),
+)
+PHONES: dict[str, Phone] = {symbol: Phone(*spec) for symbol, *spec in _INVENTORY}
+VOWELS: tuple[str, ...] = tuple(p for p, s in PHONES.items() if s.phone_class == "vowel")
+CONSONANTS: tuple[str, ...] = tuple(p for p, s in PHONES.items() if s.phone_class in ("nasal", "fricative", "plosive"))
+assert all(s.phone_class in PHONE_CLASSES for s in PHONES.values())
+
+
+# ---------------------------------------------------------------------------
+# Speakers and sessions
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeakerParams:
+    """A synthetic voice: the source-filter parameters of one speaker.
+
+    ``accent`` holds, per vowel of :data:`VOWELS`, multiplicative offsets of
+    F1, F2, F3 (``1.05`` = 5% higher than the population target).
+    """
+
+    sex: str  # "female" | "male" (sets the F0 and vocal-tract populations)
+    f0_mean_hz: float  # mean fundamental frequency
+    f0_range_st: float  # intonation excursion, semitones
+    formant_scale: float  # 1 / vocal-tract length factor (1.0 = 17 cm male tract)
+    f4_hz: float  # speaker-specific high formants (hypopharynx, piriform fossae)
+    f5_hz: float
+    bandwidth_scale: float  # formant bandwidths relative to the population
+    open_quotient: float  # glottal pulse: open phase / period
+    pulse_skew: float  # glottal pulse: opening phase / open phase
+    spectral_tilt_db: float  # extra source roll-off, dB per octave above 500 Hz
+    breathiness: float  # aspiration noise relative to the voice source
+    jitter: float  # cycle-to-cycle period perturbation (relative std)
+    shimmer: float  # cycle-to-cycle amplitude perturbation (relative std)
+    speaking_rate: float  # 1.0 = inventory durations; 1.2 = 20% faster
+    accent: tuple[tuple[float, float, float], ...]  # (len(VOWELS), 3) formant factors
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat dict (accent expanded to ``accent_<vowel>_F<k>``) for tables."""
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "accent"}
+        for vowel, factors in zip(VOWELS, self.accent):
+            for k, v in enumerate(factors, 1):
+                row[f"accent_{vowel}_F{k}"] = round(float(v), 6)
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def _centred(rng: np.random.Generator, lo: float, hi: float, spread: float) -> float:
+    """Uniform in [lo, hi] with its half-width scaled by ``spread``."""
+    mid, half = (lo + hi) / 2, (hi - lo) / 2 * spread
+    return float(mid + rng.uniform(-half, half))
+
+
+def sample_speaker(rng: np.random.Generator, spread: float = 1.0) -> SpeakerParams:
+    """Draw a random voice; ``spread`` scales the between-speaker variability.
+
+    >>> v = sample_speaker(np.random.default_rng(1))
+    >>> 60 < v.f0_mean_hz < 320 and len(v.accent) == len(VOWELS)
+    True
+    """
+    female = bool(rng.random() < 0.5)
+    n = lambda sigma: float(rng.normal(0.0, sigma * spread))  # noqa: E731
+    if female:
+        f0 = float(np.clip(205.0 * np.exp(n(0.14)), 140.0, 320.0))
+        scale = 1.17 * np.exp(n(0.05))
+    else:
+        f0 = float(np.clip(118.0 * np.exp(n(0.16)), 70.0, 190.0))
+        scale = 1.0 * np.exp(n(0.05))
+    accent = tuple(
+        tuple(float(x) for x in np.exp(rng.normal(0.0, [0.06 * spread, 0.05 * spread, 0.04 * spread])))
+        for _ in VOWELS
+    )
+    return SpeakerParams(
+        sex="female" if female else "male",
+        f0_mean_hz=f0,
+        f0_range_st=_centred(rng, 1.5, 8.0, spread),
+        formant_scale=float(scale),
+        f4_hz=float(3400.0 * scale * np.exp(n(0.06))),
+        f5_hz=float(4400.0 * scale * np.exp(n(0.06))),
+        bandwidth_scale=float(np.exp(n(0.2))),
+        open_quotient=_centred(rng, 0.4, 0.8, spread),
+        pulse_skew=_centred(rng, 0.55, 0.85, spread),
+        spectral_tilt_db=_centred(rng, 0.0, 5.0, spread) + (0.8 if female else 0.0),
+        breathiness=_centred(rng, 0.02, 0.3, spread) + (0.05 if female else 0.0),
+        jitter=_centred(rng, 0.002, 0.02, spread),
+        shimmer=_centred(rng, 0.02, 0.14, spread),
+        speaking_rate=float(np.exp(n(0.12))),
+        accent=accent,
+    )
+
+
+def session_voice(speaker: SpeakerParams, rng: np.random.Generator, drift: float = 1.0) -> SpeakerParams:
+    """The voice of ``speaker`` in one session: prosody and vocal effort drift.
+
+    ``drift`` scales the changes (0 returns ``speaker`` unchanged): F0 mean
+    about +/-1.3 semitones, F0 range, speaking rate about +/-8%, spectral
+    tilt (vocal effort), breathiness, jitter and shimmer.
+
+    >>> v = sample_speaker(np.random.default_rng(0))
+    >>> session_voice(v, np.random.default_rng(1), drift=0.0) == v
+    True
+    """
+    if drift == 0:
+        return speaker
+    g = rng.normal(0.0, 1.0, size=7) * drift
+    return dataclasses.replace(
+        speaker,
+        f0_mean_hz=float(np.clip(speaker.f0_mean_hz * 2 ** (1.3 * g[0] / 12), 60.0, 350.0)),
+        f0_range_st=float(np.clip(speaker.f0_range_st * np.exp(0.25 * g[1]), 0.5, 12.0)),
+        speaking_rate=float(np.clip(speaker.speaking_rate * np.exp(0.08 * g[2]), 0.6, 1.6)),
+        spectral_tilt_db=float(np.clip(speaker.spectral_tilt_db + 1.5 * g[3], -2.0, 9.0)),
+        breathiness=float(np.clip(speaker.breathiness * np.exp(0.3 * g[4]), 0.0, 0.6)),
+        jitter=float(np.clip(speaker.jitter * np.exp(0.25 * g[5]), 0.0, 0.05)),
+        shimmer=float(np.clip(speaker.shimmer * np.exp(0.25 * g[6]), 0.0, 0.3)),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Utterance plan: phones, durations, stress
+# ---------------------------------------------------------------------------
+
+
+def _pick_consonant(rng: np.random.Generator) -> str:
+    weights = {"nasal": 1.0, "fricative": 1.4, "plosive": 1.6}
+    w = np.array([weights[PHONES[c].phone_class] for c in CONSONANTS])
+    return str(CONSONANTS[rng.choice(len(CONSONANTS), p=w / w.sum())])
+
+
+def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> tuple[list[Segment], list[bool]]:
+    """Phone segments exactly covering ``[0, seconds)`` and a stress flag per segment."""
+    segs: list[tuple[str, float]] = []
+    stress: list[bool] = []
+    lead = rng.uniform(0.05, 0.3)
+    trail = rng.uniform(0.05, 0.3)
+    segs.append(("SIL", lead))
+    stress.append(False)
+    body_end = max(lead, seconds - trail)
+    t = lead
+    rate = speaker.speaking_rate
+    while t < body_end:
+        n_syll = int(rng.integers(1, 4))
+        stressed = int(rng.integers(0, n_syll))
+        for s in range(n_syll):
+            onset = int(rng.choice([0, 1, 1, 1, 2]))
+            coda = int(rng.choice([0, 0, 1]))
+            units = [_pick_consonant(rng) for _ in range(onset)]
+            units.append(str(VOWELS[rng.integers(len(VOWELS))]))
+            units += [_pick_consonant(rng) for _ in range(coda)]
+            for u in units:
+                is_stressed = s == stressed and PHONES[u].phone_class == "vowel"
+                d = PHONES[u].duration_ms / 1000 / rate * float(np.exp(rng.normal(0, 0.2)))
+                d *= 1.35 if is_stressed else 1.0
+                segs.append((u, max(0.03, d)))
+                stress.append(is_stressed)
+                t += segs[-1][1]
+        if rng.random() < 0.15:  # a pause between phrases
+            segs.append(("SIL", float(rng.uniform(0.1, 0.4))))
+            stress.append(False)
+            t += segs[-1][1]
+    # place segments, cut at the body end, then the trailing silence
+    out: list[Segment] = []
+    out_stress: list[bool] = []
+    start = 0.0
+    for (p, d), st in zip(segs, stress):
+        end = min(start + d, body_end)
+        if end - start < 1e-6:
+            break
+        out.append(Segment(round(start, 4), round(end, 4), p, PHONES[p].phone_class))
+        out_stress.append(st)
+        start = end
+        if start >= body_end:
+            break
+    if out[-1].phone == "SIL":
+        out[-1] = Segment(out[-1].start, round(seconds, 4), "SIL", "silence")
+    elif seconds - start > 1e-6:
+        out.append(Segment(round(start, 4), round(seconds, 4), "SIL", "silence"))
+        out_stress.append(False)
+    return out, out_stress
+
+
+def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> list[Segment]:
+    """The phone alignment :func:`~.source_filter.synthesize_utterance` would produce with ``rng``.
+
+    Planning is the first use of ``rng`` in synthesis, so a generator seeded
+    like the one given to :func:`~.source_filter.synthesize_utterance` yields
+    its alignment without synthesising audio.
+
+    >>> v = sample_speaker(np.random.default_rng(0))
+    >>> segs = plan_utterance(v, 2.0, np.random.default_rng(5))
+    >>> from sslsv.data.synthetic import synthesize_utterance
+    >>> segs == synthesize_utterance(v, None, 2.0, np.random.default_rng(5))[1]
+    True
+    >>> {s.phone_class for s in segs} <= set(PHONE_CLASSES)
+    True
+    """
+    return _plan(speaker, seconds, rng)[0]
+
+
+def transcript(segments: Sequence[Segment]) -> str:
+    """The phone transcript: upper-case symbols, silences left out.
+
+    >>> transcript([Segment(0, .1, "SIL", "silence"), Segment(.1, .2, "AA", "vowel")])
+    'AA'
+    """
+    return " ".join(s.phone.upper() for s in segments if s.phone_class != "silence")
