@@ -274,19 +274,23 @@ class TargetPrediction(Objective):
 class MaskedPrediction(TargetPrediction):
     """``masked``: span masks, cross-entropy on the masked frames only."""
 
-    name, uses_mask = "masked", True
+    name = "masked"
+    uses_mask = True
 
 
 class UnmaskedPrediction(TargetPrediction):
     """``unmasked``: no masks in training, cross-entropy on every frame."""
 
-    name, uses_mask, masked_weight, unmasked_weight, accuracy_key = "unmasked", False, 0.0, 1.0, "unmasked_acc"
+    name = "unmasked"
+    masked_weight, unmasked_weight = 0.0, 1.0
+    accuracy_key = "unmasked_acc"
 
 
 class MixedPrediction(TargetPrediction):
     """``mixed``: masked term + ``pretrain.unmasked_weight`` x unmasked term, with masks."""
 
-    name, uses_mask = "mixed", True
+    name = "mixed"
+    uses_mask = True
 
     def __init__(self, cfg: PretrainConfig):
         super().__init__(cfg)
@@ -300,7 +304,9 @@ class Contrastive(Objective):
     features, projections of context and codevectors to ``proj_dim``.
     """
 
-    name, uses_mask, accuracy_key = "contrastive", True, "contrastive_acc"
+    name = "contrastive"
+    uses_mask = True
+    accuracy_key = "contrastive_acc"
 
     def head(self, upstream, n_classes=0, vocab_size=0):
         from transformers import Wav2Vec2Config
@@ -350,7 +356,9 @@ class CTC(Objective):
     Held-out batches also report the greedy token error rate.
     """
 
-    name, uses_transcripts, accuracy_key = "ctc", True, "nonblank_share"
+    name = "ctc"
+    uses_transcripts = True
+    accuracy_key = "nonblank_share"
 
     def head(self, upstream, n_classes=0, vocab_size=0):
         return {"ctc_head": nn.Linear(upstream.hidden_size, vocab_size + 1)}
