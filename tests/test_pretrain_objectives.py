@@ -93,3 +93,47 @@ def test_random_projection_is_nearest_unit_codeword():
 def test_codebook_stats():
     s = codebook_stats(np.array([0, 0, 1, 3]), 5)
     assert s["codes_used"] == 3 and s["majority_frequency"] == 0.5 and 2.0 < s["perplexity"] < 3.0
+
+
+def test_token_error_rate_uses_known_edit_distances():
+    from sslsv.pretrain.objectives import edit_distance, token_error_rate
+
+    assert [edit_distance(a, b) for a, b in [("kitten", "sitting"), ([], [1, 2]), ([1, 2, 3], [1, 3]),
+                                             ([4, 5], [4, 5]), ([1, 2], [2, 1])]] == [3, 2, 1, 0, 2]
+    assert token_error_rate([[1, 3], [2]], [[1, 2, 3], [2]]) == 0.25
+    assert token_error_rate([[]], [[]]) == 0.0
+
+
+def test_installed_transformers_provides_the_private_mask_sampler():
+    """masking.py imports transformers' private samplers in one place, under the range pyproject.toml pins."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    from sslsv.pretrain import masking
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    (declared,) = [r for r in project["dependencies"] if Requirement(r).name == "transformers"]
+    assert Requirement(declared) == Requirement(masking.TRANSFORMERS_REQUIREMENT)
+    assert Requirement(declared).specifier.contains(version("transformers"), prereleases=True)
+    with masking.seeded_numpy(np.random.default_rng(0)):
+        mask = masking._compute_mask_indices((16, 400), 0.8, 10, min_masks=2)  # fairseq's mask_prob: 0.8 / 10 starts
+    assert mask.shape == (16, 400) and mask.dtype == bool
+    assert 0.35 < mask.mean() < 0.65  # overlapping spans of 10 from 8 % starts: about half the frames
+    assert (mask.sum(1) >= 10).all()  # at least min_masks spans
+
+
+def test_missing_private_sampler_names_the_transformers_range(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    from sslsv.pretrain import masking
+
+    monkeypatch.setitem(sys.modules, "transformers.models.wav2vec2.modeling_wav2vec2",
+                        types.ModuleType("transformers.models.wav2vec2.modeling_wav2vec2"))  # a release without them
+    spec = importlib.util.spec_from_file_location("masking_copy", masking.__file__)
+    with pytest.raises(ImportError, match=r"install 'transformers>=4.40,<6', the range in pyproject.toml"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))

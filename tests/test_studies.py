@@ -64,7 +64,7 @@ def test_iteration_two_clusters_the_default_run():
     cond = next(c for c in quantizer.conditions() if c.label.startswith("k-means hidden"))
     cfg = factors.pretrain_config("cpu", cond)
     default = Run("pretrain", factors.pretrain_config("cpu", Condition("d"))).path.name
-    assert cfg.pretrain.quantizer == "kmeans_hidden" and cfg.pretrain.kmeans_source == default
+    assert cfg.pretrain.quantizer == "kmeans_hidden" and cfg.pretrain.kmeans_source == f"run:{default}"
 
 
 def test_invalid_study_values_name_the_valid_set():

@@ -23,9 +23,21 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 
-__all__ = ["compute_mask", "sample_negatives", "seeded_numpy", "MaskError"]
+__all__ = ["compute_mask", "sample_negatives", "seeded_numpy", "MaskError", "TRANSFORMERS_REQUIREMENT"]
+
+# transformers keeps the two samplers private, so they are imported here and nowhere else; pyproject.toml
+# pins the range under which they were checked (tests/test_pretrain_objectives.py checks both agree).
+TRANSFORMERS_REQUIREMENT = "transformers>=4.40,<6"
+try:
+    from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+except ImportError as e:  # renamed or removed by a transformers release outside the checked range
+    import transformers
+
+    raise ImportError(f"sslsv's span masks use transformers' private wav2vec 2.0 samplers "
+                      f"(_compute_mask_indices, _sample_negative_indices), which transformers "
+                      f"{transformers.__version__} does not provide ({e}); install {TRANSFORMERS_REQUIREMENT!r}, "
+                      "the range in pyproject.toml") from e
 
 
 class MaskError(ValueError):

@@ -13,48 +13,29 @@
 
 The masked/unmasked trade-off is one function, :func:`hubert_loss`, whose
 arguments are the weights of the two terms (as in torchaudio's HuBERT
-recipe), so the loss study turns one knob.
+recipe), so the loss study turns one knob.  Each objective is one class of
+:data:`OBJECTIVES` that calls these functions: the head it adds to the
+upstream, what its batches carry, its loss and its diagnostics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torchaudio.functional import edit_distance
 
-from ..config import ConfigError
+from ..config import ConfigError, PretrainConfig
+from .masking import compute_mask, sample_negatives
 
 __all__ = ["OBJECTIVES", "Objective", "cosine_logits", "hubert_loss", "contrastive_loss", "diversity_loss",
-           "ctc_loss", "check_objective"]
+           "ctc_loss", "check_objective", "make_objective", "token_error_rate", "window_mean"]
 
 IGNORE = -100  # target of padded frames
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What an objective needs from a batch."""
-
-    name: str
-    uses_mask: bool  # frames are masked before the transformer
-    uses_targets: bool  # needs quantizer labels
-    masked_weight: float = 0.0
-    unmasked_weight: float = 0.0  # "mixed" takes it from the config
-
-
-OBJECTIVES: dict[str, Objective] = {
-    "masked": Objective("masked", uses_mask=True, uses_targets=True, masked_weight=1.0, unmasked_weight=0.0),
-    "unmasked": Objective("unmasked", uses_mask=False, uses_targets=True, masked_weight=0.0, unmasked_weight=1.0),
-    "mixed": Objective("mixed", uses_mask=True, uses_targets=True, masked_weight=1.0, unmasked_weight=float("nan")),
-    "contrastive": Objective("contrastive", uses_mask=True, uses_targets=False),
-    "ctc": Objective("ctc", uses_mask=False, uses_targets=False),
-}
-
-
-def check_objective(name: str) -> Objective:
-    if name not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name]
 
 
 def cosine_logits(x: torch.Tensor, label_embeddings: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -172,16 +153,248 @@ def greedy_decode(log_probs: torch.Tensor, frame_lengths: torch.Tensor) -> list[
     return out
 
 
-def edit_distance(a: list, b: list) -> int:
-    """Levenshtein distance.
+def token_error_rate(hypotheses: list[list[int]], references: list[list[int]]) -> float:
+    """Levenshtein distances (torchaudio's) summed over items, per reference token.
 
-    >>> edit_distance([1, 2, 3], [1, 3])
-    1
+    >>> token_error_rate([[1, 3], [2]], [[1, 2, 3], [2]])
+    0.25
     """
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
+    errors = sum(edit_distance(h, r) for h, r in zip(hypotheses, references))
+    return errors / max(1, sum(len(r) for r in references))
+
+
+def window_mean(history: list[dict], key: str, first: bool = False, frac: float = 0.1) -> float:
+    """Mean of ``key`` over the first or last ``frac`` of the training log (NaNs skipped; NaN when absent).
+
+    >>> window_mean([{"loss": 4.0}, {"loss": 2.0}], "loss"), window_mean([{"loss": 4.0}, {"loss": 2.0}], "loss", True)
+    (2.0, 4.0)
+    """
+    vals = [r[key] for r in history if key in r and not math.isnan(r[key])]
+    if not vals:
+        return float("nan")
+    k = max(1, int(len(vals) * frac))
+    chunk = vals[:k] if first else vals[-k:]
+    return float(np.mean(chunk))
+
+
+# ---------------------------------------------------------------------------
+# the registry: one class per objective (head, loss, batch parts, diagnostics)
+# ---------------------------------------------------------------------------
+
+
+class Objective:
+    """One pre-training objective: what it adds to the upstream, asks of a batch, computes and reports.
+
+    The pre-training model and batches ask it instead of testing the objective's name:
+
+    * :meth:`head` names the modules and parameters added next to the upstream;
+      :class:`~sslsv.pretrain.train.PretrainModel` sets them as its own attributes
+      under these names (so state-dict keys read ``final_proj.weight``, ``label_embeddings``);
+    * :meth:`batch_parts` draws what a batch needs beyond the crops (masks, distractors);
+    * :meth:`loss` runs the upstream on a batch and returns ``(loss, logs)``;
+    * :meth:`diagnostics` is its part of the run's ``diagnostics.json``.
+
+    ``uses_targets``: its loss needs quantizer labels (``pretrain.quantizer`` matters);
+    ``uses_transcripts``: batches carry transcript tokens; ``accuracy_key``: the
+    training log plotted against chance.
+    """
+
+    name: ClassVar[str]
+    uses_mask: ClassVar[bool] = False
+    uses_targets: ClassVar[bool] = False
+    uses_transcripts: ClassVar[bool] = False
+    accuracy_key: ClassVar[str]
+
+    def __init__(self, cfg: PretrainConfig):
+        self.cfg = cfg
+
+    def head(self, upstream: nn.Module, n_classes: int = 0, vocab_size: int = 0) -> dict[str, nn.Module | nn.Parameter]:
+        raise NotImplementedError
+
+    def batch_parts(self, rng: np.random.Generator, shape: tuple[int, int], held_out: bool = False) -> dict[str, Any]:
+        """Extra batch entries for crops of ``shape`` ``(batch, frames)``, drawn from ``rng`` after the crops."""
+        if not self.masks(held_out):
+            return {}
+        return {"mask": torch.from_numpy(compute_mask(shape, self.cfg.mask_prob, self.cfg.mask_length, rng))}
+
+    def masks(self, held_out: bool = False) -> bool:
+        """Whether a (training or held-out) batch is masked before the transformer."""
+        return self.uses_mask
+
+    def loss(self, model: nn.Module, batch: dict[str, Any], wave: torch.Tensor,
+             mask: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def diagnostics(self, history: list[dict], evaluation: dict[str, float], targets: Any) -> dict[str, Any]:
+        return {}
+
+
+class TargetPrediction(Objective):
+    """HuBERT's prediction of quantizer labels: :func:`hubert_loss` on cosine logits.
+
+    Head: ``final_proj`` (hidden -> ``proj_dim``) and ``label_embeddings``
+    ``(K, proj_dim)``.  Held-out batches are masked whatever the objective
+    trains with, so every variant reports a comparable masked-prediction accuracy.
+    """
+
+    uses_targets = True
+    masked_weight: float = 1.0
+    unmasked_weight: float = 0.0
+    accuracy_key = "masked_acc"
+
+    def head(self, upstream, n_classes=0, vocab_size=0):
+        if n_classes < 2:
+            raise ConfigError(f"objective {self.cfg.objective!r} needs targets with at least 2 classes")
+        return {"final_proj": nn.Linear(upstream.hidden_size, self.cfg.proj_dim),
+                "label_embeddings": nn.Parameter(torch.randn(n_classes, self.cfg.proj_dim) * 0.1)}
+
+    def masks(self, held_out: bool = False) -> bool:
+        return self.uses_mask or held_out  # held-out batches are masked whatever it trains with
+
+    def loss(self, model, batch, wave, mask):
+        states = model.upstream(wave, mask)
+        logits = cosine_logits(model.final_proj(states[-1]), model.label_embeddings, self.cfg.temperature)
+        return hubert_loss(logits, batch["targets"].to(wave.device), mask, self.masked_weight, self.unmasked_weight)
+
+    def diagnostics(self, history, evaluation, targets):
+        stats = targets.info.get("codebook", {})
+        out: dict[str, Any] = {"targets": stats, "chance_uniform": 1.0 / targets.n_classes,
+                               "chance_majority": stats.get("majority_frequency"),
+                               "loss_uniform": math.log(targets.n_classes),
+                               "masked_acc_last": window_mean(history, "masked_acc"),
+                               "unmasked_acc_last": window_mean(history, "unmasked_acc"),
+                               "masked_acc_eval": evaluation.get("masked_acc")}
+        acc = evaluation.get("masked_acc", 0.0)
+        out["above_uniform_chance"] = bool(acc > out["chance_uniform"])
+        # the stricter bar: a model that always predicts the commonest target reaches the majority frequency
+        out["above_chance"] = bool(acc > max(out["chance_uniform"], out["chance_majority"] or 0.0))
+        return out
+
+
+class MaskedPrediction(TargetPrediction):
+    """``masked``: span masks, cross-entropy on the masked frames only."""
+
+    name = "masked"
+    uses_mask = True
+
+
+class UnmaskedPrediction(TargetPrediction):
+    """``unmasked``: no masks in training, cross-entropy on every frame."""
+
+    name = "unmasked"
+    masked_weight, unmasked_weight = 0.0, 1.0
+    accuracy_key = "unmasked_acc"
+
+
+class MixedPrediction(TargetPrediction):
+    """``mixed``: masked term + ``pretrain.unmasked_weight`` x unmasked term, with masks."""
+
+    name = "mixed"
+    uses_mask = True
+
+    def __init__(self, cfg: PretrainConfig):
+        super().__init__(cfg)
+        self.unmasked_weight = cfg.unmasked_weight
+
+
+class Contrastive(Objective):
+    """``contrastive``: wav2vec 2.0's InfoNCE against a Gumbel codebook of the local features.
+
+    Head: transformers' Gumbel vector quantizer on the layer-normalised local
+    features, projections of context and codevectors to ``proj_dim``.
+    """
+
+    name = "contrastive"
+    uses_mask = True
+    accuracy_key = "contrastive_acc"
+
+    def head(self, upstream, n_classes=0, vocab_size=0):
+        from transformers import Wav2Vec2Config
+        from transformers.models.wav2vec2.modeling_wav2vec2 import Wav2Vec2GumbelVectorQuantizer
+
+        cfg = self.cfg
+        qcfg = Wav2Vec2Config(num_codevector_groups=cfg.codevector_groups, num_codevectors_per_group=cfg.codevectors,
+                              codevector_dim=cfg.proj_dim, conv_dim=(upstream.local_dim,) * 7)
+        local_norm = nn.LayerNorm(upstream.local_dim, elementwise_affine=False)
+        quantizer = Wav2Vec2GumbelVectorQuantizer(qcfg)
+        nn.init.uniform_(quantizer.codevectors)
+        nn.init.normal_(quantizer.weight_proj.weight, std=1.0)
+        nn.init.zeros_(quantizer.weight_proj.bias)
+        return {"local_norm": local_norm, "quantizer": quantizer,
+                "project_q": nn.Linear(cfg.proj_dim, cfg.proj_dim),
+                "project_hid": nn.Linear(upstream.hidden_size, cfg.proj_dim)}
+
+    def batch_parts(self, rng, shape, held_out=False):
+        parts = super().batch_parts(rng, shape, held_out)
+        negatives = sample_negatives(shape, self.cfg.num_negatives, parts["mask"].numpy(), rng)
+        parts["negatives"] = torch.from_numpy(negatives.astype(np.int64))
+        return parts
+
+    def loss(self, model, batch, wave, mask):
+        states, local = model.upstream.forward_with_local(wave, mask)
+        model.quantizer.temperature = float(batch["gumbel_temperature"])
+        quantized, perplexity = model.quantizer(model.local_norm(local.float()), mask_time_indices=mask)
+        quantized = model.project_q(quantized)
+        context = model.project_hid(states[-1])
+        lc, logs = contrastive_loss(context, quantized, mask, batch["negatives"].to(wave.device),
+                                    self.cfg.temperature)
+        ld = diversity_loss(perplexity, self.cfg.codevectors * self.cfg.codevector_groups)
+        logs.update(contrastive_loss=float(lc.detach()), code_perplexity=float(perplexity.detach()))
+        return lc + self.cfg.diversity_weight * ld, logs
+
+    def diagnostics(self, history, evaluation, targets):
+        chance = 1.0 / (self.cfg.num_negatives + 1)
+        above = bool(evaluation.get("contrastive_acc", 0.0) > chance)
+        return {"chance_uniform": chance, "contrastive_acc_eval": evaluation.get("contrastive_acc"),
+                "code_perplexity_last": window_mean(history, "code_perplexity"),
+                "above_chance": above, "above_uniform_chance": above}
+
+
+class CTC(Objective):
+    """``ctc``: supervised ASR pre-training, :func:`ctc_loss` on transcript tokens (head: a linear layer).
+
+    Held-out batches also report the greedy token error rate.
+    """
+
+    name = "ctc"
+    uses_transcripts = True
+    accuracy_key = "nonblank_share"
+
+    def head(self, upstream, n_classes=0, vocab_size=0):
+        return {"ctc_head": nn.Linear(upstream.hidden_size, vocab_size + 1)}
+
+    def loss(self, model, batch, wave, mask):
+        device = wave.device
+        log_probs = torch.log_softmax(model.ctc_head(model.upstream(wave)[-1]).float(), dim=-1)
+        loss, logs = ctc_loss(log_probs, batch["tokens"].to(device), batch["frame_lengths"].to(device),
+                              batch["token_lengths"].to(device))
+        if not model.training:
+            hyps = greedy_decode(log_probs.detach().cpu(), batch["frame_lengths"])
+            refs = [t[:n].tolist() for t, n in zip(batch["tokens"], batch["token_lengths"])]
+            logs["token_error_rate"] = token_error_rate(hyps, refs)
+        return loss, logs
+
+    def diagnostics(self, history, evaluation, targets):
+        return {"token_error_rate_eval": evaluation.get("token_error_rate"),
+                "above_chance": bool(evaluation.get("token_error_rate", 1.0) < 1.0)}
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    c.name: c for c in (MaskedPrediction, UnmaskedPrediction, MixedPrediction, Contrastive, CTC)}
+
+
+def check_objective(name: str) -> type[Objective]:
+    """The registered class of objective ``name``; an unknown name raises, listing the valid ones."""
+    if name not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {name!r}; valid objectives: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[name]
+
+
+def make_objective(cfg: PretrainConfig) -> Objective:
+    """The objective of a configuration, ready to build its head and score batches.
+
+    >>> from sslsv.config import PretrainConfig
+    >>> type(make_objective(PretrainConfig(objective="mixed"))).__name__
+    'MixedPrediction'
+    """
+    return check_objective(cfg.objective)(cfg)

@@ -10,7 +10,8 @@ aligned with random crops that start on a frame boundary.
                      on 39-dim MFCC + deltas + double deltas (100 Hz, the
                      frame nearest each backbone frame centre), standardised.
 ``kmeans_hidden``    HuBERT iteration 2: k-means on hidden state
-                     ``kmeans_layer`` of an earlier upstream (``kmeans_source``).
+                     ``kmeans_layer`` of an earlier upstream (``kmeans_source``:
+                     ``run:<run name>``, a directory or a checkpoint name).
 ``random_projection`` BEST-RQ: frozen random projection of normalised stacked
                      log-mel frames, nearest neighbour in a random normalised
                      codebook (nothing is fitted).
@@ -41,10 +42,11 @@ from ..artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomi
 from ..config import ConfigError, PretrainConfig, config_hash
 from ..data.corpus import PretrainPool
 from ..features import Fbank, MFCCDeltas
+from ..upstreams import resolve_upstream_reference
 from .backbones import Upstream
 
 __all__ = ["QUANTIZERS", "Targets", "compute_targets", "codebook_stats", "load_waves", "QuantizerError",
-           "random_projection_codes", "resolve_upstream_source"]
+           "random_projection_codes"]
 
 
 class QuantizerError(ConfigError):
@@ -153,21 +155,16 @@ def _kmeans_mfcc(cfg, pool, waves, upstream):
     return labels, cfg.n_clusters, extra
 
 
-def resolve_upstream_source(name: str) -> str:
-    """A directory, a run name ``pretrain-<hash>`` under the artifact root, or a hub name (as given)."""
-    if not name:
-        raise QuantizerError("kmeans_hidden needs pretrain.kmeans_source: an upstream directory, "
-                             "a run name 'pretrain-<hash>' or a checkpoint name")
-    if Path(name).exists():
-        return str(Path(name).resolve())
-    run_dir = artifact_root() / "runs" / name / "upstream"
-    if run_dir.is_dir():
-        return str(run_dir)
-    return name
+def _kmeans_source(cfg: PretrainConfig) -> str:
+    """The upstream whose hidden states k-means clusters (iteration 2), resolved."""
+    if not cfg.kmeans_source:
+        raise QuantizerError("kmeans_hidden needs pretrain.kmeans_source: 'run:<run name>' (an earlier "
+                             "pre-training run), an upstream directory or a checkpoint name")
+    return resolve_upstream_reference(cfg.kmeans_source, "pretrain.kmeans_source")
 
 
 def _kmeans_hidden(cfg, pool, waves, upstream):
-    source = Upstream.from_pretrained(resolve_upstream_source(cfg.kmeans_source))
+    source = Upstream.from_pretrained(_kmeans_source(cfg))
     if not 0 <= cfg.kmeans_layer < source.n_layers:
         raise QuantizerError(f"kmeans_layer {cfg.kmeans_layer} out of range: {cfg.kmeans_source} has "
                              f"hidden states 0..{source.n_layers - 1}")
@@ -273,7 +270,7 @@ def targets_key(cfg: PretrainConfig, pool: PretrainPool, upstream: Upstream) -> 
     if cfg.quantizer.startswith("kmeans"):
         key["kmeans_max_frames"] = cfg.kmeans_max_frames
     if cfg.quantizer == "kmeans_hidden":
-        key.update(source=resolve_upstream_source(cfg.kmeans_source), layer=cfg.kmeans_layer)
+        key.update(source=_kmeans_source(cfg), layer=cfg.kmeans_layer)
     return key
 
 

@@ -86,8 +86,8 @@ def pretrain_config(profile: str, cond: Condition, overrides: Mapping[str, Any] 
     corpus = {k: v for k, v in _split(overrides).items() if k.startswith("corpus.")}
     sets = {**corpus, **_split(pretrain_overrides), **dict(cond.pretrain)}
     if sets.get("pretrain.kmeans_source") == DEFAULT_RUN:
-        sets["pretrain.kmeans_source"] = Run("pretrain", pretrain_config(profile, Condition("default"), overrides,
-                                                                          pretrain_overrides)).path.name
+        default = Run("pretrain", pretrain_config(profile, Condition("default"), overrides, pretrain_overrides))
+        sets["pretrain.kmeans_source"] = f"run:{default.path.name}"
     return resolve(profile, sets, base=PretrainExperimentConfig())
 
 

@@ -23,20 +23,21 @@ from ..config import ConfigError
 from .factors import FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, references, \
     run_factor_study, verdict
 
-OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")
+STUDIED_OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")
 LABELS = {"masked": "masked", "unmasked": "unmasked", "mixed": "masked+unmasked", "contrastive": "contrastive",
           "ctc": "CTC (supervised)"}
 
 
-def conditions(objectives: Sequence[str] = OBJECTIVES) -> list[Condition]:
-    """References, then one condition per objective (validated against :data:`OBJECTIVES`)."""
-    bad = [o for o in objectives if o not in OBJECTIVES]
+def conditions(objectives: Sequence[str] = STUDIED_OBJECTIVES) -> list[Condition]:
+    """References, then one condition per objective (validated against :data:`STUDIED_OBJECTIVES`)."""
+    bad = [o for o in objectives if o not in STUDIED_OBJECTIVES]
     if bad:
-        raise ConfigError(f"unknown objective(s) {', '.join(map(repr, bad))}; valid objectives: {', '.join(OBJECTIVES)}")
+        raise ConfigError(f"unknown objective(s) {', '.join(map(repr, bad))}; "
+                          f"valid objectives: {', '.join(STUDIED_OBJECTIVES)}")
     return references() + [Condition(LABELS[o], pretrain={"pretrain.objective": o}) for o in objectives]
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, objectives: Sequence[str] = OBJECTIVES,
+def run(profile: str = "cpu", seeds: Sequence[int] | None = None, objectives: Sequence[str] = STUDIED_OBJECTIVES,
         modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
         pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
     """Pre-train one upstream per objective and train the SV backend on each, once per seed."""

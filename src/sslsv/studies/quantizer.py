@@ -22,17 +22,18 @@ from ..config import ConfigError
 from .factors import DEFAULT_RUN, FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, \
     references, run_factor_study, verdict
 
-QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
+STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
 LABELS = {"kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",
           "random_projection": "random projection", "oracle_phones": "oracle phones"}
 DEFAULT = "kmeans_mfcc"
 
 
-def conditions(quantizers: Sequence[str] = QUANTIZERS) -> list[Condition]:
-    """References, then one condition per quantizer (validated against :data:`QUANTIZERS`)."""
-    bad = [q for q in quantizers if q not in QUANTIZERS]
+def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition]:
+    """References, then one condition per quantizer (validated against :data:`STUDIED_QUANTIZERS`)."""
+    bad = [q for q in quantizers if q not in STUDIED_QUANTIZERS]
     if bad:
-        raise ConfigError(f"unknown quantizer(s) {', '.join(map(repr, bad))}; valid quantizers: {', '.join(QUANTIZERS)}")
+        raise ConfigError(f"unknown quantizer(s) {', '.join(map(repr, bad))}; "
+                          f"valid quantizers: {', '.join(STUDIED_QUANTIZERS)}")
     out = references()
     for q in quantizers:
         sets: dict[str, Any] = {"pretrain.quantizer": q}
@@ -42,7 +43,7 @@ def conditions(quantizers: Sequence[str] = QUANTIZERS) -> list[Condition]:
     return out
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, quantizers: Sequence[str] = QUANTIZERS,
+def run(profile: str = "cpu", seeds: Sequence[int] | None = None, quantizers: Sequence[str] = STUDIED_QUANTIZERS,
         modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
         pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
     """Pre-train one upstream per quantizer and train the SV backend on each, once per seed."""

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ConfigError
+from ..upstreams import RUN_PREFIX, UpstreamReferenceError, resolve_upstream_reference
 
 
 def weighted_layer_sum(hidden_states: list[torch.Tensor], layer_logits: torch.Tensor) -> torch.Tensor:
@@ -134,30 +135,12 @@ class HiddenStateCropSampler:
         return torch.from_numpy(crops), torch.from_numpy(self.labels[idx])
 
 
-def resolve_upstream_reference(reference: str) -> str:
-    """Turn a front-end's ``upstream`` reference into a loadable name or directory.
-
-    ``run:<name>`` is a run under the artifact root (its ``upstream/``
-    directory, written by pre-training); anything else is a local directory
-    or a public checkpoint name.
-    """
-    from ..artifacts import artifact_root
-
-    if reference.startswith("run:"):
-        path = artifact_root() / "runs" / reference[4:] / "upstream"
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(f"upstream {reference!r}: {path} has no saved upstream "
-                                    "(pre-train it first, or check the artifact root)")
-        return str(path)
-    return reference
-
-
 def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFrontend:
     """An :class:`SSLFrontend` for an ``upstream`` reference.
 
     ``init:<backbone>:<size>`` builds a randomly initialised upstream (the
-    "no pre-training" control, seeded by ``seed``); ``run:...``, a directory
-    or a checkpoint name load saved weights.
+    "no pre-training" control, seeded by ``seed``); ``run:<name>``, a directory
+    or a checkpoint name load saved weights (:func:`~sslsv.upstreams.resolve_upstream_reference`).
     """
     from ..pretrain.backbones import Upstream, build_upstream
 
@@ -174,9 +157,12 @@ def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFront
 
 
 def upstream_exists(reference: str) -> bool:
+    """Whether ``reference`` names an upstream here (a bare run name raises, naming the valid forms)."""
     if reference.startswith("init:"):
         return True
     try:
         return Path(resolve_upstream_reference(reference)).exists()
-    except FileNotFoundError:
-        return False
+    except UpstreamReferenceError:
+        if reference.startswith(RUN_PREFIX):
+            return False  # a run not computed (yet)
+        raise

@@ -1,0 +1,130 @@
+"""Figures of speaker-verification results: DET curves, factor studies, layer weights, the summary."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["plot_det", "plot_factor", "plot_layer_weights", "plot_summary"]
+
+_DET_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
+
+
+def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curve"):
+    """DET curves (probit axes) of several systems.
+
+    ``systems`` maps a name to a score table with columns ``label`` and
+    ``score`` (as written to ``scores.tsv``). The EER of each curve is
+    marked and given in the legend.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+    from scipy.stats import norm
+
+    from ..metrics import det_curve, eer
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 5.0))
+    else:
+        fig = ax.figure
+    palette = sns.color_palette("colorblind", n_colors=max(3, len(systems)))
+    lo, hi = 0.0005, 0.5
+    for color, (name, table) in zip(palette, systems.items()):
+        scores, labels = table["score"].to_numpy(), table["label"].to_numpy()
+        det = det_curve(scores, labels)
+        fpr, fnr = np.clip(det["fpr"].to_numpy(), lo, hi), np.clip(det["fnr"].to_numpy(), lo, hi)
+        e = eer(scores, labels)
+        ax.plot(norm.ppf(fpr), norm.ppf(fnr), color=color, lw=1.6, label=f"{name} (EER {100 * e:.2f}%)")
+        ax.plot(norm.ppf(max(e, lo)), norm.ppf(max(e, lo)), "o", color=color, ms=5)
+    ticks = norm.ppf(_DET_TICKS)
+    labels_ = [f"{100 * t:g}" for t in _DET_TICKS]
+    ax.set_xticks(ticks, labels_)
+    ax.set_yticks(ticks, labels_)
+    ax.set_xlim(norm.ppf(lo), norm.ppf(hi))
+    ax.set_ylim(norm.ppf(lo), norm.ppf(hi))
+    ax.plot([norm.ppf(lo), norm.ppf(hi)], [norm.ppf(lo), norm.ppf(hi)], ls=":", color="grey", lw=1)
+    ax.set_xlabel("false acceptance rate (%)")
+    ax.set_ylabel("false rejection rate (%)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+_METRIC_LABELS = {"eer_percent": "EER (%)", "min_dcf_0.01": "minDCF (P=0.01)", "min_dcf_0.05": "minDCF (P=0.05)"}
+
+
+def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) -> None:
+    import seaborn as sns
+
+    refs = per_seed[per_seed["reference"]]
+    rows = per_seed[~per_seed["reference"]]
+    order = [o for o in order if o in set(rows["system"])]
+    hue = "upstream" if rows["upstream"].nunique() > 1 else None
+    sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
+                  linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, color="#1f4e79")
+    sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=4,
+                  ax=ax, color="#1f4e79", legend=False)
+    styles = {"fbank": ("#d95f02", "--"), "random init": ("#7570b3", ":")}
+    for name, sel in refs.groupby("system", sort=False):
+        colour, ls = styles.get(name, ("grey", "-."))
+        m, sd = sel[metric].mean(), sel[metric].std(ddof=1) if len(sel) > 1 else 0.0
+        ax.axhline(m, color=colour, ls=ls, lw=1.5, label=f"{name} (mean)")
+        if sd > 0:
+            ax.axhspan(m - sd, m + sd, color=colour, alpha=0.08)
+    ax.set_xlabel("")
+    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+    for label in ax.get_xticklabels():  # long system names: slanted and anchored at their tick
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
+    if title:
+        ax.set_title(title)
+
+
+def plot_factor(study, metrics: Sequence[str] = ("eer_percent", "min_dcf_0.01"), title: str | None = None):
+    """Each condition's metric over seeds (mean ± sd and the seeds), with the references as lines."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        _factor_panel(ax, study.per_seed, study.order, metric)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title or f"{study.factor}: speaker verification on each upstream ({study.profile})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_weights(weights, title: str = "Learned layer weights (softmax, mean over seeds)"):
+    """Heat map of the SV front-end's layer weights: one row per system, one column per hidden state."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    table = weights.pivot_table(index="system", columns="layer", values="weight", sort=False)
+    fig, ax = plt.subplots(figsize=(1.1 + 0.75 * table.shape[1], 0.9 + 0.45 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar_kws={"label": "weight"}, ax=ax)
+    ax.set_xlabel("hidden state (0 = input embedding)")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_summary(summary, metric: str = "eer_percent"):
+    """All four factor studies side by side, one panel each, on a shared axis."""
+    import matplotlib.pyplot as plt
+
+    studies = list(summary.studies.values())
+    fig, axes = plt.subplots(1, len(studies), figsize=(4.2 * len(studies), 4.4), sharey=True, squeeze=False)
+    for ax, study in zip(axes[0], studies):
+        verdict = summary.claims[study.factor]["verdict"]
+        _factor_panel(ax, study.per_seed, study.order, metric, title=f"{study.factor}\n({verdict})")
+    axes[0][0].legend(loc="best", fontsize=8)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    fig.suptitle("Every factor at a glance: mean ± sd over seeds, references as lines")
+    fig.tight_layout()
+    return fig
