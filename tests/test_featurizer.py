@@ -121,16 +121,49 @@ def test_cache_features_needs_a_frozen_ssl_upstream():
         pipeline.check_sv_config(resolve("smoke", {"frontend.kind": "mfcc"}))
 
 
+def cross_session_eer_percent(model, utterances) -> float:
+    """EER (%) over all pairs of ``utterances`` except same-speaker pairs from one session, read as waveforms."""
+    import itertools
+
+    import numpy as np
+
+    from sslsv.metrics import eer
+    from sslsv.sv.embeddings import extract_embeddings
+
+    emb = extract_embeddings(model.eval(), [u.path for u in utterances], progress=False)
+    emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    pairs = [(i, j) for (i, a), (j, b) in itertools.combinations(enumerate(utterances), 2)
+             if a.speaker != b.speaker or a.session != b.session]
+    scores = np.array([emb[i] @ emb[j] for i, j in pairs])
+    labels = [int(utterances[i].speaker == utterances[j].speaker) for i, j in pairs]
+    return 100.0 * eer(scores, labels)
+
+
 def test_cached_features_train_a_speaker_model_that_reads_waveforms(tmp_path, monkeypatch):
+    """A backend trained on cached hidden states of a frozen upstream, then read from waveforms, has learned.
+
+    The trials pair the *training* speakers' utterances across sessions: a random frozen upstream
+    does not generalise to new speakers from a few minutes of audio (on 16-48 training speakers the
+    open-set EER stayed at 42-53 %, against 44-54 % at step 0), but a backend that learned its speakers from the
+    cached states and reads the same states from waveforms separates them.  Over SV seeds 0-2: 3-8 %
+    EER after 40 steps against 42-53 % at step 0 (same seed, same upstream).
+    """
+    from sslsv.data import load_sv_corpus
+
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
-    cfg = resolve("smoke", {**SSL, "frontend.cache_features": True, "train.steps": 4, "train.warmup_steps": 1,
-                            "train.checkpoint_every": 2, "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3,
-                            "corpus.sessions_per_speaker": 2, "corpus.utterances_per_session": 2,
+    cfg = resolve("smoke", {**SSL, "frontend.cache_features": True, "train.steps": 40, "train.warmup_steps": 4,
+                            "train.checkpoint_every": 20, "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3,
+                            "corpus.sessions_per_speaker": 2, "corpus.utterances_per_session": 3,
                             "corpus.n_trials": 12})
     result = pipeline.run_sv(cfg, progress=False)
     assert 0.0 <= result.metrics["eer_percent"] <= 100.0
     assert "cached upstream features" in result.run.log_file.read_text()
     model = pipeline.load_speaker_model(result.run)
     assert model(torch.randn(1, 16000)).shape == (1, 8)
+    utterances = load_sv_corpus(cfg.corpus, progress=False).train
+    torch.manual_seed(cfg.train.seed)  # the model as pipeline.train_speaker_model starts it
+    untrained = cross_session_eer_percent(pipeline.build_speaker_model(cfg), utterances)
+    trained = cross_session_eer_percent(model, utterances)
+    assert trained < 20.0 and trained < untrained - 20.0, f"trained {trained:.1f} % vs {untrained:.1f} % at step 0"
     from sslsv.config import override
     assert pipeline.sv_run(override(cfg, {"frontend.cache_features": False})).path != result.run.path

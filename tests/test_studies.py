@@ -3,6 +3,8 @@
 The studies end to end run in the smoke nbval references (tests/notebooks/02-06).
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,3 +271,37 @@ def test_analysis_cache_key_tracks_systems_settings_and_version(monkeypatch):
     assert explain.analysis_run("landscape", systems("sv-1"), 0, {"grid": np.linspace(-1, 1, 7), "hessian_iters": 8}).path != a.path
     monkeypatch.setattr(explain, "ANALYSIS_VERSION", 2)
     assert explain.analysis_run("landscape", systems("sv-1"), 0, {"grid": np.linspace(-1, 1, 5), "hessian_iters": 8}).path != a.path
+
+
+def fake_systems(eer_ci: dict) -> "explain.AnalysisSystems":
+    """Analysis systems whose only content is each system's EER and its bootstrap interval."""
+    from types import SimpleNamespace
+
+    from sslsv.studies import explain
+
+    results = {name: SimpleNamespace(metrics={"eer_percent": (lo + hi) / 2, "eer_ci_low": lo, "eer_ci_high": hi,
+                                              "min_dcf_0.01": 1.0, "min_dcf_0.05": 1.0})
+               for name, (lo, hi) in eer_ci.items()}
+    return explain.AnalysisSystems(pretrain_run=None, results=results)
+
+
+@pytest.mark.parametrize("ssl,helps,words", [
+    ((10.0, 14.0), True, "SSL fine-tuned is better than fbank"),
+    ((19.0, 23.0), False, "SSL fine-tuned and fbank are indistinguishable"),
+    ((26.0, 30.0), False, "SSL fine-tuned is worse than fbank"),
+])
+def test_analysis_verdicts_come_from_the_numbers(ssl, helps, words):
+    from sslsv.studies import explain
+
+    systems = fake_systems({"fbank": (20.0, 24.0), "SSL fine-tuned": ssl, "random init fine-tuned": (20.0, 24.0)})
+    assert explain.ssl_helps(systems) is helps
+    assert words in explain.benefit_statement(systems)
+    d = explain.eer_comparison(systems, "SSL fine-tuned", "fbank")
+    assert d.clear is (ssl[1] < 20.0 or ssl[0] > 24.0) and (d.delta < 0) is (ssl[0] < 20.0)
+    study = SimpleNamespace(phone_summary=pd.DataFrame({
+        "model": ["fbank", "SSL fine-tuned"], "trial_type": ["all", "all"], "phone_class": ["vowel", "vowel"],
+        "mass_share": [0.4, 0.7], "mass_share_ci_low": [0.35, 0.6], "mass_share_ci_high": [0.45, 0.8],
+        "duration_share": [0.5, 0.5]}))
+    finding = explain.attribution_finding(study, systems)
+    assert ("is therefore reproduced here" in finding) is helps
+    assert "puts more weight on vowels than fbank" in finding

@@ -7,7 +7,9 @@ import torch
 from sslsv.config import resolve
 from sslsv.data import load_sv_corpus
 from sslsv.sv import pipeline
+from sslsv.metrics import eer
 from sslsv.sv.embeddings import extract_embeddings
+from sslsv.sv.scoring import cosine_scores
 
 TINY = {
     "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3, "corpus.sessions_per_speaker": 2,
@@ -17,6 +19,27 @@ TINY = {
     "train.steps": 6, "train.batch_size": 4, "train.warmup_steps": 2, "train.checkpoint_every": 3,
     "train.crop_seconds": 0.5, "eval.bootstrap": 20,
 }
+
+# A corpus and schedule where training clearly beats random weights: 16 training speakers, 150 steps
+# (about 10 s on one core); over SV seeds 0-2 the EER fell from 45-51 % (random weights) to 30-37 %.
+LEARNS = {
+    **TINY, "corpus.n_train_speakers": 16, "corpus.n_test_speakers": 8, "corpus.sessions_per_speaker": 3,
+    "corpus.utterances_per_session": 3, "corpus.min_seconds": 1.5, "corpus.max_seconds": 2.5, "corpus.n_trials": 200,
+    "ecapa.channels": 32, "ecapa.attention_channels": 16, "ecapa.embedding_dim": 32,
+    "train.steps": 150, "train.batch_size": 16, "train.warmup_steps": 10, "train.checkpoint_every": 150,
+    "train.crop_seconds": 1.5,
+}
+
+
+def untrained_eer_percent(cfg) -> float:
+    """EER (%) on the trial list of the speaker model as training starts it (same seed, step 0)."""
+    corpus = load_sv_corpus(cfg.corpus, progress=False)
+    torch.manual_seed(cfg.train.seed)  # as pipeline.train_speaker_model does before building the model
+    model = pipeline.build_speaker_model(cfg).eval()
+    keys = corpus.test_keys
+    emb = extract_embeddings(model, [corpus.path(k) for k in keys], progress=False)
+    scores = cosine_scores(emb, {k: i for i, k in enumerate(keys)}, corpus.trials)
+    return 100.0 * eer(scores, [t.label for t in corpus.trials])
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +77,13 @@ def test_run_sv_writes_the_run_layout_and_is_reused(artifacts, monkeypatch):
     monkeypatch.setattr(pipeline, "train_speaker_model", boom)
     again = pipeline.run_sv(cfg, progress=False)
     assert again.metrics == m
+
+
+def test_training_beats_random_weights_on_the_same_trials(artifacts):
+    cfg = resolve("smoke", LEARNS)
+    trained = pipeline.run_sv(cfg, progress=False).metrics["eer_percent"]
+    untrained = untrained_eer_percent(cfg)
+    assert trained < untrained - 8.0, f"trained {trained:.1f} % EER vs {untrained:.1f} % with random weights"
 
 
 def test_trained_model_reloads_with_identical_embeddings(artifacts):

@@ -42,6 +42,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .statistics import check_bootstrap, percentile_interval, trial_resamples
+
 __all__ = [
     "error_rates",
     "eer",
@@ -295,28 +297,6 @@ def _accepts_weights(statistic: Callable) -> bool:
     return "weights" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def _resample_counts(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Multiplicities (n,) of each trial in one resample with replacement."""
-    return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
-
-
-def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(low), float(high)
-
-
-def _check_bootstrap(n_resamples: int, level: float) -> None:
-    if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-
-
 def bootstrap_ci(scores, labels, statistic: Callable, n_resamples: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over trials.
@@ -352,25 +332,20 @@ def bootstrap_ci(scores, labels, statistic: Callable, n_resamples: int = 1000, l
     True
     """
     scores, labels, _ = _check_trials(scores, labels)
-    _check_bootstrap(n_resamples, level)
-    rng = np.random.default_rng(seed)
-    n = len(scores)
+    check_bootstrap(n_resamples, level)
     use_weights = _accepts_weights(statistic)
     # sort once: the statistic's own sort of already sorted scores is then cheap
     order = np.argsort(scores)
-    scores, labels = scores[order], labels[order]
+    sorted_scores, sorted_labels = scores[order], labels[order]
     values = []
-    for _ in range(int(n_resamples)):
-        counts = _resample_counts(rng, n)[order]
-        n_target = counts @ labels
-        if n_target == 0 or n_target == counts.sum():
-            continue
+    for counts in trial_resamples(labels, n_resamples, seed):
+        counts = counts[order]
         if use_weights:
-            values.append(statistic(scores, labels, weights=counts))
+            values.append(statistic(sorted_scores, sorted_labels, weights=counts))
         else:
-            idx = np.repeat(np.arange(n), counts.astype(np.int64))
-            values.append(statistic(scores[idx], labels[idx]))
-    return _percentile_interval(np.array(values), level)
+            idx = np.repeat(np.arange(len(scores)), counts.astype(np.int64))
+            values.append(statistic(sorted_scores[idx], sorted_labels[idx]))
+    return percentile_interval(np.array(values), level)
 
 
 def verification_metrics(scores, labels, p_targets: Sequence[float] = (0.01, 0.05), bootstrap: int = 1000,
@@ -410,24 +385,17 @@ def verification_metrics(scores, labels, p_targets: Sequence[float] = (0.01, 0.0
     for p in p_targets:
         out[f"min_dcf_{p:g}"] = _min_dcf_from_rates(fpr, fnr, p, c_miss, c_fa)
     if bootstrap:
-        _check_bootstrap(bootstrap, level)
-        rng = np.random.default_rng(seed)
-        n = len(scores)
-        sorted_labels = st.labels
+        check_bootstrap(bootstrap, level)
         samples: list[list[float]] = []
-        for _ in range(int(bootstrap)):
-            counts = _resample_counts(rng, n)[st.order]
-            n_t = counts @ sorted_labels
-            if n_t == 0 or n_t == counts.sum():
-                continue
-            b_fpr, b_fnr = st.rates(counts)
+        for counts in trial_resamples(labels, bootstrap, seed):
+            b_fpr, b_fnr = st.rates(counts[st.order])
             row = [100.0 * _eer_from_rates(b_fpr, b_fnr)]
             row += [_min_dcf_from_rates(b_fpr, b_fnr, p, c_miss, c_fa) for p in p_targets]
             samples.append(row)
         table = np.array(samples).reshape(-1, 1 + len(p_targets))
         names = ["eer"] + [f"min_dcf_{p:g}" for p in p_targets]
         for j, name in enumerate(names):
-            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = _percentile_interval(table[:, j], level)
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = percentile_interval(table[:, j], level)
     out["n_target"] = n_target
     out["n_nontarget"] = len(labels) - n_target
     out["bootstrap"] = int(bootstrap)

@@ -29,6 +29,7 @@ import pandas as pd
 from ..artifacts import Run, torch_load
 from ..config import ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, override, refuse_controlled, resolve
 from . import controlled
+from ..statistics import compare
 from ..sv.pipeline import SVResult, run_sv
 from .baseline import METRIC_COLUMNS, per_seed_table, summarise
 
@@ -299,9 +300,10 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
                upstream: str | None = None) -> dict[str, Any]:
     """How ``a`` compares with ``b`` on ``metric`` (lower is better).
 
-    ``delta`` is mean(a) - mean(b).  With several seeds the difference is
-    *clear* when it exceeds twice its standard error over seeds (Welch);
-    with one seed, when the two bootstrap intervals do not overlap.
+    ``delta`` is mean(a) - mean(b); whether it is *clear* is
+    :func:`sslsv.statistics.compare`: with several seeds, more than twice its
+    Welch standard error over seeds (``p`` is Welch's p-value); with one
+    seed, non-overlapping bootstrap intervals.
 
     >>> t = pd.DataFrame({"system": ["x"] * 3 + ["y"] * 3, "eer_percent": [10, 11, 12, 20, 21, 22.0],
     ...                   "eer_percent_ci_low": [9] * 6, "eer_percent_ci_high": [23] * 6})
@@ -317,18 +319,14 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
         return sel
 
     ra, rb = rows(a), rows(b)
-    xa, xb = ra[metric].to_numpy(float), rb[metric].to_numpy(float)
-    delta = float(xa.mean() - xb.mean())
-    if len(xa) > 1 and len(xb) > 1:
-        se = float(np.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb)))
-        clear = abs(delta) > 2 * se if se > 0 else delta != 0
-    else:
-        se = float("nan")
-        lo_a, hi_a = ra[f"{metric}_ci_low"].min(), ra[f"{metric}_ci_high"].max()
-        lo_b, hi_b = rb[f"{metric}_ci_low"].min(), rb[f"{metric}_ci_high"].max()
-        clear = bool(hi_a < lo_b or hi_b < lo_a)
-    better = a if delta < 0 else b
-    return {"a": a, "b": b, "delta": delta, "se": se, "clear": bool(clear), "better": better}
+
+    def interval(r: pd.DataFrame) -> tuple[float, float] | None:
+        cols = (f"{metric}_ci_low", f"{metric}_ci_high")
+        return (r[cols[0]].min(), r[cols[1]].max()) if set(cols) <= set(r) else None
+
+    d = compare(ra[metric].to_numpy(float), rb[metric].to_numpy(float), interval(ra), interval(rb))
+    better = a if d.delta < 0 else b
+    return {"a": a, "b": b, "delta": d.delta, "se": d.se, "p": d.p, "clear": d.clear, "better": better}
 
 
 def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
