@@ -260,28 +260,6 @@ def file_sha256(path: Path) -> str:
     return _digests[key]
 
 
-def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], limit: int = 3) -> str:
-    """What differs between two fingerprints (nested dicts), in words: ``trials: changed; audio/id1: removed``."""
-    changes: list[str] = []
-
-    def walk(a: Any, b: Any, where: str) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b)):
-                name = f"{where}/{k}" if where else str(k)
-                if k not in b:
-                    changes.append(f"{name} removed")
-                elif k not in a:
-                    changes.append(f"{name} added")
-                else:
-                    walk(a[k], b[k], name)
-        elif a != b:
-            changes.append(f"{where} changed")
-
-    walk(dict(recorded), dict(current), "")
-    shown = "; ".join(changes[:limit])
-    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")
-
-
 class _RunFile:
     """A file of the fixed run layout, read as an attribute: ``run.config_file`` is ``run.path / "config.json"``."""
 
@@ -363,6 +341,8 @@ class Run:
         if inputs is not None:
             before = manifest.get("inputs")
             if before != json.loads(json.dumps(dict(inputs), default=_json_default)):
+                from .data.fingerprint import describe_change
+
                 what = describe_change(before or {}, inputs) if before else "no input fingerprint recorded"
                 return f"its inputs changed since it finished ({what})"
         return None

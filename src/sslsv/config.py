@@ -181,7 +181,7 @@ class PretrainConfig:
     objective: str = "masked"  # "masked" | "unmasked" | "mixed" | "contrastive" | "ctc"
     quantizer: str = "kmeans_mfcc"  # "kmeans_mfcc" | "kmeans_hidden" | "random_projection" | "oracle_phones"
     n_clusters: int = 100  # codebook size K (100 on MFCC, 500 on hidden layers in HuBERT)
-    kmeans_source: str = ""  # iteration 2: upstream dir, hub name or run name "pretrain-<hash>"
+    kmeans_source: str = ""  # iteration 2: upstream dir, hub name or pre-training run "run:<run name>"
     kmeans_layer: int = 6  # hidden state of kmeans_source that k-means clusters (0 = embedding layer)
     kmeans_max_frames: int = 200_000  # frames sampled to fit k-means (all frames are labelled)
     hours: float = 0.0  # pre-training audio drawn from the pool; 0 = the whole pool

@@ -27,7 +27,6 @@ unnoticed (see "What is checked" in the README).
 >>> sorted(before["audio"])
 ['a', 't', 'u']
 >>> _ = (root / "veri_test2.txt").write_text("1 t/s1/1.wav u/s1/1.wav\\n")
->>> from sslsv.artifacts import describe_change
 >>> describe_change(before, voxceleb_fingerprint(root))
 'trials changed'
 """
@@ -37,10 +36,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = ["voxceleb_fingerprint", "librispeech_fingerprint", "sv_fingerprint", "pool_fingerprint",
-           "upstream_fingerprint"]
+           "upstream_fingerprint", "describe_change"]
 
 _TEXT_SUFFIXES = (".txt", ".jsonl")
 
@@ -130,3 +129,25 @@ def upstream_fingerprint(directory) -> dict[str, str]:
     directory = Path(directory)
     return {p.relative_to(directory).as_posix(): _sha256(p)[:16]
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], limit: int = 3) -> str:
+    """What differs between two fingerprints (nested dicts), in words: ``trials: changed; audio/id1: removed``."""
+    changes: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                name = f"{where}/{k}" if where else str(k)
+                if k not in b:
+                    changes.append(f"{name} removed")
+                elif k not in a:
+                    changes.append(f"{name} added")
+                else:
+                    walk(a[k], b[k], name)
+        elif a != b:
+            changes.append(f"{where} changed")
+
+    walk(dict(recorded), dict(current), "")
+    shown = "; ".join(changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")

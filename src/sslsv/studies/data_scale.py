@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ..config import ConfigError
-from ..config import resolve
-from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
+from ..config import ConfigError, resolve
+from .factors import Condition, FactorStudy, references, factor_runner, scale_claim, scale_finding
 
 # Hours of pre-training audio per profile: at least four amounts spanning 10x (the whole pool last).
 HOURS: dict[str, tuple[float, ...]] = {
@@ -53,12 +52,7 @@ def amounts(study: FactorStudy) -> dict[str, float]:
     return {c.label: float(table.loc[c.label, "hours"]) for c in study.conditions if not c.reference}
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, hours: Sequence[float] | None = None,
-        modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-        pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-    """Pre-train one upstream per amount of audio and train the SV backend on each, once per seed."""
-    return run_factor_study("data scale", profile, conditions(profile, hours, overrides), seeds, modes, overrides,
-                            pretrain_overrides, progress)
+run = factor_runner("data scale", conditions, "amount of pre-training audio (hours; default: the profile's)")
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

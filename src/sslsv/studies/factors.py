@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -248,6 +248,41 @@ def layer_weights(run: Run) -> np.ndarray | None:
     if logits is None:
         return None
     return torch.softmax(logits.float(), dim=0).numpy()
+
+
+def check_choices(what: str, given: Sequence[Any], valid: Sequence[Any]) -> None:
+    """Refuse levels of a factor that do not exist, naming them and the valid ones.
+
+    >>> check_choices("sizes", ["tiny", "huge"], ("tiny", "small"))
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: unknown sizes 'huge'; valid sizes: tiny, small
+    """
+    bad = [g for g in given if g not in valid]
+    if bad:
+        raise ConfigError(f"unknown {what} {', '.join(map(repr, bad))}; valid {what}: {', '.join(map(str, valid))}")
+
+
+def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, Any] | None], list[Condition]],
+                  levels: str) -> Callable[..., "FactorStudy"]:
+    """The ``run`` function of a factor-study module (chapters 02-05).
+
+    ``run(profile, seeds, values, modes, overrides, pretrain_overrides, progress)`` pre-trains one
+    upstream per level of the factor and trains the SV backend on each, once per seed; ``values``
+    are the levels (``None``: the profile's), turned into conditions by
+    ``conditions_of(profile, values, overrides)``. ``levels`` names them in the docstring.
+    """
+
+    def run(profile: str = "cpu", seeds: Sequence[int] | None = None, values: Sequence[Any] | None = None,
+            modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
+            pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
+        return run_factor_study(factor, profile, conditions_of(profile, values, overrides), seeds, modes, overrides,
+                                pretrain_overrides, progress)
+
+    run.__doc__ = (f"The {factor} study: pre-train one upstream per {levels} (``values``; ``None``: the "
+                   "profile's) and train the SV backend on each, once per seed (see "
+                   ":func:`~sslsv.studies.factors.factor_runner`).")
+    return run
 
 
 def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition], seeds: Sequence[int] | None = None,

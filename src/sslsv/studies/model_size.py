@@ -8,11 +8,10 @@ the default size's architecture, as in every chapter.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
-from ..config import ConfigError
 from ..pretrain.backbones import SIZES
-from .factors import Condition, FactorStudy, references, run_factor_study, scale_claim, scale_finding
+from .factors import Condition, FactorStudy, check_choices, references, factor_runner, scale_claim, scale_finding
 
 # Sizes per profile, smallest first (at least three).
 SIZES_BY_PROFILE: dict[str, tuple[str, ...]] = {
@@ -25,18 +24,12 @@ SIZES_BY_PROFILE: dict[str, tuple[str, ...]] = {
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
     """References, then one condition per size (validated against the presets)."""
     sizes = tuple(SIZES_BY_PROFILE.get(profile, SIZES_BY_PROFILE["cpu"]) if sizes is None else sizes)
-    bad = [s for s in sizes if s not in SIZES]
-    if bad:
-        raise ConfigError(f"unknown size(s) {', '.join(map(repr, bad))}; valid sizes: {', '.join(SIZES)}")
+    check_choices("sizes", sizes, SIZES)
     return references() + [Condition(s, pretrain={"pretrain.size": s}) for s in sizes]
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, sizes: Sequence[str] | None = None,
-        modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-        pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-    """Pre-train one upstream per size and train the SV backend on each, once per seed."""
-    return run_factor_study("model size", profile, conditions(profile, sizes), seeds, modes, overrides,
-                            pretrain_overrides, progress)
+run = factor_runner("model size", lambda profile, values, overrides: conditions(profile, values),
+                    "upstream size (names from sslsv.pretrain.SIZES; default: the profile's three)")
 
 
 def parameters(study: FactorStudy) -> dict[str, float]:

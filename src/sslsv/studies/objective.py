@@ -17,11 +17,10 @@ plus the fbank front-end and the same upstream from random weights.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
-from ..config import ConfigError
-from .factors import FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, references, \
-    run_factor_study, verdict
+from .factors import FBANK, RANDOM, Condition, FactorStudy, check_choices, describe_difference, difference, references, \
+    factor_runner, verdict
 
 STUDIED_OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")
 LABELS = {"masked": "masked", "unmasked": "unmasked", "mixed": "masked+unmasked", "contrastive": "contrastive",
@@ -30,19 +29,12 @@ LABELS = {"masked": "masked", "unmasked": "unmasked", "mixed": "masked+unmasked"
 
 def conditions(objectives: Sequence[str] = STUDIED_OBJECTIVES) -> list[Condition]:
     """References, then one condition per objective (validated against :data:`STUDIED_OBJECTIVES`)."""
-    bad = [o for o in objectives if o not in STUDIED_OBJECTIVES]
-    if bad:
-        raise ConfigError(f"unknown objective(s) {', '.join(map(repr, bad))}; "
-                          f"valid objectives: {', '.join(STUDIED_OBJECTIVES)}")
+    check_choices("objectives", objectives, STUDIED_OBJECTIVES)
     return references() + [Condition(LABELS[o], pretrain={"pretrain.objective": o}) for o in objectives]
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, objectives: Sequence[str] = STUDIED_OBJECTIVES,
-        modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-        pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-    """Pre-train one upstream per objective and train the SV backend on each, once per seed."""
-    return run_factor_study("objective", profile, conditions(objectives), seeds, modes, overrides,
-                            pretrain_overrides, progress)
+run = factor_runner("objective", lambda profile, values, overrides: conditions(values or STUDIED_OBJECTIVES),
+                    "objective (names from STUDIED_OBJECTIVES)")
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

@@ -14,13 +14,12 @@ The paper reports a minor impact.  The conditions differ only in
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import ConfigError
-from .factors import DEFAULT_RUN, FBANK, RANDOM, Condition, FactorStudy, describe_difference, difference, \
-    references, run_factor_study, verdict
+from .factors import DEFAULT_RUN, FBANK, RANDOM, Condition, FactorStudy, check_choices, describe_difference, difference, \
+    references, factor_runner, verdict
 
 STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
 LABELS = {"kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",
@@ -30,10 +29,7 @@ DEFAULT = "kmeans_mfcc"
 
 def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition]:
     """References, then one condition per quantizer (validated against :data:`STUDIED_QUANTIZERS`)."""
-    bad = [q for q in quantizers if q not in STUDIED_QUANTIZERS]
-    if bad:
-        raise ConfigError(f"unknown quantizer(s) {', '.join(map(repr, bad))}; "
-                          f"valid quantizers: {', '.join(STUDIED_QUANTIZERS)}")
+    check_choices("quantizers", quantizers, STUDIED_QUANTIZERS)
     out = references()
     for q in quantizers:
         sets: dict[str, Any] = {"pretrain.quantizer": q}
@@ -43,12 +39,8 @@ def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition
     return out
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] | None = None, quantizers: Sequence[str] = STUDIED_QUANTIZERS,
-        modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-        pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-    """Pre-train one upstream per quantizer and train the SV backend on each, once per seed."""
-    return run_factor_study("quantizer", profile, conditions(quantizers), seeds, modes, overrides,
-                            pretrain_overrides, progress)
+run = factor_runner("quantizer", lambda profile, values, overrides: conditions(values or STUDIED_QUANTIZERS),
+                    "quantizer (names from STUDIED_QUANTIZERS)")
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
