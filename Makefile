@@ -101,6 +101,8 @@ bench: env
 	$(PY) benchmarks/bench_sv.py
 	$(PY) benchmarks/bench_pretrain.py
 	$(PY) benchmarks/bench_analysis.py
+	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_batching.py
 
 clean-book:
 	rm -rf _build
