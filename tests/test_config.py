@@ -65,3 +65,15 @@ def test_configs_are_frozen():
 def test_dict_round_trip():
     cfg = resolve("cpu", {"train.seed": 3})
     assert from_dict(SVConfig, to_dict(cfg)) == cfg
+
+
+def test_a_profile_key_that_no_config_has_is_refused(monkeypatch):
+    """A typo in a profile is an error, not a setting silently dropped."""
+    from sslsv import config
+
+    for profile in config.PROFILES:  # the real profiles hold only real keys
+        config.resolve(profile)
+        config.resolve(profile, base=config.PretrainExperimentConfig())
+    monkeypatch.setitem(config.PROFILES, "smoke", {**config.PROFILES["smoke"], "train.stpes": 3})
+    with pytest.raises(config.ConfigError, match=r"profile 'smoke' sets 'train.stpes', which no config has"):
+        config.resolve("smoke")

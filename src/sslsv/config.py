@@ -345,6 +345,11 @@ def resolve(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, ba
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     cfg = base if base is not None else SVConfig()
+    # A profile holds the keys of both experiment configs; a key that neither has is a typo.
+    unknown = [k for k in PROFILES[profile] if not any(_has_key(c, k) for c in (SVConfig(), PretrainExperimentConfig()))]
+    if unknown:
+        raise ConfigError(f"profile {profile!r} sets {', '.join(map(repr, unknown))}, which no config has "
+                          "(see sslsv/profiles.py)")
     profile_values = {k: v for k, v in PROFILES[profile].items() if _has_key(cfg, k)}
     cfg = override(cfg, profile_values)
     cfg = override(cfg, overrides)
