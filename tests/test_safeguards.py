@@ -25,15 +25,8 @@ from sslsv.artifacts import ArtifactError, Run, read_json
 from sslsv.cli import main
 from sslsv.config import ConfigError, resolve
 from sslsv.sv import pipeline
+from test_sv import TINY  # the tiny corpus and model of the SV pipeline tests
 
-TINY = {
-    "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3, "corpus.sessions_per_speaker": 2,
-    "corpus.utterances_per_session": 2, "corpus.min_seconds": 1.0, "corpus.max_seconds": 1.5,
-    "corpus.n_trials": 20, "corpus.pretrain_hours": 0.002, "corpus.pretrain_speakers": 2,
-    "ecapa.channels": 16, "ecapa.attention_channels": 8, "ecapa.embedding_dim": 8,
-    "train.steps": 6, "train.batch_size": 4, "train.warmup_steps": 2, "train.checkpoint_every": 3,
-    "train.crop_seconds": 0.5, "eval.bootstrap": 20,
-}
 REPO = Path(__file__).resolve().parents[1]
 
 
