@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .config import config_hash, to_dict
 from .errors import UserError
@@ -57,7 +57,7 @@ def notice(message: str) -> None:
         print(f"sslsv: {message}", file=sys.stderr)
 
 
-def _write_problem(path: Path, e: OSError) -> ArtifactError:
+def write_problem(path: Path, e: OSError) -> ArtifactError:
     """An :class:`ArtifactError` for a failed write, naming ``path`` and the fix."""
     reason = e.strerror or str(e)
     if e.errno == errno.ENOSPC:
@@ -67,6 +67,23 @@ def _write_problem(path: Path, e: OSError) -> ArtifactError:
     else:
         fix = "check the disk, or point SSLSV_ARTIFACTS elsewhere"
     return ArtifactError(f"cannot write {path}: {reason}; {fix}")
+
+
+def move_aside(path: Path, into: Path | None = None, suffix: str = "set-aside") -> Path:
+    """Move a damaged or stale artifact out of the way, never deleting it, and return where it went.
+
+    It goes to ``<into>/<name>-<time>`` when ``into`` is given, else next to itself as
+    ``<name>.<suffix>-<time>``.
+    """
+    path = Path(path)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    target = Path(into) / f"{path.name}-{stamp}" if into is not None else path.with_name(f"{path.name}.{suffix}-{stamp}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except OSError as e:
+        raise write_problem(target, e) from e
+    return target
 
 
 def read_json(path: Path, what: str = "file") -> Any:
@@ -105,7 +122,7 @@ def _atomic_write(path: Path, write) -> None:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise _write_problem(path, e) from e
+            raise write_problem(path, e) from e
         raise
 
 
@@ -219,7 +236,7 @@ def file_lock(lock_path: Path, what: str) -> Iterator[None]:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         f = open(lock_path, "a+")
     except OSError as e:
-        raise _write_problem(lock_path, e) from e
+        raise write_problem(lock_path, e) from e
     with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -336,7 +353,7 @@ class Run:
             recorded = read_json(self.config_file, "run config")
         except ArtifactError as e:
             return str(e)
-        if config_hash(recorded) != self.hash or recorded != self.config_dict:
+        if recorded != self.config_dict:
             return "config.json no longer describes this run (edited by hand?)"
         if inputs is not None:
             before = manifest.get("inputs")
@@ -368,14 +385,18 @@ class Run:
 
     def set_aside(self) -> Path:
         """Move the run directory to ``runs/.set-aside/`` and return where it went."""
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        target = self.path.parent / ".set-aside" / f"{self.path.name}-{stamp}"
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.path, target)
-        except OSError as e:
-            raise _write_problem(target, e) from e
-        return target
+        return move_aside(self.path, into=self.path.parent / ".set-aside")
+
+    def serve(self, inputs: Mapping[str, Any] | None, load: Callable[[], Any], compute: Callable[[], Any]) -> Any:
+        """``load()`` when the finished run can be served (:meth:`reusable`), else ``compute()`` under its lock.
+
+        A process that had to wait for the lock checks again first: the holder may have just
+        finished the very same run.
+        """
+        if self.reusable(inputs):
+            return load()
+        with self.lock():
+            return load() if self.reusable(inputs) else compute()
 
     def lock(self) -> contextlib.AbstractContextManager:
         """Hold the run's lock (``runs/<name>.lock``) for a block; a second holder waits and says for whom."""
@@ -392,7 +413,7 @@ class Run:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise _write_problem(self.path, e) from e
+            raise write_problem(self.path, e) from e
         if self.config_file.exists():
             recorded = read_json(self.config_file, "run config")
             if recorded != self.config_dict:
@@ -412,7 +433,7 @@ class Run:
             with open(self.log_file, "a") as f:
                 f.write(f"[{stamp}] {message}\n")
         except OSError as e:
-            raise _write_problem(self.log_file, e) from e
+            raise write_problem(self.log_file, e) from e
 
     def finish(self, metrics: dict[str, Any], inputs: Mapping[str, Any] | None = None) -> None:
         """Write the metrics, the manifest (files and ``inputs``), then the DONE marker."""

@@ -89,7 +89,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     resolve(args.profile, sets)  # every key and value checked before torch is imported
     from .studies import baseline
 
-    result = baseline.run(args.profile, args.seeds, parse_sets(args.sets), progress=not args.no_progress)
+    result = baseline.run(args.profile, args.seeds, sets, progress=not args.no_progress)
     cols = ["system", "seed", "eer_percent", "eer_percent_ci_low", "eer_percent_ci_high", "min_dcf_0.01",
             "min_dcf_0.05"]
     print(result.per_seed[cols].round(3).to_string(index=False))
@@ -117,8 +117,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     resolve(args.profile, {**{k: v for k, v in sets.items() if k.startswith("corpus.")}, **pretrain_sets},
             base=PretrainExperimentConfig())
     module = importlib.import_module(f"sslsv.studies.{args.study}")
-    kw = dict(seeds=args.seeds, modes=args.modes, overrides=parse_sets(args.sets),
-              pretrain_overrides=parse_sets(args.pretrain_sets), progress=not args.no_progress)
+    kw = dict(seeds=args.seeds, modes=args.modes, overrides=sets, pretrain_overrides=pretrain_sets,
+              progress=not args.no_progress)
     if args.study == "summary":
         result = module.run(args.profile, **kw)
         print(result.table().round(3).to_string(index=False))
@@ -215,9 +215,9 @@ def user_error(e: BaseException) -> str | None:
         import errno
 
         if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
-            from .artifacts import _write_problem
+            from .artifacts import write_problem
 
-            return str(_write_problem(e.filename, e))
+            return str(write_problem(e.filename, e))
         return f"{e.filename}: {e.strerror or e}"
     return str(e).strip() or type(e).__name__
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .artifacts import ArtifactError, atomic_torch_save, notice, torch_load
+from .artifacts import ArtifactError, atomic_torch_save, move_aside, notice, torch_load
 from .config import ConfigError, OptimConfig
 from .errors import UserError
 
@@ -101,8 +101,7 @@ def _load_checkpoint(checkpoint: Path, log: Callable[[str], None] | None) -> dic
             raise ArtifactError(f"checkpoint {checkpoint} holds no training state")
         return state
     except ArtifactError as e:
-        aside = checkpoint.with_name(f"{checkpoint.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(checkpoint, aside)
+        aside = move_aside(checkpoint, suffix="corrupt")
         message = f"{e}; moved it to {aside} and training from step 0"
         notice(message)
         if log:

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -37,8 +35,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomic_write_json, file_sha256, notice,
-                         read_json)
+from ..artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomic_write_json, file_sha256, move_aside,
+                         notice, read_json)
 from ..config import ConfigError, PretrainConfig, config_hash
 from ..data.corpus import PretrainPool
 from ..features import Fbank, MFCCDeltas
@@ -293,8 +291,7 @@ def _load_cached_targets(directory: Path, key: dict) -> Targets | None:
             return Targets(labels, int(meta["n_classes"]), meta["info"])
     except (ArtifactError, KeyError, ValueError, OSError) as e:
         why = str(e)
-    aside = directory.with_name(f"{directory.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}")
-    os.replace(directory, aside)
+    aside = move_aside(directory)
     notice(f"not reusing the target cache {directory}: {why}; moved it to {aside} and computing it again")
     return None
 

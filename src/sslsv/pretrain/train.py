@@ -157,13 +157,9 @@ def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
     if run.reusable(inputs):
         return run
     init_distributed_from_env()
-    rank, world = distributed_info()
-    if world > 1:  # under torchrun the ranks move in step (barriers), so no lock
+    if distributed_info()[1] > 1:  # under torchrun the ranks move in step (barriers), so no lock
         return _compute_pretrain(cfg, run, inputs, progress, on_step)
-    with run.lock():
-        if run.reusable(inputs):  # another process finished it while this one waited
-            return run
-        return _compute_pretrain(cfg, run, inputs, progress, on_step)
+    return run.serve(inputs, lambda: run, lambda: _compute_pretrain(cfg, run, inputs, progress, on_step))
 
 
 def _compute_pretrain(cfg: PretrainExperimentConfig, run: Run, inputs: dict[str, Any], progress: bool,

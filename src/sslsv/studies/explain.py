@@ -164,16 +164,17 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     alignments = corpus.root / "meta" / "alignments.jsonl"
     if alignments.is_file():
         inputs["alignments"] = file_sha256(alignments)
-    with run.lock():
-        if run.reusable(inputs):
-            return systems, AttributionStudy.load(run.path / "study")
+
+    def compute():
         run.start()
         study = attribution_study(speaker_models(systems), corpus, seed=seed, progress=progress, **kw)
         study.save(run.path / "study")
         run.finish({"trials": int(study.trials["trial"].nunique()),
                     "median_relative_delta": float(study.trials["relative_delta"].median()),
                     "seconds": float(study.trials["seconds"].sum())}, inputs=inputs)
-    return systems, study
+        return study
+
+    return systems, run.serve(inputs, lambda: AttributionStudy.load(run.path / "study"), compute)
 
 
 def eer_comparison(systems: AnalysisSystems, a: str, b: str) -> Difference:
@@ -276,15 +277,15 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
     run = analysis_run("landscape", systems, seed, kw)
     inputs = analysis_inputs(systems)
-    with run.lock():
-        if run.reusable(inputs):
-            return systems, LandscapeStudy.load(run.path / "study")
+
+    def compute():
         run.start()
-        runs = {name: r.run for name, r in systems.results.items()}
-        study = runs_landscape_study(runs, progress=progress, **kw)
+        study = runs_landscape_study({name: r.run for name, r in systems.results.items()}, progress=progress, **kw)
         study.save(run.path / "study")
         run.finish({"seconds": {k: float(v) for k, v in study.seconds.items()}}, inputs=inputs)
-    return systems, study
+        return study
+
+    return systems, run.serve(inputs, lambda: LandscapeStudy.load(run.path / "study"), compute)
 
 
 def landscape_finding(study, systems: AnalysisSystems) -> str:

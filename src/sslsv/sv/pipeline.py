@@ -210,12 +210,7 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
     check_sv_config(cfg)
     run = sv_run(cfg)
     inputs = sv_inputs(cfg, progress)
-    if run.reusable(inputs):
-        return load_result(run)
-    with run.lock():
-        if run.reusable(inputs):  # another process finished it while this one waited
-            return load_result(run)
-        return _compute_sv(cfg, run, inputs, progress)
+    return run.serve(inputs, lambda: load_result(run), lambda: _compute_sv(cfg, run, inputs, progress))
 
 
 def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool) -> SVResult:
