@@ -77,3 +77,30 @@ def test_a_profile_key_that_no_config_has_is_refused(monkeypatch):
     monkeypatch.setitem(config.PROFILES, "smoke", {**config.PROFILES["smoke"], "train.stpes": 3})
     with pytest.raises(config.ConfigError, match=r"profile 'smoke' sets 'train.stpes', which no config has"):
         config.resolve("smoke")
+
+
+def test_the_study_section_of_a_profile_is_strict(monkeypatch):
+    """Every per-profile study setting lives in PROFILES under study.*, checked like a config."""
+    from sslsv import config
+    from sslsv.studies.settings import settings
+
+    for profile in config.PROFILES:
+        s = settings(profile)
+        assert s.seeds and s.modes and len(s.data_scale_hours) >= 4 and len(s.model_sizes) >= 3
+    assert settings("cpu").sv.overrides() == {"train.steps": 150, "train.batch_size": 32, "train.warmup_steps": 20,
+                                              "train.checkpoint_every": 50}
+    assert settings("paper").sv.overrides() == {}  # the paper's studies use the profile's own schedule
+    assert settings("paper").modes == ("frozen", "fine-tuned") and not settings("paper").cache_features
+    land = settings("smoke").landscape.kwargs()
+    assert len(land["alphas"]) == 7 and land["alphas"][0] == -1.0 and land["hessian_seeds"] == (0,)
+
+    smoke = dict(config.PROFILES["smoke"])
+    monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.seedz": (0,)})
+    with pytest.raises(config.ConfigError, match=r"profile 'smoke', study section: unknown key 'seedz'"):
+        config.resolve("smoke")  # resolving any config checks the study section too
+    monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.seeds": "0"})
+    with pytest.raises(config.ConfigError, match=r"key 'seeds' expects tuple"):
+        settings("smoke")
+    monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.modes": ("frozn",)})
+    with pytest.raises(config.ConfigError, match=r"study.modes has 'frozn'; valid modes: frozen, fine-tuned"):
+        settings("smoke")

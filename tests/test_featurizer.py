@@ -167,3 +167,47 @@ def test_cached_features_train_a_speaker_model_that_reads_waveforms(tmp_path, mo
     assert trained < 20.0 and trained < untrained - 20.0, f"trained {trained:.1f} % vs {untrained:.1f} % at step 0"
     from sslsv.config import override
     assert pipeline.sv_run(override(cfg, {"frontend.cache_features": False})).path != result.run.path
+
+
+def test_upstream_states_are_computed_once_per_weights_and_match_the_forward_pass(tmp_path):
+    """The state cache serves one upstream's states to every seed, never another upstream's."""
+    import numpy as np
+    import soundfile as sf
+
+    from sslsv.sv.featurizer import UpstreamStates
+    from sslsv.sv.model import SpeakerModel
+    from sslsv.config import EcapaConfig
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"u{i}.wav")
+        sf.write(paths[-1], (0.1 * rng.standard_normal(16000 + 800 * i)).astype(np.float32), 16000)
+    cache = UpstreamStates()
+    a, b = build_ssl_frontend("init:hubert:tiny", False, seed=0), build_ssl_frontend("init:hubert:tiny", False, seed=1)
+    states_a = cache.bind(a.upstream)
+    first = [states_a(p) for p in paths]
+    again = [cache.bind(a.upstream)(p) for p in paths]  # a second system on the same upstream
+    assert cache.misses == 3 and cache.hits == 3 and all(x is y for x, y in zip(first, again))
+    other = cache.bind(b.upstream)(paths[0])  # other weights: computed, not served
+    assert cache.misses == 4 and not np.allclose(other, first[0])
+    assert cache.bind(a.upstream)(paths[0], 8000).shape[1] < first[0].shape[1]  # a cut is its own entry
+
+    # an embedding from cached states is the embedding from the waveform, bit for bit
+    model = SpeakerModel(a, EcapaConfig(channels=16, attention_channels=8, embedding_dim=8)).eval()
+    from sslsv.data.audio import read_audio
+    for p, st in zip(paths, first):
+        with torch.no_grad():
+            from_wave = model(torch.from_numpy(read_audio(p))[None])
+            from_states = model(torch.from_numpy(st)[None])
+        assert torch.equal(from_wave, from_states)
+
+    # a file rewritten in place is read again; the memory bound drops the least recently used upstream
+    import os
+    sf.write(paths[0], (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    os.utime(paths[0], ns=(1, 1))
+    assert not np.array_equal(states_a(paths[0]), first[0])
+    small = UpstreamStates(max_bytes=first[0].nbytes)
+    small.bind(a.upstream)(paths[1])
+    small.bind(b.upstream)(paths[1])
+    assert len(small._by_upstream) == 1 and small.nbytes == first[1].nbytes

@@ -14,6 +14,7 @@ from sslsv.artifacts import Run
 from sslsv.config import ConfigError, OptimConfig
 from sslsv.studies import data_scale, factors, model_size, objective, quantizer, summary
 from sslsv.studies.factors import FBANK, RANDOM, Condition, FactorStudy, difference
+from sslsv.studies.settings import settings
 
 
 def default_conditions(profile="smoke"):
@@ -49,7 +50,7 @@ def test_references_are_the_same_runs_in_every_study():
 def test_sv_config_per_kind_and_the_study_schedule():
     fb = factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 2)
     assert fb.frontend.kind == "fbank" and fb.train.seed == 2
-    assert fb.train.steps == factors.STUDY_SV["cpu"]["train.steps"]
+    assert fb.train.steps == settings("cpu").sv.steps == 150
     rnd = factors.sv_config("cpu", Condition(RANDOM, kind="random"), 0)
     assert rnd.frontend.upstream == "init:w2v_bert:tiny" and not rnd.frontend.finetune
     ssl = factors.sv_config("cpu", Condition("x"), 0, "fine-tuned", upstream="run:pretrain-abc")
@@ -84,12 +85,12 @@ def test_invalid_study_values_name_the_valid_set():
 
 def test_data_scale_spans_tenfold_and_the_whole_pool_is_the_default():
     for profile in ("smoke", "cpu", "paper"):
-        hours = data_scale.HOURS[profile]
+        hours = settings(profile).data_scale_hours
         assert len(hours) >= 4 and max(hours) / min(hours) >= 10
     conds = data_scale.conditions("cpu")
     assert [c.label for c in conds[2:]] == ["0.1 h", "0.25 h", "0.5 h", "1 h"]
     assert conds[-1].pretrain == {"pretrain.hours": 0.0}
-    assert model_size.SIZES_BY_PROFILE["paper"][-2:] == ("base", "large")
+    assert settings("paper").model_sizes[-2:] == ("base", "large")
 
 
 def test_preflight_fails_before_compute_on_a_missing_data_root(tmp_path):
@@ -228,18 +229,6 @@ def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
     p = summary.premise(s)
     assert p["system"] == "masked" and p["vs_random"]["b"] == RANDOM and p["vs_fbank"]["b"] == FBANK
     assert expected in summary.finding(s)
-
-
-def test_timing_complete_reads_the_metrics_or_an_old_runs_log(tmp_path):
-    run = Run("demo", OptimConfig(), root=tmp_path)
-    run.start()
-    run.log("pool: 10 utterances")
-    run.finish({"seconds": 60.0})
-    assert factors.timing_complete(run)
-    run.log("resumed from step 300 (checkpoint.pt)")
-    assert not factors.timing_complete(run)  # an old run: only the last segment was timed
-    run.finish({"seconds": 60.0, "timing_complete": True})
-    assert factors.timing_complete(run)
 
 
 def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):

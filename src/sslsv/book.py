@@ -93,15 +93,20 @@ def _same_notebook(path: Path, nb: Any) -> bool:
 
 
 def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, output_dir: str | Path = "book",
-                      parameters: Mapping[str, Any] | None = None) -> list[Path]:
+                      parameters: Mapping[str, Any] | None = None, plan: bool = False,
+                      progress: bool = False) -> list[Path]:
     """Run each notebook (default: the chapters in ``_toc.yml``) with ``profile`` into ``output_dir``.
 
+    ``plan``: first print every run the chapters need, which are cached, and the estimated
+    compute (:mod:`sslsv.studies.plan`).  ``progress``: a progress bar over the whole book, in
+    estimated seconds of compute, so that its ETA is the plan's, corrected by the pace so far.
     A cell error raises (papermill's ``PapermillExecutionError``) after the
     partially executed notebook has been written, so its output can be read.
     """
     import tempfile
 
     import papermill
+    from tqdm.auto import tqdm
 
     outputs = []
     out_dir = Path(output_dir)
@@ -115,13 +120,26 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
         sources = [sync_notebook(name, staging) for name in names]
         for src in sources:  # every parameter checked before any notebook computes
             check_parameters(src, params)
+        seconds = [1.0] * len(names)
+        if plan or progress:
+            from .studies.plan import book_plan, chapter_seconds, format_plan
+
+            table = book_plan(profile, names, params)
+            seconds = [max(s, 1.0) for s in chapter_seconds(table, names)]  # a chapter costs at least its kernel
+            if plan:
+                print(format_plan(table, profile), flush=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, src in zip(names, sources):
+        bar = tqdm(total=round(sum(seconds)), unit="s", desc="book", disable=not progress,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
+        for name, src, est in zip(names, sources, seconds):
+            bar.set_description(f"book: {name}")
             out = out_dir / f"{name}.ipynb"
             papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name=KERNEL_NAME,
                                        cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
             _strip_volatile_metadata(out)
             outputs.append(out)
+            bar.update(round(est))
+        bar.close()
     return outputs
 
 

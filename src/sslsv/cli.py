@@ -139,7 +139,17 @@ def cmd_book(args: argparse.Namespace) -> int:
 
     names = notebook_names() if args.all else args.notebooks
     execute_notebooks(profile=args.profile, names=names, output_dir=args.output_dir,
-                      parameters=parse_sets(args.sets))
+                      parameters=parse_sets(args.sets), plan=not args.no_plan, progress=not args.no_plan)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .book import toc_notebooks
+    from .studies.plan import book_plan, format_plan
+
+    names = args.notebooks or toc_notebooks()
+    print(format_plan(book_plan(args.profile, names, {"profile": args.profile, **parse_sets(args.sets)}),
+                      args.profile))
     return 0
 
 
@@ -175,8 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="book")
     p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
                    help="extra notebook parameter")
+    p.add_argument("--no-plan", action="store_true",
+                   help="do not print the plan (every run, cached or not, with estimates) nor the book's progress bar")
     _debug(p)
     p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("plan", help="print every run the book needs, which are cached, and the estimated compute")
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    p.add_argument("--notebooks", nargs="*", default=None,
+                   help="names like 01_baseline (default: the chapters in _toc.yml)")
+    p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE", help="notebook parameter")
+    _debug(p)
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("pretrain", help="pre-train an SSL upstream (objective x quantizer x size x hours)",
                        description="One pre-training run; prints the run directory and its diagnostics as JSON. "

@@ -346,10 +346,14 @@ def resolve(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, ba
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     cfg = base if base is not None else SVConfig()
     # A profile holds the keys of both experiment configs; a key that neither has is a typo.
-    unknown = [k for k in PROFILES[profile] if not any(_has_key(c, k) for c in (SVConfig(), PretrainExperimentConfig()))]
+    from .studies.settings import PREFIX, settings
+
+    unknown = [k for k in PROFILES[profile] if not k.startswith(PREFIX)
+               and not any(_has_key(c, k) for c in (SVConfig(), PretrainExperimentConfig()))]
     if unknown:
         raise ConfigError(f"profile {profile!r} sets {', '.join(map(repr, unknown))}, which no config has "
                           "(see sslsv/profiles.py)")
+    settings(profile)  # the study section is as strict
     profile_values = {k: v for k, v in PROFILES[profile].items() if _has_key(cfg, k)}
     cfg = override(cfg, profile_values)
     cfg = override(cfg, overrides)
@@ -376,45 +380,23 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     return override(cls(), data)
 
 
-# Keys added after runs were cached: left out of the hash while at these values, so that adding
-# them did not rename (and recompute) every existing run.
-HASH_OMIT_AT_DEFAULT: dict[str, Any] = {"frontend.cache_features": False}
-
-
-def _hash_view(data: Any) -> Any:
-    if not isinstance(data, dict):
-        return data
-    data = json.loads(json.dumps(data))
-    for dotted, default in HASH_OMIT_AT_DEFAULT.items():
-        *parents, leaf = dotted.split(".")
-        node = data
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-            if node is None:
-                break
-        if isinstance(node, dict) and leaf in node and node[leaf] == default:
-            del node[leaf]
-    return data
-
-
 def config_hash(cfg: Any, length: int = 12) -> str:
     """Stable short hash of a config (or any JSON-able object).
 
-    Keys of :data:`HASH_OMIT_AT_DEFAULT` at their default do not count:
+    Every key counts, defaults included:
 
     >>> base = SVConfig()
     >>> config_hash(base) == config_hash(override(base, {"frontend.cache_features": True}))
     False
     >>> d = to_dict(base); del d["frontend"]["cache_features"]
     >>> config_hash(base) == config_hash(d)
-    True
-
+    False
     >>> config_hash(OptimConfig()) == config_hash(OptimConfig())
     True
     >>> config_hash(OptimConfig()) == config_hash(OptimConfig(steps=2))
     False
     """
-    data = _hash_view(to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg)
+    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 

@@ -2,7 +2,9 @@
 
 A profile maps dotted keys of :class:`~sslsv.config.SVConfig` and
 :class:`~sslsv.config.PretrainExperimentConfig` to values;
-:func:`sslsv.config.resolve` applies one, then the user's overrides.
+:func:`sslsv.config.resolve` applies one, then the user's overrides.  Its
+``study.*`` keys say how the studies spend their compute
+(:func:`sslsv.studies.settings.settings`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,23 @@ PROFILES: dict[str, dict[str, Any]] = {
         "optim.lr": 1e-3,
         "optim.warmup_steps": 5,
         "optim.checkpoint_every": 15,
+        # the studies (sslsv.studies.settings): one seed, so the nbval references stay quick
+        "study.sv.steps": 20,
+        "study.sv.warmup_steps": 4,
+        "study.sv.checkpoint_every": 10,
+        "study.cache_features": True,
+        "study.seeds": (0,),
+        "study.modes": ("frozen",),
+        "study.data_scale_hours": (0.002, 0.005, 0.01, 0.02),
+        "study.model_sizes": ("micro", "tiny", "small"),
+        "study.attribution.n_trials": 6,
+        "study.attribution.steps": 16,
+        "study.attribution.n_resamples": 200,
+        "study.attribution.max_seconds": 2.0,
+        "study.landscape.alphas": 7,
+        "study.landscape.sharpness_seeds": (0, 1),
+        "study.landscape.hessian_seeds": (0,),
+        "study.landscape.hessian_iters": 5,
     },
     # The default of `make book`: a 2-core CPU, well under an hour for the book.
     "cpu": {
@@ -82,6 +101,25 @@ PROFILES: dict[str, dict[str, Any]] = {
         "optim.lr": 1e-3,
         "optim.warmup_steps": 50,
         "optim.checkpoint_every": 100,
+        # the studies (sslsv.studies.settings). At the cpu profile 45 SV runs (15 systems x 3 seeds)
+        # must fit in the book's build time: the factor studies train the backend for 150 steps of
+        # 32 crops (the baseline: 800) on the hidden states of the frozen upstream, computed once
+        # per training utterance (study.cache_features). Fine-tuning costs ~5x a frozen run, so the
+        # factor studies are frozen only; chapters 07/08 fine-tune, at 400 steps.
+        "study.sv.steps": 150,
+        "study.sv.batch_size": 32,
+        "study.sv.warmup_steps": 20,
+        "study.sv.checkpoint_every": 50,
+        "study.cache_features": True,
+        "study.seeds": (0, 1, 2),
+        "study.modes": ("frozen",),
+        "study.data_scale_hours": (0.1, 0.25, 0.5, 1.0),
+        "study.model_sizes": ("micro", "tiny", "small"),
+        "study.analysis_steps": 400,
+        # chapter 08: ~1.5 min per system on 2 cores (a grid point costs one pass over the batch
+        # set, a power-iteration step one Hessian-vector product)
+        "study.attribution.n_trials": 16,
+        "study.attribution.steps": 32,
     },
     # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
     "paper": {
@@ -113,5 +151,23 @@ PROFILES: dict[str, dict[str, Any]] = {
         "optim.lr": 5e-4,
         "optim.warmup_steps": 32_000,
         "optim.checkpoint_every": 5_000,
+        # the studies: the profile's own SV schedule; hidden states of VoxCeleb1-dev would not fit
+        # in memory, so frozen upstreams run on audio
+        "study.cache_features": False,
+        "study.seeds": (0, 1, 2),
+        "study.modes": ("frozen", "fine-tuned"),
+        "study.data_scale_hours": (10.0, 100.0, 460.0, 960.0),
+        "study.model_sizes": ("small", "base", "large"),
+        "study.attribution.n_trials": 200,
+        "study.attribution.steps": 64,
+        "study.attribution.max_seconds": 6.0,
+        "study.landscape.n_batches": 4,
+        "study.landscape.batch_size": 32,
+        "study.landscape.alphas": 21,
+        "study.landscape.grid": 11,
+        "study.landscape.curve_seeds": (0, 1, 2),
+        "study.landscape.sharpness_seeds": (0, 1, 2, 3, 4),
+        "study.landscape.hessian_seeds": (0, 1, 2),
+        "study.landscape.hessian_iters": 30,
     },
 }

@@ -51,13 +51,23 @@ def summarise(per_seed: pd.DataFrame, by: Sequence[str] = ("system",)) -> pd.Dat
     return agg.reset_index()
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None,
-        progress: bool = True) -> StudyResult:
-    """Train and evaluate the fbank baseline once per seed."""
+def plan(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None):
+    """The baseline's runs (:class:`~sslsv.studies.factors.PlannedRun`), one per seed, computing nothing."""
+    from .factors import PlannedRun
+
     seeds = check_seeds(seeds)
     refuse_controlled(overrides, controlled.BASELINE, "the baseline")
     cfg = resolve(profile, overrides)
-    results = [run_sv(override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}), progress=progress) for s in seeds]
+    return [PlannedRun("sv", "fbank", "fbank", int(s), override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}))
+            for s in seeds]
+
+
+def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None,
+        progress: bool = True) -> StudyResult:
+    """Train and evaluate the fbank baseline once per seed."""
+    planned = plan(profile, seeds, overrides)
+    cfg = resolve(profile, overrides)
+    results = [run_sv(item.config, progress=progress) for item in planned]
     table = per_seed_table(results, "fbank")
     return StudyResult(config=cfg, results=results, per_seed=table, summary=summarise(table))
 

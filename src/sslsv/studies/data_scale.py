@@ -12,15 +12,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError, resolve
+from .settings import settings
 from .factors import Condition, FactorStudy, references, factor_runner, scale_claim, scale_finding
-
-# Hours of pre-training audio per profile: at least four amounts spanning 10x (the whole pool last).
-HOURS: dict[str, tuple[float, ...]] = {
-    "smoke": (0.002, 0.005, 0.01, 0.02),
-    "cpu": (0.1, 0.25, 0.5, 1.0),
-    "paper": (10.0, 100.0, 460.0, 960.0),
-}
-
 
 def label(hours: float) -> str:
     """``0.25 h``; amounts under a minute read in seconds (``7 s``)."""
@@ -30,7 +23,7 @@ def label(hours: float) -> str:
 def conditions(profile: str, hours: Sequence[float] | None = None,
                overrides: Mapping[str, Any] | None = None) -> list[Condition]:
     """References, then one condition per amount (``pretrain.hours``; the whole pool as 0 = all)."""
-    hours = tuple(HOURS.get(profile, HOURS["cpu"]) if hours is None else hours)
+    hours = tuple(settings(profile).data_scale_hours if hours is None else hours)
     pool = resolve(profile, {k: v for k, v in (overrides or {}).items() if k.startswith("corpus.")}).corpus
     bad = [h for h in hours if not 0 < float(h) <= pool.pretrain_hours + 1e-9] if pool.source == "synthetic" else \
         [h for h in hours if not float(h) > 0]

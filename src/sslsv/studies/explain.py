@@ -29,10 +29,7 @@ from . import controlled
 from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
-
-# SV training steps of the analysed systems per profile (None = the profile's own).
-# At the cpu profile the three SSL systems would otherwise dominate the book's build time.
-ANALYSIS_STEPS: dict[str, int | None] = {"smoke": None, "cpu": 400, "paper": None}
+from .settings import settings as study_settings
 
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
 
@@ -61,7 +58,7 @@ def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None 
                upstream: str = "") -> dict[str, SVConfig]:
     """The SV configuration of each analysed system (``upstream`` as a front-end reference)."""
     base = resolve(profile, overrides)
-    steps = ANALYSIS_STEPS.get(profile)
+    steps = study_settings(profile).analysis_steps
     common: dict[str, Any] = {"train.seed": seed}
     if steps is not None and not (overrides and "train.steps" in overrides):
         common["train.steps"] = steps
@@ -83,16 +80,27 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
     """Pre-train (or reuse) the default upstream and train (or reuse) the four SV systems."""
     from ..pretrain.train import pretrain
 
+    first, *systems = plan(profile, seed, overrides, pretrain_overrides)
+    pre_run = pretrain(first.config, progress=progress)
+    results = {item.label: run_sv(item.config, progress=progress) for item in systems}
+    return AnalysisSystems(pretrain_run=pre_run, results=results)
+
+
+def plan(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+         pretrain_overrides: Mapping[str, Any] | None = None) -> list:
+    """The analysed systems' runs: the default upstream's pre-training, then the four SV systems."""
+    from .factors import PlannedRun
+
     refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
     check_seeds([seed], "seed")
     pre_cfg = resolve(profile, pretrain_overrides, base=PretrainExperimentConfig())
     sv_base = resolve(profile, overrides)
     if pre_cfg.corpus != sv_base.corpus:
         raise ConfigError("the pre-training and SV corpus configurations differ; override both alike")
-    pre_run = pretrain(pre_cfg, progress=progress)
-    cfgs = sv_configs(profile, seed, overrides, upstream=f"run:{pre_run.path.name}")
-    results = {name: run_sv(cfg, progress=progress) for name, cfg in cfgs.items()}
-    return AnalysisSystems(pretrain_run=pre_run, results=results)
+    pre = PlannedRun("pretrain", "default upstream", "upstream", None, pre_cfg)
+    cfgs = sv_configs(profile, seed, overrides, upstream=f"run:{pre.run.path.name}")
+    mode = {"fbank": "fbank", "SSL frozen": "frozen"}
+    return [pre] + [PlannedRun("sv", name, mode.get(name, "fine-tuned"), int(seed), cfg) for name, cfg in cfgs.items()]
 
 
 # Bump when a change to sslsv.analysis changes what an analysis computes: cached analysis runs
@@ -134,14 +142,6 @@ def speaker_models(systems: AnalysisSystems) -> dict:
 # Chapter 07: Integrated Gradients
 # ---------------------------------------------------------------------------
 
-# How many trials and IG steps per profile (the cost is linear in both).
-ATTRIBUTION_SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {"n_trials": 6, "steps": 16, "n_resamples": 200, "max_seconds": 2.0},
-    "cpu": {"n_trials": 16, "steps": 32, "n_resamples": 1000, "max_seconds": 3.0},
-    "paper": {"n_trials": 200, "steps": 64, "n_resamples": 1000, "max_seconds": 6.0},
-}
-
-
 def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
                 progress: bool = True, **settings: Any):
     """Train/reuse the four systems and attribute the same trials with each.
@@ -158,7 +158,7 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     if not corpus.alignments:
         raise ConfigError("the corpus has no phone alignments (only the synthetic corpus has them): "
                          "the per-phone-class analysis needs them")
-    kw = {**ATTRIBUTION_SETTINGS[profile], **settings}
+    kw = {**vars(study_settings(profile).attribution), **settings}
     run = analysis_run("attribution", systems, seed, kw)
     inputs = {**analysis_inputs(systems), "corpus": sv_fingerprint(cfg.corpus, progress)}
     alignments = corpus.root / "meta" / "alignments.jsonl"
@@ -243,24 +243,6 @@ def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
 # Chapter 08: loss landscapes
 # ---------------------------------------------------------------------------
 
-def _grid(n: int):
-    import numpy as np
-
-    return np.linspace(-1.0, 1.0, n)
-
-
-LANDSCAPE_SETTINGS: dict[str, dict[str, Any]] = {
-    "smoke": {"n_batches": 1, "batch_size": 8, "alphas": _grid(7), "grid": _grid(5), "curve_seeds": (0, 1),
-              "sharpness_seeds": (0, 1), "hessian_seeds": (0,), "hessian_iters": 5},
-    # cpu: ~1.5 min per system on 2 cores (a grid point costs one pass over the batch set,
-    # a power-iteration step one Hessian-vector product)
-    "cpu": {"n_batches": 1, "batch_size": 8, "alphas": _grid(9), "grid": _grid(5), "curve_seeds": (0, 1),
-            "sharpness_seeds": (0, 1, 2), "hessian_seeds": (0, 1), "hessian_iters": 8},
-    "paper": {"n_batches": 4, "batch_size": 32, "alphas": _grid(21), "grid": _grid(11), "curve_seeds": (0, 1, 2),
-              "sharpness_seeds": (0, 1, 2, 3, 4), "hessian_seeds": (0, 1, 2), "hessian_iters": 30},
-}
-
-
 def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
               progress: bool = True, **settings: Any):
     """Train/reuse the four systems and measure their loss landscapes on one fixed batch set.
@@ -273,7 +255,7 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
     from ..analysis.landscape import runs_landscape_study
 
     systems = analysis_systems(profile, seed, overrides, progress=progress)
-    kw = {**LANDSCAPE_SETTINGS[profile], **settings}
+    kw = {**study_settings(profile).landscape.kwargs(), **settings}
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
     run = analysis_run("landscape", systems, seed, kw)
     inputs = analysis_inputs(systems)

@@ -32,29 +32,11 @@ from . import controlled
 from ..statistics import compare
 from ..sv.pipeline import SVResult, run_sv
 from .baseline import METRIC_COLUMNS, per_seed_table, summarise
+from .settings import VALID_MODES, settings
 
-__all__ = ["Condition", "FactorStudy", "STUDY_SV", "SEEDS", "MODES", "DEFAULT_RUN", "run_factor_study",
+__all__ = ["Condition", "FactorStudy", "PlannedRun", "DEFAULT_RUN", "factor_plan", "run_factor_study",
            "difference", "layer_weights", "pretrain_config", "sv_config", "preflight", "trend"]
 
-# SV schedule of the factor studies per profile (dotted SVConfig keys on top of the profile).
-# At the cpu profile 45 SV runs (15 systems x 3 seeds) must fit in the book's build time: the
-# backend is trained for 150 steps of 32 crops (the baseline: 800) on the hidden states of the
-# frozen upstream, computed once per training utterance (``frontend.cache_features``), which
-# makes a step about 2x cheaper.  The fbank reference is trained with the same schedule.
-STUDY_SV: dict[str, dict[str, Any]] = {
-    "smoke": {"train.steps": 20, "train.warmup_steps": 4, "train.checkpoint_every": 10},
-    "cpu": {"train.steps": 150, "train.batch_size": 32, "train.warmup_steps": 20, "train.checkpoint_every": 50},
-    "paper": {},
-}
-# Whether frozen upstreams train on cached hidden states (on at CPU scale; at the paper scale the
-# states of VoxCeleb1-dev would not fit in memory).
-CACHE_FEATURES: dict[str, bool] = {"smoke": True, "cpu": True, "paper": False}
-# Seeds per profile (smoke: one, so the nbval references stay quick).
-SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
-# Upstream modes per profile: fine-tuning costs ~5x a frozen run on CPU, and chapter 07 measured
-# no difference between frozen and fine-tuned at the cpu scale, so the cpu studies are frozen only.
-MODES: dict[str, tuple[str, ...]] = {"smoke": ("frozen",), "cpu": ("frozen",), "paper": ("frozen", "fine-tuned")}
-VALID_MODES = ("frozen", "fine-tuned")
 
 
 DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
@@ -98,7 +80,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
     """The SV configuration of a condition, seed and upstream mode, on the study schedule."""
     if mode not in VALID_MODES:
         raise ConfigError(f"unknown upstream mode {mode!r}; valid modes: {', '.join(VALID_MODES)}")
-    sets = {**STUDY_SV.get(profile, {}), **_split(overrides), "train.seed": int(seed)}
+    sets = {**settings(profile).sv.overrides(), **_split(overrides), "train.seed": int(seed)}
     if cond.kind == "fbank":
         return resolve(profile, {**sets, "frontend.kind": "fbank"})
     if cond.kind == "random":
@@ -107,7 +89,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
     elif not upstream:
         raise ConfigError(f"condition {cond.label!r} needs an upstream reference")
     finetune = mode == "fine-tuned"
-    return resolve(profile, {"frontend.cache_features": CACHE_FEATURES.get(profile, False) and not finetune,
+    return resolve(profile, {"frontend.cache_features": settings(profile).cache_features and not finetune,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
                              "frontend.finetune": finetune})
 
@@ -168,19 +150,6 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
         if pre.pretrain.init and not upstream_exists(pre.pretrain.init):
             raise FileNotFoundError(f"condition {cond.label!r}: upstream checkpoint {pre.pretrain.init!r} "
                                     "not found (a directory, or a hub name already in the local cache)")
-
-
-def timing_complete(run: Run, metrics: Mapping[str, Any] | None = None) -> bool:
-    """Whether a finished run's recorded wall time covers all of its training steps.
-
-    Runs record it (``timing_complete``); older runs did not carry their time across a resume, so
-    for them a "resumed from step" line in the run's log means only the last segment was timed.
-    ``metrics``: the run's metrics if already read.
-    """
-    m = run.metrics() if metrics is None else metrics
-    if "timing_complete" in m:
-        return bool(m["timing_complete"])
-    return not (run.log_file.exists() and "resumed from step" in run.log_file.read_text())
 
 
 @dataclass
@@ -279,10 +248,61 @@ def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, A
         return run_factor_study(factor, profile, conditions_of(profile, values, overrides), seeds, modes, overrides,
                                 pretrain_overrides, progress)
 
+    def plan(profile: str = "cpu", seeds: Sequence[int] | None = None, values: Sequence[Any] | None = None,
+             modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
+             pretrain_overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+        seeds = tuple(settings(profile).seeds if seeds is None else seeds)
+        modes = tuple(settings(profile).modes if modes is None else modes)
+        return factor_plan(profile, conditions_of(profile, values, overrides), seeds, modes, overrides,
+                           pretrain_overrides)
+
+    run.plan = plan  # every run it needs, computing nothing
     run.__doc__ = (f"The {factor} study: pre-train one upstream per {levels} (``values``; ``None``: the "
                    "profile's) and train the SV backend on each, once per seed (see "
                    ":func:`~sslsv.studies.factors.factor_runner`).")
     return run
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run a study needs: its kind (``pretrain`` or ``sv``), what it is, and its config."""
+
+    kind: str
+    label: str  # the condition (system) it belongs to
+    mode: str  # "frozen", "fine-tuned" or "fbank" for SV; the role of a pre-training run
+    seed: int | None
+    config: Any
+
+    @property
+    def run(self) -> Run:
+        return Run(self.kind, self.config)
+
+    @property
+    def steps(self) -> int:
+        return int(self.config.optim.steps if self.kind == "pretrain" else self.config.train.steps)
+
+
+def factor_plan(profile: str, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
+                overrides: Mapping[str, Any] | None = None,
+                pretrain_overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+    """Every run of a factor study, in the order it computes them (nothing is computed)."""
+    plan: list[PlannedRun] = []
+    for cond in conditions:
+        upstream = ""
+        if cond.kind == "ssl":
+            if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
+                plan.append(PlannedRun("pretrain", cond.label, "iteration 1", None,
+                                       pretrain_config(profile, Condition("default"), overrides, pretrain_overrides)))
+            pre = PlannedRun("pretrain", cond.label, "upstream", None,
+                             pretrain_config(profile, cond, overrides, pretrain_overrides))
+            plan.append(pre)
+            upstream = f"run:{pre.run.path.name}"
+        for mode in (("fbank",) if cond.kind == "fbank" else modes):
+            for s in seeds:
+                cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
+                                pretrain_overrides)
+                plan.append(PlannedRun("sv", cond.label, mode, int(s), cfg))
+    return plan
 
 
 def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition], seeds: Sequence[int] | None = None,
@@ -291,35 +311,29 @@ def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition],
     """Pre-train (or reuse) each condition's upstream and train (or reuse) its SV systems."""
     from ..pretrain.train import pretrain
 
-    seeds = tuple(SEEDS.get(profile, (0, 1, 2)) if seeds is None else seeds)
-    modes = tuple(MODES.get(profile, ("frozen",)) if modes is None else modes)
+    seeds = tuple(settings(profile).seeds if seeds is None else seeds)
+    modes = tuple(settings(profile).modes if modes is None else modes)
     conditions = list(conditions)
     preflight(profile, conditions, seeds, modes, overrides, pretrain_overrides)
     results: dict[tuple[str, str, int], SVResult] = {}
     pre_runs: dict[str, Run] = {}
+    groups: dict[tuple[str, str], list[SVResult]] = {}
+    for item in factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides):
+        if item.kind == "pretrain":
+            run = pretrain(item.config, progress=progress)
+            if item.mode != "iteration 1":
+                pre_runs[item.label] = run
+            continue
+        r = run_sv(item.config, progress=progress)
+        results[(item.label, item.mode, int(item.seed))] = r
+        groups.setdefault((item.label, item.mode), []).append(r)
+    reference = {c.label: c.reference for c in conditions}
     tables = []
-    for cond in conditions:
-        upstream = ""
-        if cond.kind == "ssl":
-            if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
-                pretrain(pretrain_config(profile, Condition("default"), overrides, pretrain_overrides),
-                         progress=progress)
-            run = pretrain(pretrain_config(profile, cond, overrides, pretrain_overrides), progress=progress)
-            pre_runs[cond.label] = run
-            upstream = f"run:{run.path.name}"
-        cond_modes = ("fbank",) if cond.kind == "fbank" else modes
-        for mode in cond_modes:
-            runs = []
-            for s in seeds:
-                cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
-                                pretrain_overrides)
-                r = run_sv(cfg, progress=progress)
-                results[(cond.label, mode, int(s))] = r
-                runs.append(r)
-            t = per_seed_table(runs, cond.label)
-            t.insert(1, "upstream", mode)
-            t.insert(2, "reference", cond.reference)
-            tables.append(t)
+    for (label, mode), runs in groups.items():
+        t = per_seed_table(runs, label)
+        t.insert(1, "upstream", mode)
+        t.insert(2, "reference", reference[label])
+        tables.append(t)
     per_seed = pd.concat(tables, ignore_index=True)
     summary = summarise(per_seed, by=("system", "upstream", "reference"))
     return FactorStudy(factor=factor, profile=profile, conditions=conditions, results=results,

@@ -11,19 +11,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..pretrain.backbones import SIZES
+from .settings import settings
 from .factors import Condition, FactorStudy, check_choices, references, factor_runner, scale_claim, scale_finding
-
-# Sizes per profile, smallest first (at least three).
-SIZES_BY_PROFILE: dict[str, tuple[str, ...]] = {
-    "smoke": ("micro", "tiny", "small"),
-    "cpu": ("micro", "tiny", "small"),
-    "paper": ("small", "base", "large"),
-}
-
 
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
     """References, then one condition per size (validated against the presets)."""
-    sizes = tuple(SIZES_BY_PROFILE.get(profile, SIZES_BY_PROFILE["cpu"]) if sizes is None else sizes)
+    sizes = tuple(settings(profile).model_sizes if sizes is None else sizes)
     check_choices("sizes", sizes, SIZES)
     return references() + [Condition(s, pretrain={"pretrain.size": s}) for s in sizes]
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import data_scale, model_size, objective, quantizer
 from ..config import ConfigError
-from .factors import FactorStudy, timing_complete
+from .factors import FactorStudy
 
 STUDIES = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
 
@@ -76,7 +76,7 @@ def cost_table(summary: Summary) -> pd.DataFrame:
     for factor, study in summary.studies.items():
         t = study.pretraining_table()
         t.insert(0, "run", [r.path.name for r in study.pretrain_runs.values()])
-        t["timed"] = ["all steps" if timing_complete(r) else "last segment only"
+        t["timed"] = ["all steps" if r.metrics()["timing_complete"] else "last segment only"
                       for r in study.pretrain_runs.values()]
         t.insert(0, "first used in", factor)
         frames.append(t)
@@ -88,8 +88,8 @@ def cost_table(summary: Summary) -> pd.DataFrame:
 def compute_time(summary: Summary) -> pd.DataFrame:
     """Wall time of every distinct run behind the four studies, by stage (the cost of a build from nothing).
 
-    ``partly_timed`` counts runs that were interrupted before timings were carried across a resume:
-    their minutes cover the last segment only, so the stage total is a lower bound when it is non-zero.
+    ``partly_timed`` counts runs resumed from a checkpoint that did not record its time: their minutes
+    cover the last segment only, so the stage total is a lower bound when it is non-zero.
     """
     pre = cost_table(summary)
     sv, sv_partial = {}, set()
@@ -99,7 +99,7 @@ def compute_time(summary: Summary) -> pd.DataFrame:
             if name in sv:  # shared between studies
                 continue
             sv[name] = (m.get("train_seconds") or 0.0) + (m.get("embed_seconds") or 0.0)
-            if not timing_complete(r.run, m):
+            if not m["timing_complete"]:
                 sv_partial.add(name)
     return pd.DataFrame([
         {"stage": "pre-training", "runs": len(pre), "minutes": round(float(pre["minutes"].sum()), 1),

@@ -82,10 +82,86 @@ class SSLFrontend(torch.nn.Module):
         return weighted_layer_sum(hidden, self.layer_logits)
 
 
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of a module's parameters and buffers (names, shapes, dtypes and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+class UpstreamStates:
+    """The hidden states of frozen upstreams, computed once per (weights, utterance) in this process.
+
+    Every seed of a frozen system, and its test-set embeddings, need the same
+    upstream's states of the same utterances; they are computed on first use
+    and kept, under a memory bound (``max_bytes``; the upstream used least
+    recently goes first).  Entries are keyed by :func:`weights_digest`, so a
+    different upstream never sees another's states.  Computing a state here or
+    in the SV forward pass gives the same numbers: the same eval-mode forward.
+    """
+
+    def __init__(self, max_bytes: int = 4 << 30):
+        self.max_bytes = int(max_bytes)
+        self._by_upstream: dict[str, dict[tuple, np.ndarray]] = {}
+        self.nbytes = 0
+        self.hits = self.misses = 0
+
+    def clear(self) -> None:
+        self._by_upstream.clear()
+        self.nbytes = 0
+
+    def bind(self, upstream: torch.nn.Module, sample_rate: int = 16000):
+        """``states(path, limit=None)`` of ``upstream`` with its weights as they are now: ``(n_layers,
+        frames, dim)`` float32 states of ``path`` (its first ``limit`` samples)."""
+        digest = weights_digest(upstream)
+        return lambda path, limit=None: self._get(upstream, digest, path, sample_rate, limit)
+
+    def _get(self, upstream: torch.nn.Module, digest: str, path, sample_rate: int, limit: int | None) -> np.ndarray:
+        from ..data.audio import read_audio
+
+        entries = self._by_upstream.pop(digest, {})
+        self._by_upstream[digest] = entries  # most recently used last
+        st = Path(path).stat()
+        key = (str(path), st.st_size, st.st_mtime_ns, limit)  # a file rewritten in place is read again
+        if key in entries:
+            self.hits += 1
+            return entries[key]
+        self.misses += 1
+        was_training = upstream.training
+        upstream.eval()
+        with torch.no_grad():
+            wave = torch.from_numpy(read_audio(path, sample_rate=sample_rate)[:limit])[None]
+            states = torch.stack(upstream(wave), dim=1)[0].float().numpy()  # (layers, frames, dim)
+        upstream.train(was_training)
+        entries[key] = states
+        self.nbytes += states.nbytes
+        while self.nbytes > self.max_bytes and len(self._by_upstream) > 1:
+            oldest = self._by_upstream.pop(next(iter(self._by_upstream)))  # least recently used upstream
+            self.nbytes -= sum(a.nbytes for a in oldest.values())
+        return states
+
+
+def _default_max_bytes() -> int:
+    import os
+
+    return int(float(os.environ.get("SSLSV_STATE_CACHE_GB", "4")) * 2**30)
+
+
+STATES = UpstreamStates(_default_max_bytes())
+"""The process's cache of frozen upstream states (``SSLSV_STATE_CACHE_GB``, default 4 GiB; 0 turns
+it into a cache of the current upstream only)."""
+
+
 class HiddenStateCropSampler:
     """Speaker-labelled random crops of a frozen upstream's hidden states, computed once.
 
-    Each training utterance goes through the upstream whole, once; a batch
+    Each training utterance goes through the upstream whole, once per process
+    (:data:`STATES`: the seeds of a system share them); a batch
     is then a set of random windows of ``n_frames(crop_samples)`` frames of
     the stored states, ``(batch, n_layers, frames, dim)``, which
     :meth:`SSLFrontend.forward` accepts in place of waveforms.  Short
@@ -97,22 +173,16 @@ class HiddenStateCropSampler:
                  progress: bool = True):
         from tqdm.auto import tqdm
 
-        from ..data.audio import read_audio
-
         if len(paths) != len(labels):
             raise ValueError("paths and labels differ in length")
         if not len(paths):
             raise ValueError("no training utterances")
         self.labels = np.asarray(labels, dtype=np.int64)
         self.crop_frames = int(upstream.n_frames(int(crop_samples)))
-        self.states: list[np.ndarray] = []
-        was_training = upstream.training
-        upstream.eval()
-        with torch.no_grad():
-            for path in tqdm(paths, desc="upstream features", disable=not progress, mininterval=1.0):
-                wave = torch.from_numpy(read_audio(path, sample_rate=sample_rate))[None]
-                self.states.append(torch.stack(upstream(wave), dim=1)[0].float().numpy())  # (layers, frames, dim)
-        upstream.train(was_training)
+        states = STATES.bind(upstream, sample_rate)
+        self.states: list[np.ndarray] = [
+            states(path)
+            for path in tqdm(paths, desc="upstream features", disable=not progress, mininterval=1.0)]
 
     @property
     def nbytes(self) -> int:

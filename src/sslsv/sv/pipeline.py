@@ -46,7 +46,7 @@ from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
-from .featurizer import HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
+from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
 from .scoring import cosine_scores
 
@@ -231,8 +231,12 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
     t1 = time.perf_counter()
     keys = corpus.test_keys
     device = resolve_device(cfg.device)
+    front = speaker_model.frontend
+    states = None
+    if isinstance(front, SSLFrontend) and not cfg.frontend.finetune and cfg.frontend.cache_features:
+        states = STATES.bind(front.upstream, cfg.corpus.sample_rate)
     embeddings = extract_embeddings(speaker_model, [corpus.path(k) for k in keys], cfg.corpus.sample_rate,
-                                    cfg.eval.max_eval_seconds, device, progress)
+                                    cfg.eval.max_eval_seconds, device, progress, states=states)
     t_embed = time.perf_counter() - t1
     buf = io.BytesIO()
     np.savez(buf, keys=np.array(keys), embeddings=embeddings)

@@ -1,0 +1,211 @@
+"""The book's plan: every run each chapter needs, which are cached, and what the rest will cost.
+
+``sslsv book`` prints it before any compute.  The runs come from the same
+functions the chapters compute with (:func:`sslsv.studies.factors.factor_plan`
+and friends), so the plan cannot drift from the book.  A run counts as cached
+when it finished with a manifest (the chapter may still recompute it if its
+inputs changed since).  Estimates are seconds per training step, measured on
+the runs already finished under the artifact root; with none of a kind
+measured yet, a per-step default from ``benchmarks/`` (scaled by batch,
+crop and width) stands in, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from ..artifacts import MANIFEST, artifact_root
+from .factors import PlannedRun
+
+# Seconds per step at the cpu profile's shapes, on one 2-core machine (benchmarks/bench_sv.py,
+# bench_pretrain.py and the run records of the cpu book): used until a run of the kind is measured.
+DEFAULT_STEP_SECONDS = {
+    ("sv", "fbank"): 0.30,  # ECAPA C=128, 32 x 2 s crops
+    ("sv", "cached"): 0.15,  # the same backend on cached hidden states of a frozen upstream
+    ("sv", "frozen"): 0.50,  # a frozen upstream run on every crop
+    ("sv", "fine-tuned"): 1.50,  # forward and backward through the upstream
+    # tiny w2v-BERT conformer, 16 x 2 s crops: 0.29 s per step of 8 crops in bench_pretrain.py, but the
+    # cpu book's records average ~2 s per update with the k-means targets and the evaluations
+    ("pretrain", ""): 1.5,
+}
+DEFAULT_SV_OVERHEAD_SECONDS = 120.0  # corpus, upstream states and test-set embeddings of one SV run
+
+
+def _sv_class(cfg: Any) -> str:
+    f = cfg.frontend
+    if f.kind == "fbank":
+        return "fbank"
+    if f.finetune:
+        return "fine-tuned"
+    return "cached" if f.cache_features else "frozen"
+
+
+def _shape(kind: str, cfg: Any) -> tuple:
+    """What makes two runs cost the same per step."""
+    if kind == "sv":
+        return (_sv_class(cfg), cfg.ecapa.channels, cfg.train.batch_size, cfg.train.crop_seconds,
+                cfg.frontend.upstream.split(":")[-1] if cfg.frontend.upstream.startswith("init:") else "")
+    p = cfg.pretrain
+    return (p.backbone, p.size, p.objective, cfg.optim.batch_size, p.crop_seconds)
+
+
+def _default_seconds(kind: str, cfg: Any) -> tuple[float, float]:
+    """(seconds per step, fixed seconds) from the benchmark defaults, scaled to the run's shapes."""
+    if kind == "sv":
+        t = cfg.train
+        scale = (t.batch_size / 32) * (t.crop_seconds / 2.0) * (cfg.ecapa.channels / 128)
+        return DEFAULT_STEP_SECONDS[("sv", _sv_class(cfg))] * scale, DEFAULT_SV_OVERHEAD_SECONDS
+    scale = (cfg.optim.batch_size / 16) * (cfg.pretrain.crop_seconds / 2.0)
+    return DEFAULT_STEP_SECONDS[("pretrain", "")] * scale, 30.0
+
+
+@dataclass
+class Throughput:
+    """Seconds per step of every finished run under the artifact root, by kind and shape."""
+
+    step_seconds: dict[tuple, list[float]]
+    fixed_seconds: dict[tuple, list[float]]
+
+    @classmethod
+    def measured(cls, root=None) -> "Throughput":
+        from ..config import PretrainExperimentConfig, SVConfig, from_dict
+
+        steps: dict[tuple, list[float]] = {}
+        fixed: dict[tuple, list[float]] = {}
+        runs = (root or artifact_root()) / "runs"
+        for path in sorted(runs.glob("*-*")) if runs.is_dir() else []:
+            kind = path.name.rsplit("-", 1)[0]
+            if kind not in ("sv", "pretrain") or not (path / "DONE").exists() or not (path / MANIFEST).exists():
+                continue
+            try:
+                cfg = from_dict(SVConfig if kind == "sv" else PretrainExperimentConfig,
+                                json.loads((path / "config.json").read_text()))
+                m = json.loads((path / "metrics.json").read_text())
+            except Exception:  # a run of an older layout, or damaged: the chapter will say so
+                continue
+            if not m.get("timing_complete", False):
+                continue
+            key = (kind, *_shape(kind, cfg))
+            if kind == "sv":
+                n = cfg.train.steps
+                steps.setdefault(key, []).append(float(m["train_seconds"]) / n)
+                fixed.setdefault(key, []).append(float(m.get("embed_seconds") or 0.0))
+            else:
+                steps.setdefault(key, []).append(float(m["seconds"]) / cfg.optim.steps)
+                fixed.setdefault(key, []).append(0.0)
+        return cls(steps, fixed)
+
+    def estimate(self, item: PlannedRun) -> tuple[float, str]:
+        """Estimated seconds of ``item`` and where the figure comes from."""
+        key = (item.kind, *_shape(item.kind, item.config))
+        if key in self.step_seconds:
+            per = statistics.median(self.step_seconds[key])
+            return per * item.steps + statistics.median(self.fixed_seconds[key]), "measured"
+        per, fixed = _default_seconds(item.kind, item.config)
+        return per * item.steps + fixed, "default"
+
+
+def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+    """The runs one chapter needs, with its notebook's defaults (``parameters`` as papermill's ``-p``)."""
+    from . import baseline, data_scale, explain, model_size, objective, quantizer
+    from .objective import STUDIED_OBJECTIVES
+    from .quantizer import STUDIED_QUANTIZERS
+
+    p = dict(parameters or {})
+    common = {"overrides": p.get("overrides") or None}
+    factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
+              "pretrain_overrides": p.get("pretrain_overrides") or None}
+    if chapter == "01_baseline":
+        return baseline.plan(profile, p.get("seeds") or (0, 1, 2), **common)
+    if chapter == "02_objective":
+        return objective.run.plan(profile, values=p.get("objectives") or STUDIED_OBJECTIVES, **factor)
+    if chapter == "03_quantizer":
+        return quantizer.run.plan(profile, values=p.get("quantizers") or STUDIED_QUANTIZERS, **factor)
+    if chapter == "04_data_scale":
+        return data_scale.run.plan(profile, values=p.get("hours"), **factor)
+    if chapter == "05_model_size":
+        return model_size.run.plan(profile, values=p.get("sizes"), **factor)
+    if chapter == "06_summary":
+        return [r for ch in ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")
+                for r in chapter_runs(ch, profile, {k: v for k, v in p.items() if k in factor})]
+    if chapter in ("07_attribution", "08_loss_landscape"):
+        return explain.plan(profile, int(p.get("seed", 0)), **common,
+                            pretrain_overrides=p.get("pretrain_overrides") or None)
+    return []
+
+
+def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, Any] | None = None,
+              throughput: Throughput | None = None) -> pd.DataFrame:
+    """One row per run of the book, in build order; a run shared by chapters counts in the first.
+
+    Columns: chapter, run, kind, system, mode, seed, steps, cached, minutes (0 when cached or
+    already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
+    """
+    tp = throughput or Throughput.measured()
+    rows, first = [], {}
+    for chapter in chapters:
+        for item in chapter_runs(chapter, profile, parameters):
+            run = item.run
+            name = run.path.name
+            if name in first:
+                if first[name] != chapter:
+                    rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}"))
+                continue
+            first[name] = chapter
+            cached = _finished(run)
+            seconds, source = (0.0, "cached") if cached else tp.estimate(item)
+            rows.append(_row(chapter, item, name, cached, seconds / 60, source))
+    table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "mode", "seed", "steps", "cached",
+                                        "minutes", "estimate"])
+    table["seed"] = table["seed"].astype("Int64")
+    return table
+
+
+def _finished(run) -> bool:
+    """Finished with a manifest (cheap: the chapter verifies every file before it serves the run)."""
+    return run.done_file.exists() and run.manifest_file.is_file()
+
+
+def _row(chapter: str, item: PlannedRun, name: str, cached: bool, minutes: float, source: str) -> dict[str, Any]:
+    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.label, "mode": item.mode,
+            "seed": item.seed, "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
+            "estimate": source}
+
+
+def chapter_totals(plan: pd.DataFrame) -> pd.DataFrame:
+    """Runs, cached runs and estimated minutes per chapter (a shared run counts in each chapter that
+    uses it, and is computed in the first), with a total over distinct runs."""
+    own = plan[~plan["estimate"].str.startswith("shared")]
+    g = plan.groupby("chapter", sort=False)
+    t = pd.DataFrame({"runs": g.size(), "cached": g["cached"].sum().astype(int),
+                      "to compute": own.groupby("chapter", sort=False)["cached"].apply(lambda c: int((~c).sum())),
+                      "minutes": g["minutes"].sum().round(1)}).fillna(0)
+    t["to compute"] = t["to compute"].astype(int)
+    t.loc["total (distinct runs)"] = [len(own), int(own["cached"].sum()), int((~own["cached"]).sum()),
+                                      round(float(plan["minutes"].sum()), 1)]
+    return t.reset_index(names="chapter")
+
+
+def format_plan(plan: pd.DataFrame, profile: str) -> str:
+    """The plan as text for the terminal: the totals, then every run."""
+    totals = chapter_totals(plan)
+    n_default = int((plan["estimate"] == "default").sum())
+    own = plan[~plan["estimate"].str.startswith("shared")]
+    lines = [f"book plan at profile {profile!r}: {len(own)} distinct runs, {int(own['cached'].sum())} cached; "
+             f"estimated {totals['minutes'].iloc[-1]:.0f} min of compute"
+             + (f" ({n_default} run(s) estimated from benchmark defaults: no run of their kind measured here yet)"
+                if n_default else ""),
+             totals.to_string(index=False), "", "every run:",
+             plan.drop(columns=["steps"]).to_string(index=False)]
+    return "\n".join(lines)
+
+
+def chapter_seconds(plan: pd.DataFrame, chapters: Sequence[str]) -> list[float]:
+    """Estimated seconds per chapter, in ``chapters`` order (0 for a chapter without runs)."""
+    per = plan.groupby("chapter")["minutes"].sum() * 60
+    return [float(per.get(c, 0.0)) for c in chapters]

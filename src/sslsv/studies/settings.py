@@ -1,0 +1,105 @@
+"""The study section of a profile: how each chapter spends its compute.
+
+Every per-profile setting of the studies (the factor studies' SV schedule,
+their seeds and upstream modes, the data-scale amounts, the model sizes, the
+analyses' budgets) is a ``study.*`` key of :data:`sslsv.profiles.PROFILES`,
+checked as strictly as the experiment configs: an unknown key or a value of
+the wrong type is a :class:`~sslsv.config.ConfigError` naming it.
+
+>>> settings("smoke").seeds
+(0,)
+>>> settings("cpu").sv.steps > 0
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ConfigError, override
+
+PREFIX = "study."
+VALID_MODES = ("frozen", "fine-tuned")
+
+
+@dataclass(frozen=True)
+class StudySchedule:
+    """The SV schedule of the factor studies; ``None`` keeps the profile's own ``train.*`` value."""
+
+    steps: int | None = None
+    batch_size: int | None = None
+    warmup_steps: int | None = None
+    checkpoint_every: int | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The dotted ``train.*`` keys this schedule sets."""
+        return {f"train.{k}": v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """Chapter 07: how many trials and Integrated-Gradients steps (the cost is linear in both)."""
+
+    n_trials: int = 16
+    steps: int = 32
+    n_resamples: int = 1000
+    max_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class LandscapeSettings:
+    """Chapter 08: the batch set, the grids (points from -1 to 1) and the seeds of each measurement."""
+
+    n_batches: int = 1
+    batch_size: int = 8
+    alphas: int = 9  # points of the 1-D curves
+    grid: int = 5  # points per axis of the 2-D surface
+    curve_seeds: tuple[int, ...] = (0, 1)
+    sharpness_seeds: tuple[int, ...] = (0, 1, 2)
+    hessian_seeds: tuple[int, ...] = (0, 1)
+    hessian_iters: int = 8
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~sslsv.analysis.landscape.runs_landscape_study`."""
+        import numpy as np
+
+        kw = dict(vars(self))
+        kw["alphas"], kw["grid"] = np.linspace(-1.0, 1.0, self.alphas), np.linspace(-1.0, 1.0, self.grid)
+        return kw
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything a profile says about the studies, beside the experiment configs."""
+
+    sv: StudySchedule = field(default_factory=StudySchedule)  # the factor studies' SV schedule
+    cache_features: bool = False  # frozen upstreams train on hidden states computed once
+    seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds of the factor studies
+    modes: tuple[str, ...] = ("frozen",)  # upstream modes of the factor studies
+    data_scale_hours: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # chapter 04, the whole pool last
+    model_sizes: tuple[str, ...] = ("micro", "tiny", "small")  # chapter 05, smallest first
+    analysis_steps: int | None = None  # SV steps of the analysed systems (07/08); None: the profile's
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    landscape: LandscapeSettings = field(default_factory=LandscapeSettings)
+
+
+def study_keys(profile_values: dict[str, Any]) -> dict[str, Any]:
+    """The ``study.*`` keys of a profile, without the prefix."""
+    return {k[len(PREFIX):]: v for k, v in profile_values.items() if k.startswith(PREFIX)}
+
+
+def settings(profile: str) -> StudySettings:
+    """The study settings of ``profile`` (strict: an unknown ``study.*`` key raises)."""
+    from ..profiles import PROFILES
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    try:
+        s = override(StudySettings(), study_keys(PROFILES[profile]))
+    except ConfigError as exc:
+        raise ConfigError(f"profile {profile!r}, study section: {exc}") from None
+    bad = [m for m in s.modes if m not in VALID_MODES]
+    if bad:
+        raise ConfigError(f"profile {profile!r}: study.modes has {bad[0]!r}; valid modes: {', '.join(VALID_MODES)}")
+    return s

@@ -1,0 +1,96 @@
+"""The book's plan: the runs each chapter computes, which are cached, and estimates from records."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from sslsv import cli
+from sslsv.artifacts import Run
+from sslsv.studies import baseline, explain, factors, objective, plan, quantizer
+from sslsv.studies.settings import settings
+
+METRICS = {"eer_percent": 30.0, "eer_ci_low": 28.0, "eer_ci_high": 32.0, "min_dcf_0.01": 1.0,
+           "min_dcf_0.01_ci_low": 0.9, "min_dcf_0.01_ci_high": 1.0, "min_dcf_0.05": 1.0,
+           "min_dcf_0.05_ci_low": 0.9, "min_dcf_0.05_ci_high": 1.0, "train_seconds": 1.0}
+
+
+def record_runs(monkeypatch, module):
+    """Make pretrain and run_sv record their configs instead of computing."""
+    computed = []
+
+    def fake_pretrain(cfg, progress=True):
+        computed.append(Run("pretrain", cfg).path.name)
+        return Run("pretrain", cfg)
+
+    def fake_sv(cfg, progress=True):
+        run = Run("sv", cfg)
+        computed.append(run.path.name)
+        return SimpleNamespace(run=SimpleNamespace(config=cfg, path=run.path), metrics=METRICS)
+
+    monkeypatch.setattr("sslsv.pretrain.train.pretrain", fake_pretrain)
+    monkeypatch.setattr(module, "run_sv", fake_sv)
+    monkeypatch.setattr(factors, "preflight", lambda *a, **k: None)
+    return computed
+
+
+@pytest.mark.parametrize("study", [objective, quantizer])
+def test_a_factor_studys_plan_is_exactly_what_it_computes(study, monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    computed = record_runs(monkeypatch, factors)
+    planned = [p.run.path.name for p in study.run.plan("cpu")]
+    study.run("cpu", progress=False)
+    assert planned == computed
+    n_sv = sum(name.startswith("sv-") for name in planned)
+    conds = [c for c in study.conditions()]
+    assert n_sv == len(conds) * len(settings("cpu").seeds)  # one SV run per system and seed (frozen only at cpu)
+
+
+def test_the_baseline_and_analysis_plans_are_what_they_compute(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    computed = record_runs(monkeypatch, baseline)
+    baseline.run("smoke", (0, 1), progress=False)
+    assert [p.run.path.name for p in baseline.plan("smoke", (0, 1))] == computed
+    computed = record_runs(monkeypatch, explain)
+    systems = explain.analysis_systems("smoke", seed=3, progress=False)
+    assert [p.run.path.name for p in explain.plan("smoke", 3)] == computed
+    assert set(systems.results) == set(explain.SYSTEMS)
+
+
+def finish(run: Run, metrics: dict) -> None:
+    run.start()
+    run.finish(metrics)
+
+
+def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    chapters = ["01_baseline", "07_attribution", "08_loss_landscape"]
+    before = plan.book_plan("smoke", chapters)
+    # 3 baseline seeds; 07 and 08 share all five runs, and 07 shares its fbank system (seed 0) with 01
+    assert len(before) == 3 + 5 + 5 and not before["cached"].any()
+    assert (before[before["chapter"] == "08_loss_landscape"]["minutes"] == 0).all()
+    assert before.loc[4, "estimate"] == "shared with 01_baseline"
+    assert set(before["estimate"]) == {"default", "shared with 01_baseline", "shared with 07_attribution"}
+
+    # one finished fbank seed: cached, and its measured pace prices the other seeds
+    first = baseline.plan("smoke", (0,))[0]
+    finish(first.run, {**METRICS, "train_seconds": 600.0, "embed_seconds": 6.0, "timing_complete": True})
+    after = plan.book_plan("smoke", chapters)
+    row = after.set_index("run").loc[first.run.path.name]
+    assert bool(row["cached"].iloc[0]) and row["minutes"].iloc[0] == 0
+    others = after[(after["chapter"] == "01_baseline") & ~after["cached"]]
+    assert list(others["estimate"]) == ["measured"] * 2
+    assert others["minutes"].tolist() == [pytest.approx((600.0 + 6.0) / 60, abs=0.01)] * 2
+    totals = plan.chapter_totals(after).set_index("chapter")
+    assert totals.loc["01_baseline", "cached"] == 1 and totals.loc["07_attribution", "cached"] == 1
+    assert totals.loc["total (distinct runs)", "runs"] == 3 + 4 and totals.loc["total (distinct runs)", "cached"] == 1
+    text = plan.format_plan(after, "smoke")
+    assert text.startswith("book plan at profile 'smoke': 7 distinct runs, 1 cached") and first.run.path.name in text
+
+
+def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    assert cli.main(["plan", "--profile", "smoke", "--notebooks", "01_baseline", "05_model_size"]) == 0
+    out = capsys.readouterr().out
+    names = [p.run.path.name for p in baseline.plan("smoke")]
+    assert all(n in out for n in names) and "05_model_size" in out and "estimated" in out
