@@ -42,8 +42,8 @@ class ParameterError(UserError, ValueError):
 
 
 def notebook_names() -> list[str]:
-    """Every study notebook, in chapter order (``01_baseline``, ...)."""
-    return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    """Every study notebook, in chapter order (``01_baseline``, ``01b_regime_map``, ...)."""
+    return sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]*_*.py"))
 
 
 def toc_notebooks() -> list[str]:
@@ -51,7 +51,7 @@ def toc_notebooks() -> list[str]:
     import re
 
     toc = (REPO / "_toc.yml").read_text()
-    return re.findall(r"file:\s*book/(\d\d_\w+)", toc)
+    return re.findall(r"file:\s*book/(\d\d[a-z]?_\w+)", toc)
 
 
 def sync_notebook(name: str, directory: str | Path | None = None) -> Path:

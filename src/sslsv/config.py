@@ -124,6 +124,7 @@ class SVTrainConfig(OptimConfig):
     aam_margin: float = 0.2
     aam_scale: float = 30.0
     seed: int = 0
+    labelled_speakers: int = 0  # train on the first N training speakers (sorted ids) only; 0 = all of them
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class FrontendConfig:
     freeze_steps: int = 0  # fine-tuning: keep the upstream frozen for the first steps
     # frozen upstream only: run it once over every whole training utterance and train the backend
     # on random crops of the stored hidden states (the upstream then sees whole-utterance context,
-    # as at test time); ~3x faster SV training on CPU. Omitted from the run hash while False.
+    # as at test time); ~3x faster SV training on CPU.
     cache_features: bool = False
 
 
@@ -185,6 +186,7 @@ class PretrainConfig:
     kmeans_layer: int = 6  # hidden state of kmeans_source that k-means clusters (0 = embedding layer)
     kmeans_max_frames: int = 200_000  # frames sampled to fit k-means (all frames are labelled)
     hours: float = 0.0  # pre-training audio drawn from the pool; 0 = the whole pool
+    in_domain: bool = False  # the pool also holds the SV training speakers' audio, unlabelled (on top of hours)
     crop_seconds: float = 2.0  # random crop per batch item
     mask_prob: float = 0.08  # probability that a frame starts a mask span (HuBERT: 0.08)
     mask_length: int = 10  # frames per span (HuBERT: 10, so about half the frames are masked)

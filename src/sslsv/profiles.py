@@ -65,6 +65,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.landscape.sharpness_seeds": (0, 1),
         "study.landscape.hessian_seeds": (0,),
         "study.landscape.hessian_iters": 5,
+        "study.regime.speakers": (2, 6, 16),
+        "study.regime.budgets": (5, 15, 30),
+        "study.regime.seeds": (0,),
     },
     # The default of `make book`: a 2-core CPU, well under an hour for the book.
     "cpu": {
@@ -120,6 +123,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         # set, a power-iteration step one Hessian-vector product)
         "study.attribution.n_trials": 16,
         "study.attribution.steps": 32,
+        # the regime map: 12-100 labelled speakers, 80-500 pre-training updates (500: the default upstream)
+        "study.regime.speakers": (12, 36, 100),
+        "study.regime.budgets": (80, 200, 500),
+        "study.regime.seeds": (0, 1, 2),
     },
     # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
     "paper": {
@@ -169,5 +176,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.landscape.sharpness_seeds": (0, 1, 2, 3, 4),
         "study.landscape.hessian_seeds": (0, 1, 2),
         "study.landscape.hessian_iters": 30,
+        "study.regime.speakers": (100, 400, 1211),  # VoxCeleb1-dev has 1,211 speakers
+        "study.regime.budgets": (25_000, 100_000, 400_000),
+        "study.regime.seeds": (0, 1, 2),
     },
 }

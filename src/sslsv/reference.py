@@ -336,7 +336,7 @@ def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: M
 
     records = []
     for other in other_dirs:
-        for ref_nb in sorted(Path(reference_dir).glob("[0-9][0-9]_*.ipynb")):
+        for ref_nb in sorted(Path(reference_dir).glob("[0-9][0-9]*_*.ipynb")):
             new_nb = Path(other) / ref_nb.name
             if not new_nb.exists():
                 continue

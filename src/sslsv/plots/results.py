@@ -1,4 +1,4 @@
-"""Figures of speaker-verification results: DET curves, factor studies, layer weights, the summary."""
+"""Figures of speaker-verification results: DET curves, factor studies, layer weights, the regime map, the summary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["plot_det", "plot_factor", "plot_layer_weights", "plot_summary"]
+__all__ = ["plot_det", "plot_factor", "plot_layer_weights", "plot_regime_map", "plot_summary"]
 
 _DET_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
 
@@ -127,4 +127,39 @@ def plot_summary(summary, metric: str = "eer_percent"):
         ax.set_ylabel("")
     fig.suptitle("Every factor at a glance: mean ± sd over seeds, references as lines")
     fig.tight_layout()
+    return fig
+
+
+def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
+    """Two heatmaps of the regime map (:func:`sslsv.studies.regime.cells`): EER(SSL) - EER(random init)
+    and EER(SSL) - EER(fbank), in EER points, rows the amount of labelled speakers, columns the
+    upstreams; each cell shows the difference and its 95 % interval (bold: a clear difference).
+    Negative (blue) is pre-training helping."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    t = cells[cells["mode"] == mode].copy()
+    if t.empty:
+        raise ValueError(f"no {mode!r} cells in the regime map; modes: {', '.join(cells['mode'].unique())}")
+    t["upstream"] = [f"{b} updates\n{d}" for b, d in zip(t["budget"], t["domain"])]
+    order = t.sort_values(["domain", "budget"])["upstream"].unique()
+    panels = [("random", "SSL - random init"), ("fbank", "SSL - fbank")]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.9 * t["labelled_speakers"].nunique() + 2.6), sharey=True,
+                             constrained_layout=True)
+    lim = float(np.nanmax(np.abs(t[["vs_random", "vs_fbank"]].to_numpy()))) or 1.0
+    for ax, (ref, title) in zip(axes, panels):
+        values = t.pivot(index="labelled_speakers", columns="upstream", values=f"vs_{ref}")[order]
+        labels = t.assign(text=[f"{d:+.1f}\n[{lo:+.1f}, {hi:+.1f}]" for d, lo, hi in
+                                zip(t[f"vs_{ref}"], t[f"vs_{ref}_low"], t[f"vs_{ref}_high"])])
+        text = labels.pivot(index="labelled_speakers", columns="upstream", values="text")[order]
+        clear = t.pivot(index="labelled_speakers", columns="upstream", values=f"vs_{ref}_clear")[order]
+        sns.heatmap(values, ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=text, fmt="",
+                    annot_kws={"fontsize": 10}, cbar=ax is axes[-1],
+                    cbar_kws={"label": "difference of mean EER (points)"})
+        for txt, is_clear in zip(ax.texts, clear.to_numpy().ravel()):
+            txt.set_fontweight("bold" if is_clear else "normal")
+        ax.set_title(f"{title} ({mode})", fontsize=12)
+        ax.set_xlabel("pre-training budget and pool")
+        ax.set_ylabel("labelled training speakers" if ax is axes[0] else "")
+        ax.tick_params(axis="x", labelrotation=0, labelsize=9)
     return fig

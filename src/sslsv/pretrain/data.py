@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError, PretrainConfig, PretrainExperimentConfig
-from ..data.corpus import PretrainPool
+from ..data.corpus import PretrainPool, PretrainUtterance
 from ..training import step_rng
 from .backbones import Upstream
 from .objectives import IGNORE, make_objective
@@ -40,7 +40,33 @@ def load_pool(cfg: PretrainExperimentConfig, progress: bool = True) -> PretrainP
     from ..data import load_pretrain_pool
 
     hours = cfg.pretrain.hours if cfg.pretrain.hours > 0 else None
-    return load_pretrain_pool(cfg.corpus, hours, seed=cfg.pretrain.seed, progress=progress)
+    pool = load_pretrain_pool(cfg.corpus, hours, seed=cfg.pretrain.seed, progress=progress)
+    if cfg.pretrain.in_domain:
+        pool = PretrainPool(pool.utterances + in_domain_utterances(cfg, progress))
+    return pool
+
+
+def in_domain_utterances(cfg: PretrainExperimentConfig, progress: bool = True) -> list[PretrainUtterance]:
+    """The SV corpus's training utterances as unlabelled pool audio (``pretrain.in_domain``).
+
+    Only the audio goes in: the key is ``sv:<VoxCeleb key>``, the speaker is that of the
+    recording (used for nothing but bookkeeping), and the transcript is the utterance's phones
+    where the corpus has alignments (the synthetic one), else empty.  The test speakers never do.
+    """
+    import soundfile as sf
+
+    from ..data import load_sv_corpus
+    from ..data.synthetic.voice import transcript
+
+    corpus = load_sv_corpus(cfg.corpus, progress=progress)
+    out = []
+    for u in corpus.train:
+        segments = corpus.alignments.get(u.key)
+        out.append(PretrainUtterance(key=f"sv:{u.key}", path=u.path, speaker=u.speaker,
+                                     transcript=transcript(segments) if segments else "",
+                                     seconds=float(sf.info(str(u.path)).duration),
+                                     alignment=tuple(segments) if segments else None))
+    return out
 
 
 def _pack(seqs: list[list[int]], frame_lengths: list[int]) -> dict[str, torch.Tensor]:

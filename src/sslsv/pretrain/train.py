@@ -127,6 +127,10 @@ def pretrain_inputs(cfg: PretrainExperimentConfig, progress: bool = True) -> dic
     from ..data.fingerprint import pool_fingerprint, upstream_fingerprint
 
     inputs: dict[str, Any] = {"pool": pool_fingerprint(cfg.corpus, progress)}
+    if cfg.pretrain.in_domain:
+        from ..data.fingerprint import sv_fingerprint
+
+        inputs["in_domain"] = sv_fingerprint(cfg.corpus, progress)
     sources = {"init": cfg.pretrain.init}
     if cfg.pretrain.quantizer == "kmeans_hidden":
         sources["kmeans_source"] = cfg.pretrain.kmeans_source

@@ -33,7 +33,8 @@ DEFAULT_STEP_SECONDS = {
     # cpu book's records average ~2 s per update with the k-means targets and the evaluations
     ("pretrain", ""): 1.5,
 }
-DEFAULT_SV_OVERHEAD_SECONDS = 120.0  # corpus, upstream states and test-set embeddings of one SV run
+DEFAULT_SV_OVERHEAD_SECONDS = 120.0  # corpus, upstream states and test-set embeddings of one cpu SV run
+CPU_UTTERANCES = (100 + 40) * 4 * 4  # the cpu corpus: training and test speakers x sessions x utterances
 
 
 def _sv_class(cfg: Any) -> str:
@@ -59,7 +60,10 @@ def _default_seconds(kind: str, cfg: Any) -> tuple[float, float]:
     if kind == "sv":
         t = cfg.train
         scale = (t.batch_size / 32) * (t.crop_seconds / 2.0) * (cfg.ecapa.channels / 128)
-        return DEFAULT_STEP_SECONDS[("sv", _sv_class(cfg))] * scale, DEFAULT_SV_OVERHEAD_SECONDS
+        c = cfg.corpus
+        utterances = (c.n_train_speakers + c.n_test_speakers) * c.sessions_per_speaker * c.utterances_per_session
+        return (DEFAULT_STEP_SECONDS[("sv", _sv_class(cfg))] * scale,
+                DEFAULT_SV_OVERHEAD_SECONDS * utterances / CPU_UTTERANCES)
     scale = (cfg.optim.batch_size / 16) * (cfg.pretrain.crop_seconds / 2.0)
     return DEFAULT_STEP_SECONDS[("pretrain", "")] * scale, 30.0
 
@@ -112,7 +116,7 @@ class Throughput:
 
 def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """The runs one chapter needs, with its notebook's defaults (``parameters`` as papermill's ``-p``)."""
-    from . import baseline, data_scale, explain, model_size, objective, quantizer
+    from . import baseline, data_scale, explain, model_size, objective, quantizer, regime
     from .objective import STUDIED_OBJECTIVES
     from .quantizer import STUDIED_QUANTIZERS
 
@@ -122,6 +126,8 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
               "pretrain_overrides": p.get("pretrain_overrides") or None}
     if chapter == "01_baseline":
         return baseline.plan(profile, p.get("seeds") or (0, 1, 2), **common)
+    if chapter == "01b_regime_map":
+        return regime.plan(profile, p.get("speakers"), p.get("budgets"), p.get("seeds"), **common)
     if chapter == "02_objective":
         return objective.run.plan(profile, values=p.get("objectives") or STUDIED_OBJECTIVES, **factor)
     if chapter == "03_quantizer":
@@ -143,7 +149,8 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
               throughput: Throughput | None = None) -> pd.DataFrame:
     """One row per run of the book, in build order; a run shared by chapters counts in the first.
 
-    Columns: chapter, run, kind, system, mode, seed, steps, cached, minutes (0 when cached or
+    Columns: chapter, run, kind, system, mode, seed, labelled (SV: the labelled training speakers),
+    steps, cached, minutes (0 when cached or
     already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
     """
     tp = throughput or Throughput.measured()
@@ -160,7 +167,7 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
             cached = _finished(run)
             seconds, source = (0.0, "cached") if cached else tp.estimate(item)
             rows.append(_row(chapter, item, name, cached, seconds / 60, source))
-    table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "mode", "seed", "steps", "cached",
+    table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "mode", "seed", "labelled", "steps", "cached",
                                         "minutes", "estimate"])
     table["seed"] = table["seed"].astype("Int64")
     return table
@@ -173,7 +180,8 @@ def _finished(run) -> bool:
 
 def _row(chapter: str, item: PlannedRun, name: str, cached: bool, minutes: float, source: str) -> dict[str, Any]:
     return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.label, "mode": item.mode,
-            "seed": item.seed, "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
+            "seed": item.seed, "labelled": (item.config.train.labelled_speakers or "all") if item.kind == "sv" else "",
+            "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
             "estimate": source}
 
 

@@ -70,6 +70,15 @@ class LandscapeSettings:
 
 
 @dataclass(frozen=True)
+class RegimeSettings:
+    """The regime map's grid (:mod:`sslsv.studies.regime`)."""
+
+    speakers: tuple[int, ...] = (12, 36, 100)  # labelled training speakers, spanning >= 8x
+    budgets: tuple[int, ...] = (80, 200, 500)  # pre-training updates, spanning >= 6x
+    seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds per cell
+
+
+@dataclass(frozen=True)
 class StudySettings:
     """Everything a profile says about the studies, beside the experiment configs."""
 
@@ -82,6 +91,7 @@ class StudySettings:
     analysis_steps: int | None = None  # SV steps of the analysed systems (07/08); None: the profile's
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     landscape: LandscapeSettings = field(default_factory=LandscapeSettings)
+    regime: RegimeSettings = field(default_factory=RegimeSettings)
 
 
 def study_keys(profile_values: dict[str, Any]) -> dict[str, Any]:

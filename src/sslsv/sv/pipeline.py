@@ -159,16 +159,28 @@ def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
     check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
 
 
+def labelled_speakers(corpus: SVCorpus, cfg: SVConfig) -> list[str]:
+    """The training speakers whose labels the backend learns: all, or the first ``train.labelled_speakers``."""
+    speakers = corpus.train_speakers
+    n = cfg.train.labelled_speakers
+    if n > len(speakers):
+        raise ConfigError(f"train.labelled_speakers={n}, but the corpus has {len(speakers)} training speakers")
+    if n == 1:
+        raise ConfigError("train.labelled_speakers=1: a speaker classifier needs at least 2 speakers")
+    return speakers[:n] if n else speakers
+
+
 def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, FitResult]:
     """Train with AAM-softmax on random crops, resuming from the run's checkpoint.
 
     Returns the speaker model and the :class:`~sslsv.training.FitResult` (history and timing).
     """
     torch.manual_seed(cfg.train.seed)
-    speakers = corpus.train_speakers
+    speakers = labelled_speakers(corpus, cfg)
     label_of = {s: i for i, s in enumerate(speakers)}
+    train = [u for u in corpus.train if u.speaker in label_of]
     speaker_model = build_speaker_model(cfg)
-    paths, labels = [u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train]
+    paths, labels = [u.path for u in train], [label_of[u.speaker] for u in train]
     crop_samples = int(cfg.train.crop_seconds * cfg.corpus.sample_rate)
     if cfg.frontend.cache_features:
         sampler = HiddenStateCropSampler(speaker_model.frontend.upstream, paths, labels, crop_samples,
@@ -217,9 +229,10 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
     t0 = time.perf_counter()
     corpus = load_sv_corpus(cfg.corpus, progress=progress, check_files=False)
     validate_corpus(corpus, cfg)  # every problem at once, before the run directory exists
+    n_labelled = len(labelled_speakers(corpus, cfg))
     run.start()
-    run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers, "
-            f"{len(corpus.trials)} trials")
+    run.log(f"corpus: {len(corpus.train)} training utterances of {len(corpus.train_speakers)} speakers "
+            f"({n_labelled} labelled), {len(corpus.trials)} trials")
     speaker_model, fitted = train_speaker_model(cfg, corpus, run, progress)
     history = fitted.history
     # set-up of this segment (corpus, feature cache) plus the training loop over every segment

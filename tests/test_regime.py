@@ -1,0 +1,189 @@
+"""The regime map: its grid and plan, its cells and their intervals, the rule that picks the regime,
+and the two levers it adds (a labelled subset for SV, SV-domain audio in the pre-training pool)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sslsv.artifacts import Run
+from sslsv.config import ConfigError, PretrainExperimentConfig, resolve
+from sslsv.statistics import welch
+from sslsv.studies import regime
+from sslsv.studies.factors import FBANK, RANDOM
+from test_sv import TINY
+
+
+def test_the_grid_spans_what_the_issue_asks_and_names_bad_values():
+    for profile in ("smoke", "cpu", "paper"):
+        g = regime.grid(profile)
+        assert max(g.speakers) / min(g.speakers) >= 8 and max(g.budgets) / min(g.budgets) >= 6
+    assert regime.grid("cpu").default_budget in regime.grid("cpu").budgets
+    with pytest.raises(ConfigError, match=r"span 2.0x; the map needs >= 8x"):
+        regime.grid("cpu", speakers=(10, 15, 20))
+    with pytest.raises(ConfigError, match="at least 3 distinct pre-training budgets"):
+        regime.grid("cpu", budgets=(100, 1000))
+    with pytest.raises(ConfigError, match=r"asks for 400 labelled speakers, but the corpus has 100"):
+        regime.grid("cpu", speakers=(12, 50, 400))
+    with pytest.raises(ConfigError, match="unknown domain 'mixed'"):
+        regime.grid("cpu", domains=("mixed",))
+
+
+def test_the_plan_covers_every_cell_once():
+    items = regime.plan("cpu")
+    g = regime.grid("cpu")
+    pre = [p for p in items if p.kind == "pretrain"]
+    assert len(pre) == len(g.budgets) * 2 and len({p.run.path.name for p in items}) == len(items)
+    assert {p.config.pretrain.in_domain for p in pre} == {False, True}
+    assert sorted({p.config.optim.steps for p in pre}) == list(g.budgets)
+    sv = [p for p in items if p.kind == "sv"]
+    assert {p.config.train.labelled_speakers for p in sv} == set(g.speakers)
+    tuned = {p.label for p in sv if p.mode == "fine-tuned"}
+    assert tuned == {RANDOM, regime.upstream_label(g.default_budget, regime.OUT)}  # the default upstream and random
+    per_amount = len(sv) // len(g.speakers) // len(g.seeds)
+    assert per_amount == 1 + 2 + len(pre) + 1  # fbank, random frozen/fine-tuned, each upstream frozen, default tuned
+    # the SSL systems read the upstream runs the plan pre-trains
+    assert {p.config.frontend.upstream for p in sv if p.label not in (FBANK, RANDOM)} == \
+        {f"run:{p.run.path.name}" for p in pre}
+
+
+def fake_map(helps_below: int = 20, seeds=(0, 1, 2)) -> regime.RegimeMap:
+    """SSL beats random init by 6 points with few labelled speakers and by nothing with many."""
+    rows = []
+    for n in (4, 16, 64):
+        base = 30.0 - 4 * np.log2(n / 4)
+        systems = [(FBANK, "fbank", 0, "", base - 1), (RANDOM, "frozen", 0, "", base + 2),
+                   ("SSL 10 updates, out-of-domain", "frozen", 10, "out-of-domain", base + 2 - (6 if n < helps_below else 0)),
+                   ("SSL 60 updates, out-of-domain", "frozen", 60, "out-of-domain", base + 2 - (3 if n < helps_below else 0))]
+        for system, mode, budget, domain, mean in systems:
+            for i, s in enumerate(seeds):
+                e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.1 * (len(system) % 3) * (i == 0))
+                rows.append({"system": system, "mode": mode, "labelled_speakers": n, "budget": budget,
+                             "domain": domain, "seed": s, "eer_percent": e, "eer_ci_low": e - 2, "eer_ci_high": e + 2})
+    return regime.RegimeMap("smoke", None, pd.DataFrame(rows), {})
+
+
+def test_cells_give_both_differences_with_welch_intervals():
+    m = fake_map()
+    cells = m.cells
+    assert len(cells) == 3 * 2 and set(cells.columns) >= {"vs_random", "vs_random_low", "vs_fbank_high"}
+    one = cells[(cells["labelled_speakers"] == 4) & (cells["budget"] == 10)].iloc[0]
+    per = m.per_seed[m.per_seed["labelled_speakers"] == 4]
+    ssl = per[per["budget"] == 10]["eer_percent"].to_numpy()
+    rnd = per[per["system"] == RANDOM]["eer_percent"].to_numpy()
+    w = welch(ssl, rnd)  # an independent computation: delta +- t(0.975, df) * se
+    from scipy.stats import t
+    half = t.ppf(0.975, w.df) * w.se
+    assert one["vs_random"] == pytest.approx(w.delta)
+    assert (one["vs_random_low"], one["vs_random_high"]) == pytest.approx((w.delta - half, w.delta + half))
+    assert one["vs_random_clear"] and one["vs_random"] < -4
+    many = cells[cells["labelled_speakers"] == 64]
+    assert not many["vs_random_clear"].any()
+
+
+def test_the_rule_picks_the_clearest_margin_or_says_there_is_none():
+    m = fake_map()
+    chosen = regime.choose_regime(m.cells)
+    assert chosen["labelled_speakers"] == 4 and chosen["budget"] == 10
+    text = regime.finding(m)
+    assert "clearly beats the same network from random weights in" in text and "The rule picks 4 labelled" in text
+    none = fake_map(helps_below=0)
+    assert regime.choose_regime(none.cells) is None
+    assert "finds no regime where pre-training helps" in regime.finding(none)
+    # one seed: the intervals come from the runs' bootstrap intervals (conservative), not from seeds
+    single = fake_map(seeds=(0,)).cells
+    row = single.iloc[0]
+    assert row["vs_random_low"] < row["vs_random"] < row["vs_random_high"]
+    assert row["vs_random_high"] - row["vs_random_low"] == pytest.approx(8.0)
+
+
+def test_run_computes_exactly_the_plan(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    computed = []
+    metrics = {"eer_percent": 30.0, "eer_ci_low": 28.0, "eer_ci_high": 32.0, "min_dcf_0.01": 1.0, "min_dcf_0.05": 1.0}
+
+    def fake_pretrain(cfg, progress=True):
+        computed.append(Run("pretrain", cfg).path.name)
+        return Run("pretrain", cfg)
+
+    def fake_sv(cfg, progress=True):
+        computed.append(Run("sv", cfg).path.name)
+        return SimpleNamespace(run=Run("sv", cfg), metrics=metrics)
+
+    monkeypatch.setattr("sslsv.pretrain.train.pretrain", fake_pretrain)
+    monkeypatch.setattr("sslsv.sv.pipeline.run_sv", fake_sv)
+    m = regime.run("smoke", progress=False)
+    assert computed == [p.run.path.name for p in regime.plan("smoke")]
+    assert set(m.per_seed["labelled_speakers"]) == {2, 6, 16}
+    assert set(m.per_seed.loc[m.per_seed["system"].str.startswith("SSL"), "domain"]) == {"in-domain", "out-of-domain"}
+
+
+def test_labelled_speakers_train_the_backend_on_a_subset(tmp_path, monkeypatch):
+    from sslsv.sv import pipeline
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    result = pipeline.run_sv(resolve("smoke", {**TINY, "train.labelled_speakers": 2}), progress=False)
+    assert "4 speakers (2 labelled)" in result.run.log_file.read_text()
+    head = pipeline.torch_load(result.run.checkpoint_file)["model"]
+    assert [v.shape[0] for k, v in head.items() if k.startswith("head.")] == [2]  # a 2-speaker classifier
+    for n, match in ((5, "train.labelled_speakers=5, but the corpus has 4 training speakers"),
+                     (1, "needs at least 2 speakers")):
+        cfg = resolve("smoke", {**TINY, "train.labelled_speakers": n})
+        with pytest.raises(ConfigError, match=match):
+            pipeline.run_sv(cfg, progress=False)
+        assert not pipeline.sv_run(cfg).path.exists()  # refused before the run directory exists
+
+
+def test_an_in_domain_pool_adds_the_sv_training_audio_only(tmp_path, monkeypatch):
+    from sslsv.data import load_sv_corpus
+    from sslsv.pretrain.data import load_pool
+    from sslsv.pretrain.train import pretrain_inputs
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    corpus_keys = {k: v for k, v in TINY.items() if k.startswith("corpus.")}
+    out = resolve("smoke", corpus_keys, base=PretrainExperimentConfig())
+    inn = resolve("smoke", {**corpus_keys, "pretrain.in_domain": True}, base=PretrainExperimentConfig())
+    a, b = load_pool(out, progress=False), load_pool(inn, progress=False)
+    corpus = load_sv_corpus(out.corpus, progress=False)
+    added = b.utterances[len(a.utterances):]
+    assert [u.key for u in b.utterances[:len(a.utterances)]] == [u.key for u in a.utterances]
+    assert {u.path for u in added} == {u.path for u in corpus.train}
+    test_speakers = {k.split("/")[0] for k in corpus.test_keys}
+    assert not test_speakers & {u.speaker for u in added}
+    assert all(u.key.startswith("sv:") and u.transcript and u.alignment for u in added)
+    assert b.hours == pytest.approx(a.hours + sum(u.seconds for u in added) / 3600)
+    assert "in_domain" in pretrain_inputs(inn, progress=False) and "in_domain" not in pretrain_inputs(out, progress=False)
+
+
+def test_an_in_domain_upstream_pretrains_end_to_end(tmp_path, monkeypatch):
+    """Masked prediction on the pool plus the SV training audio: a real run, loss finite, cached after."""
+    import json
+
+    from sslsv.pretrain.train import pretrain
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    sets = {**{k: v for k, v in TINY.items() if k.startswith("corpus.")}, "pretrain.in_domain": True,
+            "pretrain.size": "micro", "pretrain.n_clusters": 8, "pretrain.crop_seconds": 0.5,
+            "optim.steps": 3, "optim.batch_size": 2, "optim.warmup_steps": 1, "optim.checkpoint_every": 3}
+    cfg = resolve("smoke", sets, base=PretrainExperimentConfig())
+    run = pretrain(cfg, progress=False)
+    diag = json.loads(run.file("diagnostics.json").read_text())
+    assert diag["steps"] == 3 and np.isfinite(diag["loss_last"])
+    assert (run.path / "upstream").is_dir() and run.reusable(json.loads((run.path / "MANIFEST.json").read_text())["inputs"])
+
+
+def test_the_heatmap_shows_every_cell_with_its_interval():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sslsv.plots import plot_regime_map
+
+    cells = fake_map().cells
+    fig = plot_regime_map(cells)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 6 and all("[" in t for t in texts)
+    bold = [t.get_fontweight() == "bold" for t in fig.axes[0].texts]
+    assert sum(bold) == int(cells["vs_random_clear"].sum())
+    with pytest.raises(ValueError, match="no 'fine-tuned' cells"):
+        plot_regime_map(cells, mode="fine-tuned")
