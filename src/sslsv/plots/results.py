@@ -142,10 +142,12 @@ def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
     if t.empty:
         raise ValueError(f"no {mode!r} cells in the regime map; modes: {', '.join(cells['mode'].unique())}")
     t["upstream"] = [f"{b} updates\n{d}" for b, d in zip(t["budget"], t["domain"])]
-    order = t.sort_values(["domain", "budget"])["upstream"].unique()
+    t["_domain_order"] = (t["domain"] != "out-of-domain").astype(int)  # out-of-domain first, as in the paper
+    order = t.sort_values(["_domain_order", "budget"])["upstream"].unique()
     panels = [("random", "SSL - random init"), ("fbank", "SSL - fbank")]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.9 * t["labelled_speakers"].nunique() + 2.6), sharey=True,
-                             constrained_layout=True)
+    # one panel above the other, each at the page's width: every cell has room for its interval
+    fig, axes = plt.subplots(2, 1, figsize=(12, 2 * (0.75 * t["labelled_speakers"].nunique() + 1.6)),
+                             sharex=True, constrained_layout=True)
     lim = float(np.nanmax(np.abs(t[["vs_random", "vs_fbank"]].to_numpy()))) or 1.0
     for ax, (ref, title) in zip(axes, panels):
         values = t.pivot(index="labelled_speakers", columns="upstream", values=f"vs_{ref}")[order]
@@ -154,12 +156,13 @@ def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
         text = labels.pivot(index="labelled_speakers", columns="upstream", values="text")[order]
         clear = t.pivot(index="labelled_speakers", columns="upstream", values=f"vs_{ref}_clear")[order]
         sns.heatmap(values, ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=text, fmt="",
-                    annot_kws={"fontsize": 10}, cbar=ax is axes[-1],
+                    annot_kws={"fontsize": 10}, cbar=True,
                     cbar_kws={"label": "difference of mean EER (points)"})
         for txt, is_clear in zip(ax.texts, clear.to_numpy().ravel()):
             txt.set_fontweight("bold" if is_clear else "normal")
         ax.set_title(f"{title} ({mode})", fontsize=12)
-        ax.set_xlabel("pre-training budget and pool")
-        ax.set_ylabel("labelled training speakers" if ax is axes[0] else "")
-        ax.tick_params(axis="x", labelrotation=0, labelsize=9)
+        ax.set_xlabel("pre-training budget and pool" if ax is axes[-1] else "")
+        ax.set_ylabel("labelled training speakers")
+        ax.tick_params(axis="x", labelrotation=0, labelsize=10)
+        ax.tick_params(axis="y", labelrotation=0)
     return fig

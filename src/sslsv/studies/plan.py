@@ -31,7 +31,7 @@ DEFAULT_STEP_SECONDS = {
     ("sv", "fine-tuned"): 1.50,  # forward and backward through the upstream
     # tiny w2v-BERT conformer, 16 x 2 s crops: 0.29 s per step of 8 crops in bench_pretrain.py, but the
     # cpu book's records average ~2 s per update with the k-means targets and the evaluations
-    ("pretrain", ""): 1.5,
+    ("pretrain", ""): 2.0,
 }
 DEFAULT_SV_OVERHEAD_SECONDS = 120.0  # corpus, upstream states and test-set embeddings of one cpu SV run
 CPU_UTTERANCES = (100 + 40) * 4 * 4  # the cpu corpus: training and test speakers x sessions x utterances
