@@ -12,6 +12,7 @@ from sslsv.config import ConfigError, PretrainExperimentConfig, resolve
 from sslsv.statistics import welch
 from sslsv.studies import regime
 from sslsv.studies.factors import FBANK, RANDOM
+from sslsv.studies.settings import settings
 from test_sv import TINY
 
 
@@ -41,6 +42,11 @@ def test_the_plan_covers_every_cell_once():
     assert {p.config.train.labelled_speakers for p in sv} == set(g.speakers)
     tuned = {p.label for p in sv if p.mode == "fine-tuned"}
     assert tuned == {RANDOM, regime.upstream_label(g.default_budget, regime.OUT)}  # the default upstream and random
+    check = [p for p in sv if p.label.endswith("x steps)")]
+    assert {p.label for p in check} == {f"{FBANK} (2x steps)", f"{RANDOM} (2x steps)"}
+    assert len(check) == 2 * len(g.seeds) and {p.config.train.steps for p in check} == {2 * settings("cpu").sv.steps}
+    assert {p.config.train.labelled_speakers for p in check} == {max(g.speakers)}
+    sv = [p for p in sv if p not in check]
     per_amount = len(sv) // len(g.speakers) // len(g.seeds)
     assert per_amount == 1 + 2 + len(pre) + 1  # fbank, random frozen/fine-tuned, each upstream frozen, default tuned
     # the SSL systems read the upstream runs the plan pre-trains
@@ -48,7 +54,7 @@ def test_the_plan_covers_every_cell_once():
         {f"run:{p.run.path.name}" for p in pre}
 
 
-def fake_map(helps_below: int = 20, seeds=(0, 1, 2)) -> regime.RegimeMap:
+def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3)) -> regime.RegimeMap:
     """SSL beats random init by 6 points with few labelled speakers and by nothing with many."""
     rows = []
     for n in (4, 16, 64):
@@ -59,8 +65,12 @@ def fake_map(helps_below: int = 20, seeds=(0, 1, 2)) -> regime.RegimeMap:
         for system, mode, budget, domain, mean in systems:
             for i, s in enumerate(seeds):
                 e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.1 * (len(system) % 3) * (i == 0))
-                rows.append({"system": system, "mode": mode, "labelled_speakers": n, "budget": budget,
+                rows.append({"system": system, "mode": mode, "labelled_speakers": n, "budget": budget, "steps": 150,
                              "domain": domain, "seed": s, "eer_percent": e, "eer_ci_low": e - 2, "eer_ci_high": e + 2})
+    for system, mode, moved in ((FBANK, "fbank", converged_by[0]), (RANDOM, "frozen", converged_by[1])):
+        ref = [r for r in rows if r["system"] == system and r["labelled_speakers"] == 64]
+        rows += [{**r, "system": f"{system} (2x steps)", "steps": 300, "eer_percent": r["eer_percent"] + moved}
+                 for r in ref]
     return regime.RegimeMap("smoke", None, pd.DataFrame(rows), {})
 
 
@@ -187,3 +197,15 @@ def test_the_heatmap_shows_every_cell_with_its_interval():
     assert sum(bold) == int(cells["vs_random_clear"].sum())
     with pytest.raises(ValueError, match="no 'fine-tuned' cells"):
         plot_regime_map(cells, mode="fine-tuned")
+
+
+def test_the_convergence_check_compares_the_protocol_with_twice_as_long():
+    conv = fake_map().convergence
+    assert list(conv["system"]) == [FBANK, RANDOM] and conv["converged"].all()
+    assert conv["longer_minus_protocol"].tolist() == pytest.approx([-0.5, 0.3])
+    assert "The probe is converged" in regime.finding(fake_map())
+    early = fake_map(converged_by=(-3.0, 0.2))
+    assert early.convergence["converged"].tolist() == [False, True]
+    assert "**The probe is not converged**" in regime.finding(early) and "a missing benefit is not a finding" in \
+        regime.finding(early)
+    assert len(fake_map().cells) == 6  # the longer runs are not cells of the map

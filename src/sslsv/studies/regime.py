@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, PretrainExperimentConfig, check_seeds, resolve
+from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve
 from ..statistics import compare
 from .factors import FBANK, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
 from .settings import settings
@@ -124,7 +124,39 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
                 cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen" if mode == "fbank" else mode,
                                 sets, upstream=ref or "")
                 out.append(PlannedRun("sv", label, mode, int(s), cfg))
+    # the convergence check: both frozen references on all labelled speakers, trained twice as long
+    for label, kind, _, mode in systems[:2]:
+        for s in g.seeds:
+            cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen",
+                            {**dict(overrides or {}), "train.labelled_speakers": max(g.speakers)})
+            longer = override(cfg, {"train.steps": LONGER * cfg.train.steps})
+            out.append(PlannedRun("sv", f"{label} ({LONGER}x steps)", mode, int(s), longer))
     return out
+
+
+LONGER = 2  # the convergence check trains the references this many times as long
+CONVERGED_POINTS = 1.0  # ... and calls the protocol converged when the mean EER moves by at most this
+
+
+def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Each frozen reference under the map's protocol against the same system trained twice as long, on
+    all labelled speakers: EER means, the difference (longer - protocol) with its 95 % interval, and
+    whether the protocol is within CONVERGED_POINTS of it."""
+    n = per_seed["labelled_speakers"].max()
+    rows = []
+    for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
+        base = per_seed[(per_seed["system"] == label) & (per_seed["mode"] == mode)
+                        & (per_seed["labelled_speakers"] == n)]
+        longer = per_seed[per_seed["system"] == f"{label} ({LONGER}x steps)"]
+        if base.empty or longer.empty:
+            continue
+        span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
+        d, lo, hi = difference_interval(longer["eer_percent"], base["eer_percent"], 0.95, span(longer), span(base))
+        rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
+                     "eer_percent": float(base["eer_percent"].mean()),
+                     "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
+                     "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(abs(d) <= CONVERGED_POINTS)})
+    return pd.DataFrame(rows)
 
 
 @dataclass
@@ -139,6 +171,10 @@ class RegimeMap:
     @property
     def cells(self) -> pd.DataFrame:
         return cells(self.per_seed)
+
+    @property
+    def convergence(self) -> pd.DataFrame:
+        return convergence(self.per_seed)
 
 
 def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
@@ -161,6 +197,7 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
         m = r.metrics
         budget, domain = budget_of.get(item.label, (0, ""))
         rows.append({"system": item.label, "mode": item.mode, "labelled_speakers": item.config.train.labelled_speakers,
+                     "steps": item.config.train.steps,
                      "budget": budget, "domain": domain, "seed": item.seed, "eer_percent": m["eer_percent"],
                      "eer_ci_low": m["eer_ci_low"], "eer_ci_high": m["eer_ci_high"],
                      "min_dcf_0.01": m["min_dcf_0.01"], "min_dcf_0.05": m["min_dcf_0.05"],
@@ -191,6 +228,7 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
     EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear."""
     rows = []
     for n, at in per_seed.groupby("labelled_speakers", sort=True):
+        at = at[~at["system"].str.endswith("x steps)")]  # the convergence check's runs are not cells
         fbank = at[at["system"] == FBANK]
         for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
             random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]
@@ -220,9 +258,19 @@ def choose_regime(table: pd.DataFrame, mode: str = "frozen") -> dict[str, Any] |
 
 
 def finding(m: RegimeMap) -> str:
-    """Where, if anywhere, pre-training clearly helps: computed from the cells."""
+    """Where, if anywhere, pre-training clearly helps: computed from the cells, after the convergence check."""
     t = m.cells
     lines = []
+    conv = m.convergence
+    if len(conv):
+        moved = ", ".join(f"{r.system} {r.eer_percent:.2f} -> {r.eer_longer:.2f} %" for r in conv.itertuples())
+        if conv["converged"].all():
+            lines.append(f"The probe is converged: trained {LONGER}x as long, each reference moves by at most "
+                         f"{CONVERGED_POINTS:g} EER point ({moved}).")
+        else:
+            lines.append(f"**The probe is not converged**: trained {LONGER}x as long, a reference moves by more "
+                         f"than {CONVERGED_POINTS:g} EER point ({moved}), so the cells below compare probes "
+                         "that stopped early and a missing benefit is not a finding.")
     for ref, words in (("random", "the same network from random weights"), ("fbank", "fbank")):
         col = f"vs_{ref}"
         clear = t[t[f"{col}_clear"] & (t[col] < 0)]
