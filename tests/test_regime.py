@@ -208,4 +208,7 @@ def test_the_convergence_check_compares_the_protocol_with_twice_as_long():
     assert early.convergence["converged"].tolist() == [False, True]
     assert "**The probe is not converged**" in regime.finding(early) and "a missing benefit is not a finding" in \
         regime.finding(early)
+    unconverged_none = fake_map(helps_below=0, converged_by=(-3.0, 0.2))
+    assert "this map cannot say that there is none" in regime.finding(unconverged_none)
+    assert "finds no regime where pre-training helps;" not in regime.finding(unconverged_none)
     assert len(fake_map().cells) == 6  # the longer runs are not cells of the map

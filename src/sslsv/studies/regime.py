@@ -284,7 +284,12 @@ def finding(m: RegimeMap) -> str:
                               for r in clear.itertuples())
             lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {where}.")
     chosen = choose_regime(t)
-    if chosen is None:
+    converged = bool(len(conv)) and bool(conv["converged"].all())
+    if chosen is None and not converged:
+        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
+                     "helps, but with a probe that has not converged this map cannot say that there is none: "
+                     "train the SV backend longer (the profile's study.sv.steps) and run it again.")
+    elif chosen is None:
         lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
                      "helps; the factor studies then measure shifts in a regime without a benefit.")
     else:
