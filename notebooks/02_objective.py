@@ -65,9 +65,14 @@ check_injected_parameters()  # a misspelled papermill -p NAME stops here, before
 import IPython.display as ipd
 
 from sslsv import plots
-from sslsv.studies import baseline, factors, objective
+from sslsv.studies import baseline, factors, objective, regime
 
-study = objective.run(profile, seeds, objectives, modes, overrides, pretrain_overrides)
+where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
+study = objective.run(profile, seeds, objectives, modes,
+                      where.sv_overrides(profile, overrides), where.pretrain_overrides(pretrain_overrides))
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 
 # %% [markdown]
 # ## Did pre-training work?

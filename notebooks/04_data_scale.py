@@ -51,9 +51,14 @@ check_injected_parameters()  # a misspelled papermill -p NAME stops here, before
 import IPython.display as ipd
 
 from sslsv import plots
-from sslsv.studies import baseline, factors, data_scale
+from sslsv.studies import baseline, factors, data_scale, regime
 
-study = data_scale.run(profile, seeds, hours, modes, overrides, pretrain_overrides)
+where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
+study = data_scale.run(profile, seeds, hours, modes,
+                       where.sv_overrides(profile, overrides), where.pretrain_overrides(pretrain_overrides))
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 
 # %% [markdown]
 # ## Did pre-training work?

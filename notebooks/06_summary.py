@@ -49,9 +49,14 @@ check_injected_parameters()  # a misspelled papermill -p NAME stops here, before
 import IPython.display as ipd
 
 from sslsv import plots
-from sslsv.studies import summary as summary_study
+from sslsv.studies import summary as summary_study, regime
 
-summary = summary_study.run(profile, seeds, modes, overrides, pretrain_overrides)
+where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
+summary = summary_study.run(profile, seeds, modes,
+                            where.sv_overrides(profile, overrides), where.pretrain_overrides(pretrain_overrides))
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 
 # %% [markdown]
 # ## The verdicts
@@ -71,6 +76,20 @@ ipd.display(ipd.Markdown(summary_study.finding(summary)))
 
 # %%
 print(summary.table().round(3).to_string(index=False))
+
+# %% [markdown]
+# ## How much does each kind of seed move EER?
+#
+# The upstreams a verdict rests on (each study's deciding conditions: masked
+# and unmasked prediction, the default quantizer, the least and the most
+# pre-training audio, the smallest and the largest upstream) were
+# pre-trained with more than one seed, and each upstream probed with every
+# SV seed. Per system: the standard deviation over pre-training seeds of the
+# mean over SV seeds, beside the standard deviation over SV seeds within one
+# upstream.
+
+# %%
+print(summary.seed_spread().round(2).to_string(index=False))
 
 # %% [markdown]
 # ## Every factor in one figure

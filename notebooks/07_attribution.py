@@ -59,9 +59,14 @@ check_injected_parameters()  # a misspelled papermill -p NAME stops here, before
 import IPython.display as ipd
 
 from sslsv import plots
-from sslsv.studies import explain
+from sslsv.studies import explain, regime
 
-systems, study = explain.attribution(profile, seed, overrides)
+where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
+systems, study = explain.attribution(profile, seed, where.sv_overrides(profile, overrides),
+                                     pretrain_overrides=where.pretrain_overrides())
+
+# %% tags=["nbval-ignore-output"]
+ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 
 # %% [markdown]
 # ## The four systems

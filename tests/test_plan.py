@@ -43,7 +43,11 @@ def test_a_factor_studys_plan_is_exactly_what_it_computes(study, monkeypatch, tm
     assert planned == computed
     n_sv = sum(name.startswith("sv-") for name in planned)
     conds = [c for c in study.conditions()]
-    assert n_sv == len(conds) * len(settings("cpu").seeds)  # one SV run per system and seed (frozen only at cpu)
+    deciding = study.run.deciding(conds)
+    extra = len(deciding) * (len(settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
+    assert deciding and n_sv == (len(conds) + extra) * len(settings("cpu").seeds)  # frozen only at cpu
+    n_pre = sum(name.startswith("pretrain-") for name in planned)
+    assert n_pre >= len(conds) - 2 + extra
 
 
 def test_the_baseline_and_analysis_plans_are_what_they_compute(monkeypatch, tmp_path):
@@ -66,26 +70,29 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
     chapters = ["01_baseline", "07_attribution", "08_loss_landscape"]
     before = plan.book_plan("smoke", chapters)
-    # 3 baseline seeds; 07 and 08 share all five runs, and 07 shares its fbank system (seed 0) with 01
+    # 3 baseline seeds; 07 and 08 share all five runs; 07 runs in the (provisional) regime of the map, so
+    # its fbank system is not chapter 01's
     assert len(before) == 3 + 5 + 5 and not before["cached"].any()
     assert (before[before["chapter"] == "08_loss_landscape"]["minutes"] == 0).all()
-    assert before.loc[4, "estimate"] == "shared with 01_baseline"
-    assert set(before["estimate"]) == {"default", "shared with 01_baseline", "shared with 07_attribution"}
+    assert set(before["estimate"]) == {"default", "shared with 07_attribution"}
+    fbank_07 = before[(before["chapter"] == "07_attribution") & (before["system"] == "fbank")].iloc[0]
+    assert fbank_07["labelled"] == min(settings("smoke").regime.speakers)
 
     # one finished fbank seed: cached, and its measured pace prices the other seeds
     first = baseline.plan("smoke", (0,))[0]
     finish(first.run, {**METRICS, "train_seconds": 600.0, "embed_seconds": 6.0, "timing_complete": True})
     after = plan.book_plan("smoke", chapters)
-    row = after.set_index("run").loc[first.run.path.name]
-    assert bool(row["cached"].iloc[0]) and row["minutes"].iloc[0] == 0
+    row = after[after["run"] == first.run.path.name].iloc[0]
+    assert bool(row["cached"]) and row["minutes"] == 0
     others = after[(after["chapter"] == "01_baseline") & ~after["cached"]]
     assert list(others["estimate"]) == ["measured"] * 2
     assert others["minutes"].tolist() == [pytest.approx((600.0 + 6.0) / 60, abs=0.01)] * 2
     totals = plan.chapter_totals(after).set_index("chapter")
-    assert totals.loc["01_baseline", "cached"] == 1 and totals.loc["07_attribution", "cached"] == 1
-    assert totals.loc["total (distinct runs)", "runs"] == 3 + 4 and totals.loc["total (distinct runs)", "cached"] == 1
+    assert totals.loc["01_baseline", "cached"] == 1 and totals.loc["07_attribution", "cached"] == 0
+    assert totals.loc["total (distinct runs)", "runs"] == 3 + 5 and totals.loc["total (distinct runs)", "cached"] == 1
     text = plan.format_plan(after, "smoke")
-    assert text.startswith("book plan at profile 'smoke': 7 distinct runs, 1 cached") and first.run.path.name in text
+    assert text.startswith("book plan at profile 'smoke': 8 distinct runs, 1 cached") and first.run.path.name in text
+    assert "chapters 02-08 run in a provisional regime" in text
 
 
 def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):

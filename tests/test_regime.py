@@ -44,9 +44,15 @@ def test_the_plan_covers_every_cell_once():
     assert tuned == {RANDOM, regime.upstream_label(g.default_budget, regime.OUT)}  # the default upstream and random
     check = [p for p in sv if p.label.endswith("x steps)")]
     assert {p.label for p in check} == {f"{FBANK} (2x steps)", f"{RANDOM} (2x steps)"}
-    assert len(check) == 2 * len(g.seeds) and {p.config.train.steps for p in check} == {2 * settings("cpu").sv.steps}
-    assert {p.config.train.labelled_speakers for p in check} == {max(g.speakers)}
+    # at every amount of labelled speakers, twice the protocol's steps
+    assert len(check) == 2 * len(g.seeds) * len(g.speakers)
+    assert {p.config.train.labelled_speakers for p in check} == set(g.speakers)
+    for p in check:
+        assert p.config.train.steps == 2 * regime.protocol("cpu", p.config.train.labelled_speakers)["train.steps"]
     sv = [p for p in sv if p not in check]
+    for p in sv:  # the protocol: each amount of labelled speakers trains for its own number of steps
+        assert p.config.train.steps == settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
+            not settings("cpu").regime.sv_steps
     per_amount = len(sv) // len(g.speakers) // len(g.seeds)
     assert per_amount == 1 + 2 + len(pre) + 1  # fbank, random frozen/fine-tuned, each upstream frozen, default tuned
     # the SSL systems read the upstream runs the plan pre-trains

@@ -54,6 +54,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.sv.checkpoint_every": 10,
         "study.cache_features": True,
         "study.seeds": (0,),
+        "study.pretrain_seeds": (0, 1),  # two pre-training seeds of the deciding conditions, as at cpu
         "study.modes": ("frozen",),
         "study.data_scale_hours": (0.002, 0.005, 0.01, 0.02),
         "study.model_sizes": ("micro", "tiny", "small"),
@@ -68,6 +69,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.regime.speakers": (2, 6, 16),
         "study.regime.budgets": (5, 15, 30),
         "study.regime.seeds": (0,),
+        "study.regime.sv_steps": (10, 15, 20),
     },
     # The default of `make book`: a 2-core CPU, well under an hour for the book.
     "cpu": {
@@ -162,6 +164,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         # in memory, so frozen upstreams run on audio
         "study.cache_features": False,
         "study.seeds": (0, 1, 2),
+        "study.pretrain_seeds": (0, 1),
         "study.modes": ("frozen", "fine-tuned"),
         "study.data_scale_hours": (10.0, 100.0, 460.0, 960.0),
         "study.model_sizes": ("small", "base", "large"),

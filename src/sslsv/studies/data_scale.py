@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError, resolve
 from .settings import settings
-from .factors import Condition, FactorStudy, references, factor_runner, scale_claim, scale_finding
+from .factors import Condition, FactorStudy, extremes, references, factor_runner, scale_claim, scale_finding
 
 def label(hours: float) -> str:
     """``0.25 h``; amounts under a minute read in seconds (``7 s``)."""
@@ -45,7 +45,8 @@ def amounts(study: FactorStudy) -> dict[str, float]:
     return {c.label: float(table.loc[c.label, "hours"]) for c in study.conditions if not c.reference}
 
 
-run = factor_runner("data scale", conditions, "amount of pre-training audio (hours; default: the profile's)")
+run = factor_runner("data scale", conditions, "amount of pre-training audio (hours; default: the profile's)",
+                    deciding=extremes)  # the verdict compares the least and the most audio
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

@@ -143,7 +143,7 @@ def speaker_models(systems: AnalysisSystems) -> dict:
 # ---------------------------------------------------------------------------
 
 def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
-                progress: bool = True, **settings: Any):
+                progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
     """Train/reuse the four systems and attribute the same trials with each.
 
     Returns ``(systems, study)`` with ``study`` an
@@ -152,7 +152,7 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     from ..analysis.attribution import attribution_study
     from ..data import load_sv_corpus
 
-    systems = analysis_systems(profile, seed, overrides, progress=progress)
+    systems = analysis_systems(profile, seed, overrides, pretrain_overrides, progress=progress)
     cfg = resolve(profile, overrides)
     corpus = load_sv_corpus(cfg.corpus, progress=progress)
     if not corpus.alignments:
@@ -244,7 +244,7 @@ def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
 # ---------------------------------------------------------------------------
 
 def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
-              progress: bool = True, **settings: Any):
+              progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
     """Train/reuse the four systems and measure their loss landscapes on one fixed batch set.
 
     Returns ``(systems, study)`` with ``study`` a
@@ -254,7 +254,7 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
 
     from ..analysis.landscape import runs_landscape_study
 
-    systems = analysis_systems(profile, seed, overrides, progress=progress)
+    systems = analysis_systems(profile, seed, overrides, pretrain_overrides, progress=progress)
     kw = {**study_settings(profile).landscape.kwargs(), **settings}
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
     run = analysis_run("landscape", systems, seed, kw)

@@ -12,9 +12,13 @@ Runs are shared through the run cache: the default condition of every study
 audio) is one pre-training run, and the two references are the same SV runs
 in every chapter, so a second chapter or a re-build costs nothing.
 
-Seeds are SV-training seeds: each condition is pre-trained once (seed
-``pretrain.seed``) and its backend trained once per seed, so the spread over
-seeds measures the SV stage's variability, not the pre-training run's.
+Two kinds of seed: every condition's backend is trained once per SV seed
+(``study.seeds``), and the conditions a study's verdict rests on (its
+*deciding* conditions, named by each study module) are also pre-trained once
+per pre-training seed (``study.pretrain_seeds``, each a ``pretrain.seed``),
+crossed with the SV seeds.  :func:`seed_spread` then says how far each kind of
+seed moves EER.  The other conditions are pre-trained with the first
+pre-training seed only.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .baseline import METRIC_COLUMNS, per_seed_table, summarise
 from .settings import VALID_MODES, settings
 
 __all__ = ["Condition", "FactorStudy", "PlannedRun", "DEFAULT_RUN", "factor_plan", "run_factor_study",
-           "difference", "layer_weights", "pretrain_config", "sv_config", "preflight", "trend"]
+           "difference", "layer_weights", "pretrain_config", "sv_config", "preflight", "trend", "seed_spread"]
 
 
 
@@ -134,6 +138,10 @@ def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int
         raise ConfigError(f"the study's conditions ({', '.join(labels)}) set {key} themselves, so --pretrain-set "
                           f"{key}={pretrain_overrides[key]!r} would be ignored for them; that key is the factor "
                           "being varied, so run the conditions you want through the study's own arguments")
+    if "pretrain.seed" in (pretrain_overrides or {}):
+        raise ConfigError(f"--pretrain-set pretrain.seed={pretrain_overrides['pretrain.seed']!r} would be ignored: "
+                          "a factor study pre-trains its deciding conditions once per pre-training seed; give "
+                          "them with pretrain_seeds=[...] (the profile's study.pretrain_seeds by default)")
     for m in modes:
         if m not in VALID_MODES:
             raise ConfigError(f"unknown upstream mode {m!r}; valid modes: {', '.join(VALID_MODES)}")
@@ -159,9 +167,9 @@ class FactorStudy:
     factor: str
     profile: str
     conditions: list[Condition]
-    results: dict[tuple[str, str, int], SVResult]  # (label, mode, seed) -> SV run
-    pretrain_runs: dict[str, Run]  # label -> pre-training run
-    per_seed: pd.DataFrame  # one row per SV run
+    results: dict[tuple[str, str, int | None, int], SVResult]  # (label, mode, pre-training seed, SV seed) -> run
+    pretrain_runs: dict[tuple[str, int], Run]  # (label, pre-training seed) -> pre-training run
+    per_seed: pd.DataFrame  # one row per SV run (pretrain_seed: <NA> for the references)
     summary: pd.DataFrame  # mean and sd over seeds per (system, upstream)
 
     @property
@@ -171,11 +179,11 @@ class FactorStudy:
     def pretraining_table(self) -> pd.DataFrame:
         """Diagnostics of each pre-training run: loss, masked accuracy against chance, codebook use, cost."""
         rows = []
-        for label, run in self.pretrain_runs.items():
+        for (label, pretrain_seed), run in self.pretrain_runs.items():
             m = run.metrics()
             cfg = run.config
             rows.append({
-                "system": label,
+                "system": label, "pretrain_seed": pretrain_seed,
                 "objective": m["objective"], "quantizer": m.get("quantizer") or "-", "size": m["size"],
                 "hours": round(float(m.get("hours", cfg.pretrain.hours or cfg.corpus.pretrain_hours)), 3),
                 "parameters_M": round(m["parameters"] / 1e6, 2),
@@ -196,7 +204,7 @@ class FactorStudy:
     def layer_weights(self) -> pd.DataFrame:
         """Mean learned layer weight per (system, layer) over the seeds of the frozen runs."""
         rows = []
-        for (label, mode, seed), r in self.results.items():
+        for (label, mode, _, seed), r in self.results.items():
             w = layer_weights(r.run)
             if w is None:
                 continue
@@ -233,34 +241,53 @@ def check_choices(what: str, given: Sequence[Any], valid: Sequence[Any]) -> None
 
 
 def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, Any] | None], list[Condition]],
-                  levels: str) -> Callable[..., "FactorStudy"]:
+                  levels: str, deciding: Callable[[Sequence[Condition]], Sequence[str]] = lambda conds: ()
+                  ) -> Callable[..., "FactorStudy"]:
     """The ``run`` function of a factor-study module (chapters 02-05).
 
-    ``run(profile, seeds, values, modes, overrides, pretrain_overrides, progress)`` pre-trains one
-    upstream per level of the factor and trains the SV backend on each, once per seed; ``values``
-    are the levels (``None``: the profile's), turned into conditions by
+    ``run(profile, seeds, values, modes, overrides, pretrain_overrides, progress, pretrain_seeds)``
+    pre-trains one upstream per level of the factor and trains the SV backend on each, once per seed;
+    ``values`` are the levels (``None``: the profile's), turned into conditions by
     ``conditions_of(profile, values, overrides)``. ``levels`` names them in the docstring.
+    ``deciding(conditions)`` names the conditions the study's verdict rests on: those are pre-trained
+    once per pre-training seed (``pretrain_seeds``; ``None``: the profile's ``study.pretrain_seeds``).
     """
 
     def run(profile: str = "cpu", seeds: Sequence[int] | None = None, values: Sequence[Any] | None = None,
             modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-            pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-        return run_factor_study(factor, profile, conditions_of(profile, values, overrides), seeds, modes, overrides,
-                                pretrain_overrides, progress)
+            pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True,
+            pretrain_seeds: Sequence[int] | None = None) -> FactorStudy:
+        conditions = conditions_of(profile, values, overrides)
+        return run_factor_study(factor, profile, conditions, seeds, modes, overrides, pretrain_overrides, progress,
+                                pretrain_seeds, deciding(conditions))
 
     def plan(profile: str = "cpu", seeds: Sequence[int] | None = None, values: Sequence[Any] | None = None,
              modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-             pretrain_overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
+             pretrain_overrides: Mapping[str, Any] | None = None,
+             pretrain_seeds: Sequence[int] | None = None) -> list[PlannedRun]:
         seeds = tuple(settings(profile).seeds if seeds is None else seeds)
         modes = tuple(settings(profile).modes if modes is None else modes)
-        return factor_plan(profile, conditions_of(profile, values, overrides), seeds, modes, overrides,
-                           pretrain_overrides)
+        conditions = conditions_of(profile, values, overrides)
+        return factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides,
+                           _pretrain_seeds(profile, pretrain_seeds), deciding(conditions))
 
     run.plan = plan  # every run it needs, computing nothing
+    run.deciding = deciding
     run.__doc__ = (f"The {factor} study: pre-train one upstream per {levels} (``values``; ``None``: the "
                    "profile's) and train the SV backend on each, once per seed (see "
                    ":func:`~sslsv.studies.factors.factor_runner`).")
     return run
+
+
+def extremes(conditions: Sequence[Condition]) -> tuple[str, ...]:
+    """The smallest and the largest level of an ordered factor: what a "more X helps" verdict compares."""
+    labels = [c.label for c in conditions if not c.reference]
+    return tuple(dict.fromkeys([labels[0], labels[-1]])) if labels else ()
+
+
+def _pretrain_seeds(profile: str, pretrain_seeds: Sequence[int] | None) -> tuple[int, ...]:
+    return tuple(check_seeds(settings(profile).pretrain_seeds if pretrain_seeds is None else pretrain_seeds,
+                             "pretrain_seeds"))
 
 
 @dataclass(frozen=True)
@@ -270,8 +297,9 @@ class PlannedRun:
     kind: str
     label: str  # the condition (system) it belongs to
     mode: str  # "frozen", "fine-tuned" or "fbank" for SV; the role of a pre-training run
-    seed: int | None
+    seed: int | None  # the SV seed (None for a pre-training run)
     config: Any
+    pretrain_seed: int | None = None  # the upstream's pre-training seed (None: no pre-trained upstream)
 
     @property
     def run(self) -> Run:
@@ -284,60 +312,101 @@ class PlannedRun:
 
 def factor_plan(profile: str, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
                 overrides: Mapping[str, Any] | None = None,
-                pretrain_overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
-    """Every run of a factor study, in the order it computes them (nothing is computed)."""
+                pretrain_overrides: Mapping[str, Any] | None = None, pretrain_seeds: Sequence[int] = (0,),
+                deciding: Sequence[str] = ()) -> list[PlannedRun]:
+    """Every run of a factor study, in the order it computes them (nothing is computed).
+
+    A condition in ``deciding`` is pre-trained once per seed of ``pretrain_seeds`` (each with its SV
+    seeds); every other condition with the first pre-training seed only.
+    """
     plan: list[PlannedRun] = []
     for cond in conditions:
-        upstream = ""
+        upstreams: list[tuple[int | None, str]] = [(None, "")]
         if cond.kind == "ssl":
-            if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
-                plan.append(PlannedRun("pretrain", cond.label, "iteration 1", None,
-                                       pretrain_config(profile, Condition("default"), overrides, pretrain_overrides)))
-            pre = PlannedRun("pretrain", cond.label, "upstream", None,
-                             pretrain_config(profile, cond, overrides, pretrain_overrides))
-            plan.append(pre)
-            upstream = f"run:{pre.run.path.name}"
-        for mode in (("fbank",) if cond.kind == "fbank" else modes):
-            for s in seeds:
-                cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
-                                pretrain_overrides)
-                plan.append(PlannedRun("sv", cond.label, mode, int(s), cfg))
+            upstreams = []
+            for p in (pretrain_seeds if cond.label in deciding else pretrain_seeds[:1]):
+                pre_sets = {**dict(pretrain_overrides or {}), "pretrain.seed": int(p)}
+                if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
+                    plan.append(PlannedRun("pretrain", cond.label, "iteration 1", None,
+                                           pretrain_config(profile, Condition("default"), overrides, pre_sets),
+                                           int(p)))
+                pre = PlannedRun("pretrain", cond.label, "upstream", None,
+                                 pretrain_config(profile, cond, overrides, pre_sets), int(p))
+                plan.append(pre)
+                upstreams.append((int(p), f"run:{pre.run.path.name}"))
+        for p, upstream in upstreams:
+            for mode in (("fbank",) if cond.kind == "fbank" else modes):
+                for s in seeds:
+                    cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
+                                    pretrain_overrides)
+                    plan.append(PlannedRun("sv", cond.label, mode, int(s), cfg, p))
     return plan
 
 
 def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition], seeds: Sequence[int] | None = None,
                      modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-                     pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> FactorStudy:
-    """Pre-train (or reuse) each condition's upstream and train (or reuse) its SV systems."""
+                     pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True,
+                     pretrain_seeds: Sequence[int] | None = None, deciding: Sequence[str] = ()) -> FactorStudy:
+    """Pre-train (or reuse) each condition's upstream(s) and train (or reuse) its SV systems."""
     from ..pretrain.train import pretrain
 
     seeds = tuple(settings(profile).seeds if seeds is None else seeds)
     modes = tuple(settings(profile).modes if modes is None else modes)
+    pretrain_seeds = _pretrain_seeds(profile, pretrain_seeds)
     conditions = list(conditions)
     preflight(profile, conditions, seeds, modes, overrides, pretrain_overrides)
-    results: dict[tuple[str, str, int], SVResult] = {}
-    pre_runs: dict[str, Run] = {}
-    groups: dict[tuple[str, str], list[SVResult]] = {}
-    for item in factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides):
+    results: dict[tuple[str, str, int | None, int], SVResult] = {}
+    pre_runs: dict[tuple[str, int], Run] = {}
+    groups: dict[tuple[str, str], list[tuple[int | None, SVResult]]] = {}
+    for item in factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides, pretrain_seeds,
+                            deciding):
         if item.kind == "pretrain":
             run = pretrain(item.config, progress=progress)
             if item.mode != "iteration 1":
-                pre_runs[item.label] = run
+                pre_runs[(item.label, int(item.pretrain_seed))] = run
             continue
         r = run_sv(item.config, progress=progress)
-        results[(item.label, item.mode, int(item.seed))] = r
-        groups.setdefault((item.label, item.mode), []).append(r)
+        results[(item.label, item.mode, item.pretrain_seed, int(item.seed))] = r
+        groups.setdefault((item.label, item.mode), []).append((item.pretrain_seed, r))
     reference = {c.label: c.reference for c in conditions}
     tables = []
     for (label, mode), runs in groups.items():
-        t = per_seed_table(runs, label)
+        t = per_seed_table([r for _, r in runs], label)
         t.insert(1, "upstream", mode)
         t.insert(2, "reference", reference[label])
+        t.insert(3, "pretrain_seed", pd.array([p for p, _ in runs], dtype="Int64"))
         tables.append(t)
     per_seed = pd.concat(tables, ignore_index=True)
     summary = summarise(per_seed, by=("system", "upstream", "reference"))
     return FactorStudy(factor=factor, profile=profile, conditions=conditions, results=results,
                        pretrain_runs=pre_runs, per_seed=per_seed, summary=summary)
+
+
+def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataFrame:
+    """How far each kind of seed moves ``metric``, for every system pre-trained with several seeds.
+
+    ``sd_pretrain_seed``: the standard deviation, over pre-training seeds, of the mean over SV seeds;
+    ``sd_sv_seed``: the standard deviation over SV seeds within one upstream, averaged over upstreams.
+
+    >>> t = pd.DataFrame({"system": ["m"] * 4, "upstream": ["frozen"] * 4, "pretrain_seed": [0, 0, 1, 1],
+    ...                   "seed": [0, 1, 0, 1], "eer_percent": [10.0, 12.0, 20.0, 22.0]})
+    >>> r = seed_spread(t).iloc[0]
+    >>> float(r["sd_pretrain_seed"]), float(r["sd_sv_seed"]), int(r["runs"])
+    (7.0710678118654755, 1.4142135623730951, 4)
+    """
+    rows = []
+    t = per_seed.dropna(subset=["pretrain_seed"])
+    for (system, mode), g in t.groupby(["system", "upstream"], sort=False):
+        if g["pretrain_seed"].nunique() < 2:
+            continue
+        by = g.groupby("pretrain_seed")[metric]
+        rows.append({"system": system, "upstream": mode, "pretrain_seeds": int(g["pretrain_seed"].nunique()),
+                     "sv_seeds": int(g["seed"].nunique()), "runs": len(g),
+                     "mean": float(g[metric].mean()),
+                     "sd_pretrain_seed": float(by.mean().std()),
+                     "sd_sv_seed": float(by.std().mean()) if by.size().min() > 1 else float("nan")})
+    return pd.DataFrame(rows, columns=["system", "upstream", "pretrain_seeds", "sv_seeds", "runs", "mean",
+                                       "sd_pretrain_seed", "sd_sv_seed"])
 
 
 # ---------------------------------------------------------------------------

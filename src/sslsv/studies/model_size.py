@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ..pretrain.backbones import SIZES
 from .settings import settings
-from .factors import Condition, FactorStudy, check_choices, references, factor_runner, scale_claim, scale_finding
+from .factors import Condition, FactorStudy, check_choices, extremes, references, factor_runner, scale_claim, scale_finding
 
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
     """References, then one condition per size (validated against the presets)."""
@@ -22,7 +22,8 @@ def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Conditi
 
 
 run = factor_runner("model size", lambda profile, values, overrides: conditions(profile, values),
-                    "upstream size (names from sslsv.pretrain.SIZES; default: the profile's three)")
+                    "upstream size (names from sslsv.pretrain.SIZES; default: the profile's three)",
+                    deciding=extremes)  # the verdict compares the smallest and the largest upstream
 
 
 def parameters(study: FactorStudy) -> dict[str, float]:

@@ -34,7 +34,9 @@ def conditions(objectives: Sequence[str] = STUDIED_OBJECTIVES) -> list[Condition
 
 
 run = factor_runner("objective", lambda profile, values, overrides: conditions(values or STUDIED_OBJECTIVES),
-                    "objective (names from STUDIED_OBJECTIVES)")
+                    "objective (names from STUDIED_OBJECTIVES)",
+                    deciding=lambda conds: [c.label for c in conds if c.label in ("masked", "unmasked")])
+# the verdict compares masked prediction with random init and with prediction without masking
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

@@ -114,20 +114,28 @@ class Throughput:
         return per * item.steps + fixed, "default"
 
 
-def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None) -> list[PlannedRun]:
-    """The runs one chapter needs, with its notebook's defaults (``parameters`` as papermill's ``-p``)."""
+def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None,
+                 where: Any = None) -> list[PlannedRun]:
+    """The runs one chapter needs, with its notebook's defaults (``parameters`` as papermill's ``-p``).
+
+    Chapters 02-08 run in ``where``, the book's :class:`~sslsv.studies.regime.Regime` (``None``: the
+    map's choice if the map is computed, else the provisional regime).
+    """
     from . import baseline, data_scale, explain, model_size, objective, quantizer, regime
     from .objective import STUDIED_OBJECTIVES
     from .quantizer import STUDIED_QUANTIZERS
 
     p = dict(parameters or {})
     common = {"overrides": p.get("overrides") or None}
-    factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
-              "pretrain_overrides": p.get("pretrain_overrides") or None}
     if chapter == "01_baseline":
         return baseline.plan(profile, p.get("seeds") or (0, 1, 2), **common)
     if chapter == "01b_regime_map":
         return regime.plan(profile, p.get("speakers"), p.get("budgets"), p.get("seeds"), **common)
+    # chapters 02-08 run in the regime the map picks (provisional while the map is not computed)
+    where = where or regime.book_regime(profile, compute=False)
+    common = {"overrides": where.sv_overrides(profile, p.get("overrides"))}
+    factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
+              "pretrain_overrides": where.pretrain_overrides(p.get("pretrain_overrides"))}
     if chapter == "02_objective":
         return objective.run.plan(profile, values=p.get("objectives") or STUDIED_OBJECTIVES, **factor)
     if chapter == "03_quantizer":
@@ -138,10 +146,10 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
         return model_size.run.plan(profile, values=p.get("sizes"), **factor)
     if chapter == "06_summary":
         return [r for ch in ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")
-                for r in chapter_runs(ch, profile, {k: v for k, v in p.items() if k in factor})]
+                for r in chapter_runs(ch, profile, {k: v for k, v in p.items() if k in factor}, where)]
     if chapter in ("07_attribution", "08_loss_landscape"):
         return explain.plan(profile, int(p.get("seed", 0)), **common,
-                            pretrain_overrides=p.get("pretrain_overrides") or None)
+                            pretrain_overrides=factor["pretrain_overrides"])
     return []
 
 
@@ -153,10 +161,14 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     steps, cached, minutes (0 when cached or
     already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
     """
+    from .regime import book_regime
+
     tp = throughput or Throughput.measured()
     rows, first = [], {}
+    chapters = list(chapters)
+    where = book_regime(profile, compute=False) if set(chapters) - {"01_baseline", "01b_regime_map"} else None
     for chapter in chapters:
-        for item in chapter_runs(chapter, profile, parameters):
+        for item in chapter_runs(chapter, profile, parameters, where):
             run = item.run
             name = run.path.name
             if name in first:
@@ -170,6 +182,7 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "mode", "seed", "labelled", "steps", "cached",
                                         "minutes", "estimate"])
     table["seed"] = table["seed"].astype("Int64")
+    table.attrs["regime"] = where.describe() if where is not None else ""
     return table
 
 
@@ -208,6 +221,7 @@ def format_plan(plan: pd.DataFrame, profile: str) -> str:
              f"estimated {totals['minutes'].iloc[-1]:.0f} min of compute"
              + (f" ({n_default} run(s) estimated from benchmark defaults: no run of their kind measured here yet)"
                 if n_default else ""),
+             *([f"chapters 02-08 run in {plan.attrs['regime']}"] if plan.attrs.get("regime") else []),
              totals.to_string(index=False), "", "every run:",
              plan.drop(columns=["steps"]).to_string(index=False)]
     return "\n".join(lines)

@@ -40,7 +40,8 @@ def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition
 
 
 run = factor_runner("quantizer", lambda profile, values, overrides: conditions(values or STUDIED_QUANTIZERS),
-                    "quantizer (names from STUDIED_QUANTIZERS)")
+                    "quantizer (names from STUDIED_QUANTIZERS)",
+                    deciding=lambda conds: [LABELS[DEFAULT]])  # every quantizer is judged against the default
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

@@ -85,6 +85,17 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
     return Grid(speakers, budgets, tuple(domains), seeds, default)
 
 
+def protocol(profile: str, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The SV overrides of the map's protocol for ``speakers`` labelled speakers: the amount, and the
+    steps of ``study.regime.sv_steps`` (a warm-up of at most a fifth of them); ``overrides`` win."""
+    s = settings(profile)
+    steps = s.regime.steps_for(int(speakers), s.sv.steps or resolve(profile).train.steps)
+    warmup = min(s.sv.warmup_steps or resolve(profile).train.warmup_steps, max(1, steps // 5))
+    every = max(1, min(s.sv.checkpoint_every or steps, steps))
+    return {"train.labelled_speakers": int(speakers), "train.steps": steps, "train.warmup_steps": warmup,
+            "train.checkpoint_every": every, **dict(overrides or {})}
+
+
 def _pretrain(profile: str, budget: int, domain: str, overrides) -> PretrainExperimentConfig:
     sets = {"optim.steps": int(budget), "pretrain.in_domain": domain == IN}
     return pretrain_config(profile, Condition("regime", pretrain=sets), overrides)
@@ -119,18 +130,20 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
     # system by system: every amount of labelled data reads the same upstream states (computed once)
     for label, kind, ref, mode in systems:
         for n in g.speakers:
-            sets = {**dict(overrides or {}), "train.labelled_speakers": int(n)}
+            sets = protocol(profile, n, overrides)
             for s in g.seeds:
                 cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen" if mode == "fbank" else mode,
                                 sets, upstream=ref or "")
                 out.append(PlannedRun("sv", label, mode, int(s), cfg))
-    # the convergence check: both frozen references on all labelled speakers, trained twice as long
+    # the convergence check: both frozen references, at every amount of labelled speakers, trained
+    # twice as long (a warm-up twice as long too: the same schedule stretched)
     for label, kind, _, mode in systems[:2]:
-        for s in g.seeds:
-            cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen",
-                            {**dict(overrides or {}), "train.labelled_speakers": max(g.speakers)})
-            longer = override(cfg, {"train.steps": LONGER * cfg.train.steps})
-            out.append(PlannedRun("sv", f"{label} ({LONGER}x steps)", mode, int(s), longer))
+        for n in g.speakers:
+            for s in g.seeds:
+                cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen", protocol(profile, n, overrides))
+                longer = override(cfg, {"train.steps": LONGER * cfg.train.steps,
+                                        "train.warmup_steps": LONGER * cfg.train.warmup_steps})
+                out.append(PlannedRun("sv", f"{label} ({LONGER}x steps)", mode, int(s), longer))
     return out
 
 
@@ -139,23 +152,24 @@ CONVERGED_POINTS = 1.0  # ... and calls the protocol converged when the mean EER
 
 
 def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Each frozen reference under the map's protocol against the same system trained twice as long, on
-    all labelled speakers: EER means, the difference (longer - protocol) with its 95 % interval, and
-    whether the protocol is within CONVERGED_POINTS of it."""
-    n = per_seed["labelled_speakers"].max()
+    """Each frozen reference under the map's protocol against the same system trained twice as long, at
+    every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
+    interval, and whether the protocol is within CONVERGED_POINTS of it."""
     rows = []
-    for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
-        base = per_seed[(per_seed["system"] == label) & (per_seed["mode"] == mode)
-                        & (per_seed["labelled_speakers"] == n)]
-        longer = per_seed[per_seed["system"] == f"{label} ({LONGER}x steps)"]
-        if base.empty or longer.empty:
-            continue
-        span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
-        d, lo, hi = difference_interval(longer["eer_percent"], base["eer_percent"], 0.95, span(longer), span(base))
-        rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
-                     "eer_percent": float(base["eer_percent"].mean()),
-                     "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
-                     "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(abs(d) <= CONVERGED_POINTS)})
+    for n in sorted(per_seed["labelled_speakers"].unique()):
+        at = per_seed[per_seed["labelled_speakers"] == n]
+        for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
+            base = at[(at["system"] == label) & (at["mode"] == mode)]
+            longer = at[at["system"] == f"{label} ({LONGER}x steps)"]
+            if base.empty or longer.empty:
+                continue
+            span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
+            d, lo, hi = difference_interval(longer["eer_percent"], base["eer_percent"], 0.95, span(longer),
+                                            span(base))
+            rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
+                         "eer_percent": float(base["eer_percent"].mean()),
+                         "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
+                         "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(abs(d) <= CONVERGED_POINTS)})
     return pd.DataFrame(rows)
 
 
@@ -225,16 +239,20 @@ def difference_interval(a: Sequence[float], b: Sequence[float], level: float = 0
 
 def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
     """One row per (labelled speakers, upstream, mode): EER(SSL) - EER(random init) and
-    EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear."""
+    EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear; ``probe_converged``
+    says whether the protocol passed the convergence check at that amount of labelled speakers
+    (``True`` where the map has no check)."""
+    conv = convergence(per_seed)
     rows = []
     for n, at in per_seed.groupby("labelled_speakers", sort=True):
+        checks = conv[conv["labelled_speakers"] == n]["converged"] if len(conv) else pd.Series([], dtype=bool)
         at = at[~at["system"].str.endswith("x steps)")]  # the convergence check's runs are not cells
         fbank = at[at["system"] == FBANK]
         for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
             random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]
             row = {"labelled_speakers": int(n), "system": system, "mode": mode,
                    "budget": int(ssl["budget"].iloc[0]), "domain": ssl["domain"].iloc[0],
-                   "eer_percent": float(ssl["eer_percent"].mean())}
+                   "eer_percent": float(ssl["eer_percent"].mean()), "probe_converged": bool(checks.all())}
             for ref_name, ref in (("random", random), ("fbank", fbank)):
                 if ref.empty:
                     continue
@@ -248,13 +266,87 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 
 def choose_regime(table: pd.DataFrame, mode: str = "frozen") -> dict[str, Any] | None:
-    """The book's regime: among the ``mode`` cells where SSL beats random init clearly, the largest margin;
-    on a tie, fewer labelled speakers, then fewer updates (cheaper).  ``None`` when no cell shows it."""
-    t = table[(table["mode"] == mode) & table["vs_random_clear"] & (table["vs_random"] < 0)]
+    """The book's regime: among the ``mode`` cells where SSL beats random init clearly, with a converged
+    probe, the largest margin; on a tie, fewer labelled speakers, then fewer updates (cheaper).  ``None``
+    when no cell shows it."""
+    ok = table["probe_converged"] if "probe_converged" in table else True
+    t = table[(table["mode"] == mode) & table["vs_random_clear"] & (table["vs_random"] < 0) & ok]
     if t.empty:
         return None
     best = t.sort_values(["vs_random", "labelled_speakers", "budget"]).iloc[0]
     return best.to_dict()
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Where the factor studies and the analyses run: one cell of the map, and how it was chosen."""
+
+    labelled_speakers: int
+    budget: int  # pre-training updates of every upstream
+    domain: str  # OUT or IN: the pre-training pool, with or without the SV training speakers' audio
+    how: str  # "rule": a clear benefit; "closest": no clear cell, the best margin; "provisional": map not run
+    margin: float | None = None  # EER(SSL) - EER(random init) of the cell, frozen (None: provisional)
+
+    def sv_overrides(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The SV keys of the regime (labelled speakers and the protocol's steps); ``overrides`` win."""
+        return protocol(profile, self.labelled_speakers, overrides)
+
+    def pretrain_overrides(self, pretrain_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The pre-training keys of the regime (updates and pool); ``pretrain_overrides`` win."""
+        return {"optim.steps": int(self.budget), "pretrain.in_domain": self.domain == IN,
+                **dict(pretrain_overrides or {})}
+
+    def describe(self) -> str:
+        """The regime in one sentence, for the chapters."""
+        where = (f"{self.labelled_speakers} labelled speakers, upstreams pre-trained for {self.budget} updates "
+                 f"on the {'pool plus the SV training audio' if self.domain == IN else 'out-of-domain pool'}")
+        if self.how == "rule":
+            return (f"the regime the map's rule picked ({where}), where pre-training clearly beats random init "
+                    f"by {-self.margin:.2f} EER points")
+        if self.how == "closest":
+            return (f"the map's closest cell to a benefit ({where}; SSL - random init = {self.margin:+.2f} EER "
+                    "points, not a clear difference): no cell of the map shows a clear benefit, so this chapter "
+                    "measures shifts in a regime without one")
+        return f"a provisional regime ({where}): the regime map has not been computed yet"
+
+
+def regime_of(cells_table: pd.DataFrame, mode: str = "frozen") -> Regime:
+    """The book's regime from the map's cells: the rule's cell (:func:`choose_regime`); with none, the
+    ``mode`` cell where SSL comes closest to beating random init (fewer speakers, then fewer updates on
+    a tie), marked as such."""
+    chosen = choose_regime(cells_table, mode)
+    how = "rule"
+    if chosen is None:
+        t = cells_table[cells_table["mode"] == mode].dropna(subset=["vs_random"])
+        if t.empty:
+            raise ConfigError(f"the regime map has no {mode} cell to choose from")
+        chosen, how = t.sort_values(["vs_random", "labelled_speakers", "budget"]).iloc[0].to_dict(), "closest"
+    return Regime(int(chosen["labelled_speakers"]), int(chosen["budget"]), str(chosen["domain"]), how,
+                  float(chosen["vs_random"]))
+
+
+def provisional_regime(profile: str) -> Regime:
+    """The regime assumed before the map is computed (the plan's estimate): the fewest labelled speakers,
+    the profile's default upstream, out of domain, where the literature expects the benefit."""
+    g = grid(profile)
+    return Regime(min(g.speakers), g.default_budget, OUT, "provisional")
+
+
+def map_is_complete(profile: str, overrides: Mapping[str, Any] | None = None) -> bool:
+    """Whether every run of the map has finished (cheap: the manifests are verified when served)."""
+    return all(item.run.done_file.exists() and item.run.manifest_file.is_file()
+               for item in plan(profile, overrides=overrides))
+
+
+def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, progress: bool = True,
+                compute: bool = True) -> Regime:
+    """The regime chapters 02-08 run in: the map (computed, or served from the cache) and its rule.
+
+    ``compute=False`` (the plan) never computes: without a finished map the regime is provisional.
+    """
+    if not compute and not map_is_complete(profile, overrides):
+        return provisional_regime(profile)
+    return regime_of(run(profile, overrides=overrides, progress=progress).cells)
 
 
 def finding(m: RegimeMap) -> str:
@@ -263,7 +355,8 @@ def finding(m: RegimeMap) -> str:
     lines = []
     conv = m.convergence
     if len(conv):
-        moved = ", ".join(f"{r.system} {r.eer_percent:.2f} -> {r.eer_longer:.2f} %" for r in conv.itertuples())
+        moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> {r.eer_longer:.2f} %"
+                          for r in conv.itertuples())
         if conv["converged"].all():
             lines.append(f"The probe is converged: trained {LONGER}x as long, each reference moves by at most "
                          f"{CONVERGED_POINTS:g} EER point ({moved}).")

@@ -76,6 +76,24 @@ class RegimeSettings:
     speakers: tuple[int, ...] = (12, 36, 100)  # labelled training speakers, spanning >= 8x
     budgets: tuple[int, ...] = (80, 200, 500)  # pre-training updates, spanning >= 6x
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds per cell
+    # SV training steps for each amount of labelled speakers (the protocol: fewer speakers converge sooner);
+    # empty: the factor studies' study.sv.steps for every amount
+    sv_steps: tuple[int, ...] = ()
+
+    def steps_for(self, speakers: int, default: int) -> int:
+        """SV steps of the protocol for ``speakers`` labelled speakers: those of the smallest amount of the
+        grid that is at least as large (the largest amount's beyond it); ``default`` without a schedule.
+
+        >>> RegimeSettings(speakers=(4, 16, 64), sv_steps=(100, 200, 400)).steps_for(10, 0)
+        200
+        """
+        if not self.sv_steps:
+            return int(default)
+        if len(self.sv_steps) != len(self.speakers):
+            raise ConfigError(f"study.regime.sv_steps {list(self.sv_steps)} needs one value per amount of "
+                              f"study.regime.speakers {list(self.speakers)}")
+        pairs = sorted(zip(self.speakers, self.sv_steps))
+        return int(next((s for n, s in pairs if n >= speakers), pairs[-1][1]))
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ class StudySettings:
     sv: StudySchedule = field(default_factory=StudySchedule)  # the factor studies' SV schedule
     cache_features: bool = False  # frozen upstreams train on hidden states computed once
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds of the factor studies
+    pretrain_seeds: tuple[int, ...] = (0, 1)  # pre-training seeds of the conditions a verdict rests on
     modes: tuple[str, ...] = ("frozen",)  # upstream modes of the factor studies
     data_scale_hours: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # chapter 04, the whole pool last
     model_sizes: tuple[str, ...] = ("micro", "tiny", "small")  # chapter 05, smallest first

@@ -40,6 +40,14 @@ class Summary:
         """Every SV run of every study (shared runs appear once per study that uses them)."""
         return self._stacked("per_seed")
 
+    def seed_spread(self) -> pd.DataFrame:
+        """How far the pre-training seed moves EER, beside the SV seed, for every system pre-trained with
+        several seeds (:func:`~sslsv.studies.factors.seed_spread`; a system shared by studies appears once)."""
+        from .factors import seed_spread
+
+        t = seed_spread(self.per_seed().drop_duplicates(["system", "upstream", "pretrain_seed", "seed"]))
+        return t
+
     def verdicts(self) -> pd.DataFrame:
         """The paper's four claims, our verdict, and the deciding comparison(s)."""
         rows = []
@@ -119,7 +127,7 @@ def schedule_gap(summary: Summary) -> pd.DataFrame:
     base = baseline.run(study.profile, seeds, progress=False)
     rows = []
     for name, results in (("chapter 01 schedule", base.results),
-                          ("factor-study schedule", [study.results[("fbank", "fbank", s)] for s in seeds])):
+                          ("factor-study schedule", [study.results[("fbank", "fbank", None, s)] for s in seeds])):
         cfg = results[0].run.config
         eer = [r.metrics["eer_percent"] for r in results]
         rows.append({"schedule": name, "steps": cfg.train.steps, "batch": cfg.train.batch_size,
