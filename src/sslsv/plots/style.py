@@ -73,7 +73,12 @@ def styled(plot):
         import matplotlib
 
         with matplotlib.rc_context(RC):
-            return plot(*args, **kwargs)
+            fig = plot(*args, **kwargs)
+            interactive = matplotlib.is_interactive()
+        # leaving the context restores every rcParam, "interactive" too: a backend started inside it (IPython's
+        # inline backend, on the first figure of a kernel) turned it on, and without it no later figure is shown
+        matplotlib.interactive(interactive)
+        return fig
 
     return wrapper
 
