@@ -84,13 +84,14 @@ def styled(plot):
 
 
 def informative(values, saturated: float = SATURATED) -> bool:
-    """Whether a minDCF axis carries information: False when every value is at least ``saturated``.
+    """Whether a minDCF axis carries information: False when every value, at the two decimals the
+    tables print, is at least ``saturated``.
 
-    >>> informative([0.99, 1.0, 0.995]), informative([0.99, 0.93])
+    >>> informative([0.99, 1.0, 0.987]), informative([0.99, 0.93])
     (False, True)
     """
     import numpy as np
 
-    v = np.asarray(values, dtype=float)
+    v = np.round(np.asarray(values, dtype=float), 2)
     v = v[~np.isnan(v)]
     return bool(len(v)) and bool((v < saturated).any())
