@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html test test-native test-emulated test-slow smoke-refs spread bench clean-book
+.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench clean-book
 
 env: $(VENV)/.installed
 
@@ -61,15 +61,29 @@ html: env
 #   test-emulated  the nbval references again under EMULATE, another machine's kernel path
 #                  (the scalar ATen kernels), so that references which only hold on one CPU fail here.
 EMULATE ?= ATEN_CPU_CAPABILITY=default
-test: env
+#   test-book      then: the book built from the smoke references and read in headless Chromium.
+test: env browser
 	@echo "make test: test-native and test-emulated ($(EMULATE)) run side by side; each prints when done"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-native test-emulated
+	@$(MAKE) --no-print-directory test-book
 
 test-native: env
 	OMP_NUM_THREADS=1 $(PY) -m pytest
 
 test-emulated: env
 	OMP_NUM_THREADS=1 $(EMULATE) $(PY) -m pytest -p no:cacheprovider tests/notebooks
+
+# The rendered book in a real browser (tests/test_book_browser.py, marked `book`): builds the HTML from the
+# executed chapters in BOOK_CHAPTERS (default: the smoke references, always in step with the notebooks;
+# BOOK_CHAPTERS=book checks the cpu book) under .cache/book-test/, opens every page in headless Chromium
+# at 1280 px and keeps a screenshot of each in .cache/book-screenshots/.
+BOOK_CHAPTERS ?= tests/notebooks
+test-book: env browser
+	OMP_NUM_THREADS=1 SSLSV_BOOK_CHAPTERS=$(BOOK_CHAPTERS) $(PY) -m pytest -p no:cacheprovider -m book tests/test_book_browser.py
+
+# Debian's Chromium for the browser test (playwright drives it; `playwright install` is never run).
+browser:
+	@command -v chromium > /dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 test-slow: env
 	OMP_NUM_THREADS=1 $(PY) -m pytest -m slow

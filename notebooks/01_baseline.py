@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 01 · The fbank baseline
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** How well does a speaker-verification system do *without* any
 # pre-training? Every later chapter measures an SSL upstream against this
 # number: an 80-dimensional log-mel filterbank fed to an ECAPA-TDNN trained
@@ -23,28 +32,22 @@
 # 1. the corpus: who speaks, on which channels, and what the trial list asks;
 # 2. the baseline, trained once per seed;
 # 3. EER and minDCF with bootstrap confidence intervals, and a DET plot.
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/01_baseline.ipynb out.ipynb -p profile smoke` runs it in
-# a minute; `-p profile paper` runs it on VoxCeleb1 (see the introduction).
-# The same study runs headless with `sslsv baseline --profile cpu`.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = [0, 1, 2]  # one trained system per seed
 overrides = {}  # dotted config keys, e.g. {"train.steps": 400}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 import numpy as np
 
-from sslsv import plots
+from sslsv import plots, tables
 from sslsv.config import resolve
 from sslsv.data import load_sv_corpus
 from sslsv.data.corpus import describe, example_keys
@@ -68,7 +71,7 @@ corpus = load_sv_corpus(cfg.corpus)
 # never appear in training.
 
 # %%
-print(describe(corpus).round(2).to_string(index=False))
+tables.table(describe(corpus), digits=2)
 
 # %% [markdown]
 # What does the task look like? Each row below is one speaker, each column one
@@ -101,18 +104,12 @@ for label, key in examples:
 study = baseline.run(profile, seeds, overrides)
 
 # %% [markdown]
-# Per seed: equal error rate (in %) and minimum detection cost at
-# $P_\text{target} = 0.01$ and $0.05$, each with a 95% bootstrap confidence
-# interval over trials.
+# Equal error rate (in %) and minimum detection cost at
+# $P_\text{target} = 0.01$ and $0.05$, mean ± sd over seeds; each seed with
+# its 95% bootstrap confidence interval over trials in the dropdown below.
 
 # %%
-print(baseline.metric_table(study.per_seed))
-
-# %% [markdown]
-# Over seeds (mean and standard deviation):
-
-# %%
-print(study.summary.round(2).to_string(index=False))
+tables.results(study.summary, study.per_seed, digits=2)
 
 # %% [markdown]
 # The detection error trade-off (DET) curve shows every operating point of
@@ -131,7 +128,7 @@ fig = plots.plot_training_curves({f"seed {r.run.config.train.seed}": r.run for r
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(baseline.finding(study)))
+glue("finding", ipd.Markdown(baseline.finding(study)))
 
 # %% [markdown]
 # ## Recap
@@ -141,3 +138,14 @@ ipd.display(ipd.Markdown(baseline.finding(study)))
 #   with in the following chapters.
 # - Seeds move the EER noticeably (the pilot saw ~2 points); every comparison
 #   in this book therefore reports several seeds and bootstrap intervals.
+# - `sslsv baseline --profile cpu` runs the same study headless.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 01_baseline` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/01_baseline.ipynb 01_baseline-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/01_baseline.ipynb 01_baseline-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/01_baseline.ipynb 01_baseline-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

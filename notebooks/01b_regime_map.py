@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 01b · Where does pre-training help?
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Before asking *why* self-supervised pre-training helps
 # speaker verification, find a regime where it does. The literature says
 # where to look: SSL's advantage over fbank grows as labelled data shrink
@@ -35,29 +44,23 @@
 # the difference of mean EERs over SV seeds, SSL minus reference, with its
 # 95 % Welch interval: **negative means pre-training helps**. A bold cell is a
 # clear difference (`sslsv.statistics.compare`).
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/01b_regime_map.ipynb out.ipynb -p profile smoke` runs it
-# in minutes; `sslsv plan --notebooks 01b_regime_map` prints its runs and
-# their estimated cost first.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 speakers = None  # labelled training speakers per row, or None for the profile's (cpu: 12, 36, 100)
 budgets = None  # pre-training updates per column, or None for the profile's (cpu: 80, 200, 500)
 seeds = None  # SV seeds per cell, or None for the profile's (3 at cpu, 1 at smoke)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
+from sslsv import plots, tables
 from sslsv.studies import regime
 
 regime_map = regime.run(profile, speakers, budgets, seeds, overrides=overrides)
@@ -72,7 +75,7 @@ cells = regime_map.cells
 # at most one point.
 
 # %%
-print(regime_map.convergence.round(2).to_string(index=False))
+tables.table(regime_map.convergence, digits=2)
 
 # %% [markdown]
 # ## The map
@@ -85,12 +88,12 @@ fig = plots.plot_regime_map(cells, "frozen")
 
 # %% [markdown]
 # Every cell, frozen and fine-tuned (differences in EER points, with their
-# 95 % intervals):
+# 95 % intervals), in the dropdown:
 
 # %%
 columns = ["labelled_speakers", "system", "mode", "eer_percent", "vs_random", "vs_random_low", "vs_random_high",
            "vs_random_clear", "vs_fbank", "vs_fbank_low", "vs_fbank_high", "vs_fbank_clear"]
-print(cells[columns].round(2).to_string(index=False))
+tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, frozen and fine-tuned")
 
 # %% [markdown]
 # ## Finding
@@ -101,4 +104,22 @@ print(cells[columns].round(2).to_string(index=False))
 # cheaper one on a tie.
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(regime.finding(regime_map)))
+glue("finding", ipd.Markdown(regime.finding(regime_map)))
+
+# %% [markdown]
+# ## Recap
+#
+# - The map compares the default SSL upstream with random init and fbank over labelled speakers,
+#   pre-training budget and pool, frozen and fine-tuned.
+# - The regime of the factor studies is picked by `sslsv.studies.regime.choose_regime`, not by hand.
+# - A missing benefit counts as a finding only where the convergence check passes.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 01b_regime_map` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/01b_regime_map.ipynb 01b_regime_map-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/01b_regime_map.ipynb 01b_regime_map-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/01b_regime_map.ipynb 01b_regime_map-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 02 · The pre-training objective
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Which *objective* makes a pre-trained upstream useful for
 # speaker verification? The paper reports that the **masked speech prediction
 # loss is a main source of the benefit**, and asks whether supervised ASR
@@ -41,15 +50,8 @@
 # upstream computed once per utterance, so every EER here, fbank's included,
 # is higher than the baseline's. Each upstream is pre-trained once; the seeds
 # are SV-training seeds.
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/02_objective.ipynb out.ipynb -p profile smoke` runs it
-# in minutes. `-p profile paper` runs the same study on VoxCeleb1 and
-# LibriSpeech on a GPU: see "At the paper's scale" below.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
 objectives = ["masked", "unmasked", "mixed", "contrastive", "ctc"]
@@ -57,15 +59,16 @@ modes = None  # list of "frozen" and "fine-tuned", or None for the profile defau
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
-from sslsv.studies import baseline, factors, objective, regime
+from sslsv import plots, tables
+from sslsv.studies import factors, objective, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = objective.run(profile, seeds, objectives, modes,
@@ -83,21 +86,16 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # start and the end of training, and, for CTC, the phone error rate.
 
 # %%
-print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
+tables.table(study.pretraining_table().drop(columns=["minutes"]), digits=3)
 
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed: EER (%) and minDCF with 95% bootstrap intervals over trials.
+# EER (%) and minDCF, mean ± sd over seeds (best value highlighted, references
+# in grey); each seed with its 95% bootstrap interval over trials in the dropdown.
 
 # %%
-print(baseline.metric_table(study.per_seed))
-
-# %% [markdown]
-# Over seeds (mean and standard deviation):
-
-# %%
-print(study.summary.round(3).to_string(index=False))
+tables.results(study.summary, study.per_seed, digits=3)
 
 # %% [markdown]
 # Each diamond is a mean over seeds with ± one standard deviation, the dots
@@ -113,7 +111,7 @@ fig = plots.plot_factor(study)
 # a single seed, non-overlapping bootstrap intervals).
 
 # %%
-print(factors.comparison_table(study).to_string(index=False))
+tables.table(factors.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?
@@ -129,7 +127,7 @@ fig = plots.plot_layer_weights(study.layer_weights())
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(objective.finding(study)))
+glue("finding", ipd.Markdown(objective.finding(study)))
 
 # %% [markdown]
 # ## At the paper's scale
@@ -149,3 +147,20 @@ ipd.display(ipd.Markdown(objective.finding(study)))
 # sessions); the code path is the one used here and is tested on on-disk
 # stand-ins of both datasets. Chapter 06 lists the full cost and the data
 # layout.
+
+# %% [markdown]
+# ## Recap
+#
+# - Five pre-training objectives on one upstream, against fbank and random init, over SV seeds.
+# - The verdict on the paper's claim is computed by `sslsv.studies.objective.claim`.
+# - Per-seed metrics and intervals are in the dropdown under each summary table.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 02_objective` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/02_objective.ipynb 02_objective-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/02_objective.ipynb 02_objective-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/02_objective.ipynb 02_objective-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

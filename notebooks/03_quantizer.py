@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 03 · The quantizer: how the targets are made
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Masked prediction needs targets to predict. Does it matter
 # how they are made? The paper reports that **the quantizer has a minor
 # impact** on speaker verification.
@@ -32,15 +41,8 @@
 # The fbank front-end and the random-init conformer are the references, and
 # the SV backend and schedule are those of chapter 02. The k-means-MFCC
 # upstream *is* chapter 02's masked upstream (the same cached run).
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/03_quantizer.ipynb out.ipynb -p profile smoke` runs it
-# in minutes. `-p profile paper` runs the same study on VoxCeleb1 and
-# LibriSpeech on a GPU: see "At the paper's scale" below.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
 quantizers = ["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]
@@ -48,15 +50,16 @@ modes = None  # list of "frozen" and "fine-tuned", or None for the profile defau
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
-from sslsv.studies import baseline, factors, quantizer, regime
+from sslsv import plots, tables
+from sslsv.studies import factors, quantizer, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = quantizer.run(profile, seeds, quantizers, modes,
@@ -74,19 +77,16 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # therefore compared with each run's own majority-class rate.
 
 # %%
-print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
+tables.table(study.pretraining_table().drop(columns=["minutes"]), digits=3)
 
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed, with 95% bootstrap intervals over trials, then the mean and
-# standard deviation over seeds.
+# EER (%) and minDCF, mean ± sd over seeds (best value highlighted, references
+# in grey); each seed with its 95% bootstrap interval over trials in the dropdown.
 
 # %%
-print(baseline.metric_table(study.per_seed))
-
-# %%
-print(study.summary.round(3).to_string(index=False))
+tables.results(study.summary, study.per_seed, digits=3)
 
 # %% [markdown]
 # Quantizers side by side, with the fbank and random-init references as
@@ -100,7 +100,7 @@ fig = plots.plot_factor(study)
 # reference; "clear" as defined in chapter 02):
 
 # %%
-print(factors.comparison_table(study).to_string(index=False))
+tables.table(factors.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?
@@ -115,7 +115,7 @@ fig = plots.plot_layer_weights(study.layer_weights())
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(quantizer.finding(study)))
+glue("finding", ipd.Markdown(quantizer.finding(study)))
 
 # %% [markdown]
 # ## At the paper's scale
@@ -128,3 +128,20 @@ ipd.display(ipd.Markdown(quantizer.finding(study)))
 # at the paper profile that condition needs forced alignments on disk
 # (`<spk>-<chapter>.align.jsonl` next to each transcript) and stops with a
 # message naming an utterance without one, before any training.
+
+# %% [markdown]
+# ## Recap
+#
+# - Four ways to make the masked-prediction targets, everything else fixed.
+# - The verdict is computed by `sslsv.studies.quantizer.claim`.
+# - Per-seed metrics and intervals are in the dropdown under each summary table.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 03_quantizer` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/03_quantizer.ipynb 03_quantizer-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/03_quantizer.ipynb 03_quantizer-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/03_quantizer.ipynb 03_quantizer-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 04 · Pre-training data scale
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Does more unlabeled audio make a better upstream for
 # speaker verification? The paper reports that **more pre-training data
 # helps**.
@@ -27,15 +36,8 @@
 # upstream (the same cached run). Note that at the `cpu` profile the largest
 # amount is one hour of synthetic speech from 200 speakers: the paper's
 # range is 1,000 times larger.
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/04_data_scale.ipynb out.ipynb -p profile smoke` runs it
-# in minutes. `-p profile paper` runs the same study on VoxCeleb1 and
-# LibriSpeech on a GPU: see "At the paper's scale" below.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
 hours = None  # hours of pre-training audio, or None for the profile default (cpu: 0.1, 0.25, 0.5, 1.0)
@@ -43,15 +45,16 @@ modes = None  # list of "frozen" and "fine-tuned", or None for the profile defau
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
-from sslsv.studies import baseline, factors, data_scale, regime
+from sslsv import plots, tables
+from sslsv.studies import factors, data_scale, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = data_scale.run(profile, seeds, hours, modes,
@@ -68,18 +71,16 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # whether the small pools were learned as well as the large one.
 
 # %%
-print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
+tables.table(study.pretraining_table().drop(columns=["minutes"]), digits=3)
 
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed with bootstrap intervals, then over seeds.
+# EER (%) and minDCF, mean ± sd over seeds (best value highlighted, references
+# in grey); each seed with its 95% bootstrap interval over trials in the dropdown.
 
 # %%
-print(baseline.metric_table(study.per_seed))
-
-# %%
-print(study.summary.round(3).to_string(index=False))
+tables.results(study.summary, study.per_seed, digits=3)
 
 # %% [markdown]
 # EER and minDCF against the amount of audio (smallest first), with the
@@ -92,7 +93,7 @@ fig = plots.plot_factor(study)
 # Each amount against the references:
 
 # %%
-print(factors.comparison_table(study).to_string(index=False))
+tables.table(factors.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?
@@ -106,7 +107,7 @@ fig = plots.plot_layer_weights(study.layer_weights())
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(data_scale.finding(study)))
+glue("finding", ipd.Markdown(data_scale.finding(study)))
 
 # %% [markdown]
 # ## At the paper's scale
@@ -115,3 +116,20 @@ ipd.display(ipd.Markdown(data_scale.finding(study)))
 # LibriSpeech (the subsets named by `corpus.librispeech_subsets`), each a
 # Base pre-training run of 400k updates. We have not run it (no GPU); the
 # code path is tested on a LibriSpeech-layout stand-in.
+
+# %% [markdown]
+# ## Recap
+#
+# - The default recipe on a tenfold range of unlabeled audio, at a fixed number of updates.
+# - The verdict is computed by `sslsv.studies.data_scale.claim`.
+# - Per-seed metrics and intervals are in the dropdown under each summary table.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 04_data_scale` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/04_data_scale.ipynb 04_data_scale-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/04_data_scale.ipynb 04_data_scale-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/04_data_scale.ipynb 04_data_scale-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

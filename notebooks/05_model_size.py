@@ -16,6 +16,15 @@
 # %% [markdown]
 # # 05 · Model size
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Do larger upstreams help speaker verification more? The
 # paper reports that **larger models help** (its Large models beat Base).
 #
@@ -26,15 +35,8 @@
 # and `small` (6 x 256). The backend's input grows with the width, and it
 # weights every layer, so a larger upstream offers it more to choose from.
 # The random-init reference is the default (`tiny`) architecture.
-#
-# ```{admonition} Re-running this chapter
-# :class: tip
-# `papermill notebooks/05_model_size.ipynb out.ipynb -p profile smoke` runs it
-# in minutes. `-p profile paper` runs the same study on VoxCeleb1 and
-# LibriSpeech on a GPU: see "At the paper's scale" below.
-# ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
 sizes = None  # size presets smallest first, or None for the profile default (cpu: micro, tiny, small)
@@ -42,15 +44,16 @@ modes = None  # list of "frozen" and "fine-tuned", or None for the profile defau
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
 pretrain_overrides = {}  # dotted pre-training keys, e.g. {"optim.steps": 1000}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
-from sslsv.studies import baseline, factors, model_size, regime
+from sslsv import plots, tables
+from sslsv.studies import factors, model_size, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = model_size.run(profile, seeds, sizes, modes,
@@ -66,18 +69,16 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # table gives the parameter count next to the pre-training accuracy.
 
 # %%
-print(study.pretraining_table().drop(columns=["minutes"]).round(3).to_string(index=False))
+tables.table(study.pretraining_table().drop(columns=["minutes"]), digits=3)
 
 # %% [markdown]
 # ## Speaker verification on each upstream
 #
-# Per seed with bootstrap intervals, then over seeds.
+# EER (%) and minDCF, mean ± sd over seeds (best value highlighted, references
+# in grey); each seed with its 95% bootstrap interval over trials in the dropdown.
 
 # %%
-print(baseline.metric_table(study.per_seed))
-
-# %%
-print(study.summary.round(3).to_string(index=False))
+tables.results(study.summary, study.per_seed, digits=3)
 
 # %% [markdown]
 # EER and minDCF per size (smallest first), with the references as lines:
@@ -89,7 +90,7 @@ fig = plots.plot_factor(study)
 # Each size against the references:
 
 # %%
-print(factors.comparison_table(study).to_string(index=False))
+tables.table(factors.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?
@@ -104,7 +105,7 @@ fig = plots.plot_layer_weights(study.layer_weights())
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(model_size.finding(study)))
+glue("finding", ipd.Markdown(model_size.finding(study)))
 
 # %% [markdown]
 # **How far this reaches.** Whatever the verdict, this is a comparison at a
@@ -128,3 +129,20 @@ ipd.display(ipd.Markdown(model_size.finding(study)))
 # `run_sv(resolve("paper", {"frontend.kind": "ssl", "frontend.upstream":
 # "facebook/hubert-large-ll60k"}))` from `sslsv.sv.pipeline` and
 # `sslsv.config`.
+
+# %% [markdown]
+# ## Recap
+#
+# - Three upstream sizes at a fixed number of updates.
+# - The verdict is computed by `sslsv.studies.model_size.claim`.
+# - Per-seed metrics and intervals are in the dropdown under each summary table.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 05_model_size` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/05_model_size.ipynb 05_model_size-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/05_model_size.ipynb 05_model_size-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/05_model_size.ipynb 05_model_size-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

@@ -16,6 +16,15 @@
 # %% [markdown]
 # # 06 · Summary: the paper's four claims at our scale
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** Chapters 02 to 05 each turned one knob of pre-training. Put
 # side by side, which of the paper's claims do our numbers support?
 #
@@ -34,22 +43,23 @@
 # This chapter trains nothing: every run comes from the cache the four
 # chapters filled.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seeds = None  # SV seeds, or None for the profile default
 modes = None  # upstream modes, or None for the profile default
 overrides = {}  # dotted SV config keys, applied to every study
 pretrain_overrides = {}  # dotted pre-training keys, applied to every study
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
-from sslsv.studies import summary as summary_study, regime
+from sslsv import plots, tables
+from sslsv.studies import regime, summary as summary_study
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 summary = summary_study.run(profile, seeds, modes,
@@ -62,10 +72,14 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # ## The verdicts
 
 # %% tags=["nbval-tolerance-eer_difference"]
-print(summary_study.verdict_table(summary))
+glue("verdicts", tables.verdicts(summary.verdicts(), summary_study.verdict_table(summary)))
+
+# %% tags=["nbval-ignore-output", "hide-input"]
+for key, value in summary_study.key_numbers(summary).items():  # the numbers the introduction quotes
+    glue(key, value, display=False)
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(summary_study.finding(summary)))
+glue("finding", ipd.Markdown(summary_study.finding(summary)))
 
 # %% [markdown]
 # ## Every factor in one table
@@ -75,7 +89,7 @@ ipd.display(ipd.Markdown(summary_study.finding(summary)))
 # runs in every study, so they repeat.
 
 # %%
-print(summary.table().round(3).to_string(index=False))
+tables.details(tables.table(summary.table(), digits=3), "Every system of every study", open_=True)
 
 # %% [markdown]
 # ## How much does each kind of seed move EER?
@@ -89,7 +103,7 @@ print(summary.table().round(3).to_string(index=False))
 # upstream.
 
 # %%
-print(summary.seed_spread().round(2).to_string(index=False))
+tables.table(summary.seed_spread(), digits=2, caption="Spread of EER (points) by kind of seed")
 
 # %% [markdown]
 # ## Every factor in one figure
@@ -99,6 +113,7 @@ print(summary.seed_spread().round(2).to_string(index=False))
 
 # %% tags=["nbval-ignore-output"]
 fig = plots.plot_summary(summary)
+glue("summary_figure", fig, display=False)
 
 # %% [markdown]
 # ## What it cost
@@ -110,14 +125,14 @@ fig = plots.plot_summary(summary)
 # carried its time across resumes counts its last segment only.
 
 # %% tags=["nbval-ignore-output"]
-print(summary_study.cost_table(summary).to_string(index=False))
+tables.details(tables.table(summary_study.cost_table(summary), digits=None), "Every pre-training run and its wall time")
 
 # %% [markdown]
 # In total, by stage (runs shared between studies counted once;
 # `partly_timed` runs make the total a lower bound):
 
 # %% tags=["nbval-ignore-output"]
-print(summary_study.compute_time(summary).to_string(index=False))
+tables.table(summary_study.compute_time(summary), digits=None)
 
 # %% [markdown]
 # ## Why the `cpu` studies are small
@@ -133,7 +148,7 @@ print(summary_study.compute_time(summary).to_string(index=False))
 # with chapter 01's schedule and with the studies':
 
 # %%
-print(summary_study.schedule_gap(summary).round(2).to_string(index=False))
+tables.table(summary_study.schedule_gap(summary), digits=2)
 
 # %% [markdown]
 # Differences smaller than the seed-to-seed spread cannot be resolved at
@@ -158,3 +173,19 @@ print(summary_study.schedule_gap(summary).round(2).to_string(index=False))
 # run it, and we do not quote a GPU-hour figure we have not measured: no GPU
 # was lent to the sessions that built this book. The code path is the one
 # used above, and the tests run it on on-disk stand-ins of both datasets.
+
+# %% [markdown]
+# ## Recap
+#
+# - Each verdict comes from the chapter's runs by the rule in `sslsv.studies.<factor>.claim`.
+# - This chapter trains nothing: chapters 02-05 must have run at the same profile (their runs are cached).
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 06_summary` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/06_summary.ipynb 06_summary-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/06_summary.ipynb 06_summary-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/06_summary.ipynb 06_summary-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 07 · What does the decision rest on? Integrated Gradients
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** The paper explains the benefit of SSL pre-training partly with
 # attributions: which parts of the input does a verification decision rest
 # on, and does an SSL-initialised system look at different parts than an
@@ -46,19 +55,20 @@
 # converged.
 # ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seed = 0  # seed of the SV training of all four systems, and of the trial sample
 overrides = {}  # dotted SV config keys
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
+from sslsv import plots, tables
 from sslsv.studies import explain, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
@@ -75,7 +85,7 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # interval:
 
 # %%
-print(systems.metrics_table().round(2).to_string(index=False))
+tables.table(systems.metrics_table(), digits=2)
 
 # %% [markdown]
 # ## Does the integral converge?
@@ -85,9 +95,7 @@ print(systems.metrics_table().round(2).to_string(index=False))
 # attributed trials:
 
 # %% tags=["nbval-ignore-output"]
-trials = study.trials.assign(abs_delta=study.trials["delta"].abs(),
-                             abs_score_difference=(study.trials["score"] - study.trials["baseline_score"]).abs())
-print(trials.groupby("model", sort=False)[["abs_score_difference", "abs_delta"]].median().round(3).to_string())
+tables.table(explain.completeness(study), digits=3)
 
 # %% [markdown]
 # ## One trial, over time and frequency
@@ -102,11 +110,11 @@ for name, example in study.examples.items():
 
 # %% [markdown]
 # The same attributions in time-frequency coordinates (red raises the score,
-# blue lowers it), under the input spectrogram:
+# blue lowers it), every system on one colour scale, under the input
+# spectrogram of the trial:
 
 # %% tags=["nbval-ignore-output"]
-for name, example in study.examples.items():
-    fig = plots.plot_attribution_spectrogram(example, study.example_segments, title=name)
+fig = plots.plot_attribution_spectrograms(study.examples, study.example_segments)
 
 # %% [markdown]
 # ## Where the attribution mass goes, over many trials
@@ -120,7 +128,8 @@ fig = plots.plot_attribution_shares(study.phone_summary, by="phone_class", refer
 
 # %%
 cols = ["model", "phone_class", "mass_share", "mass_share_ci_low", "mass_share_ci_high", "duration_share"]
-print(study.phone_summary.query("trial_type == 'all'")[cols].round(3).to_string(index=False))
+tables.details(tables.table(study.phone_summary.query("trial_type == 'all'")[cols], digits=3),
+               "The shares per system and phone class, with their 95 % intervals")
 
 # %% [markdown]
 # Per frequency band, against the band's share of signal energy:
@@ -132,13 +141,13 @@ fig = plots.plot_attribution_shares(study.band_summary, by="band", reference="en
 # Target minus non-target trials (mass share per phone class, with 95% interval):
 
 # %%
-print(study.phone_difference.round(3).to_string(index=False))
+tables.details(tables.table(study.phone_difference, digits=3), "Target minus non-target, per system and phone class")
 
 # %% [markdown]
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(explain.attribution_finding(study, systems)))
+glue("finding", ipd.Markdown(explain.attribution_finding(study, systems)))
 
 # %% [markdown]
 # **Reading it with care.** IG shares depend on the baseline and on signal
@@ -154,3 +163,20 @@ ipd.display(ipd.Markdown(explain.attribution_finding(study, systems)))
 # chapter 06 gives the verdict on each of the paper's claims: these
 # attributions describe *how* the systems differ, which explains a benefit
 # only where those chapters find one.
+
+# %% [markdown]
+# ## Recap
+#
+# - Integrated Gradients attribute the trial score to the test waveform, for four systems on the same input.
+# - The completeness check says how far to trust each system's attributions.
+# - Shares per phone class and band are compared with the classes' durations and the bands' energies.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 07_attribution` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/07_attribution.ipynb 07_attribution-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/07_attribution.ipynb 07_attribution-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/07_attribution.ipynb 07_attribution-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

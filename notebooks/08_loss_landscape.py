@@ -14,6 +14,15 @@
 # %% [markdown]
 # # 08 · Does SSL initialisation lead to a flatter basin? Loss landscapes
 #
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# The sections below show how we got there; the finding at the end says the same with its numbers.
+#
 # **Question.** The paper's second explanation is geometric: starting from SSL
 # weights, speaker-verification training ends in a different, flatter region of
 # the loss surface. We look at the AAM-softmax training loss around each
@@ -38,19 +47,20 @@
 # The four systems are those of the attribution chapter (fbank, SSL frozen, SSL
 # fine-tuned, random init fine-tuned), trained with the same seed.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seed = 0  # seed of the SV training of all four systems
 overrides = {}  # dotted SV config keys
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
 import IPython.display as ipd
+from myst_nb import glue
 
-from sslsv import plots
+from sslsv import plots, tables
 from sslsv.studies import explain, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
@@ -64,7 +74,7 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # ## The four systems
 
 # %%
-print(systems.metrics_table().round(2).to_string(index=False))
+tables.table(systems.metrics_table(), digits=2)
 
 # %% [markdown]
 # ## 1D slices and the path from the initial weights
@@ -94,16 +104,16 @@ fig = plots.plot_loss_contours(study.surfaces)
 # Hessian eigenvalue with its spread over seeds.
 
 # %%
-print(study.summary.round(3).to_string(index=False))
+tables.table(study.summary, digits=3)
 
 # %%
-print(study.hessian.round(2).to_string(index=False))
+tables.details(tables.table(study.hessian, digits=2), "The top Hessian eigenvalue per system and seed")
 
 # %% [markdown]
 # ## Finding
 
 # %% tags=["nbval-ignore-output"]
-ipd.display(ipd.Markdown(explain.landscape_finding(study, systems)))
+glue("finding", ipd.Markdown(explain.landscape_finding(study, systems)))
 
 # %% [markdown]
 # **Reading it with care.** Sharpness measures are not invariant to
@@ -118,3 +128,19 @@ ipd.display(ipd.Markdown(explain.landscape_finding(study, systems)))
 # against random init and fbank, over three seeds), and chapter 06 collects
 # the verdicts: a flatter basin only matters as an explanation where those
 # chapters find a benefit to explain.
+
+# %% [markdown]
+# ## Recap
+#
+# - Filter-normalised 1D and 2D slices of the SV training loss around each trained system.
+# - Flatness in numbers: the loss increase at a fixed radius and the top Hessian eigenvalue, over seeds.
+#
+# Re-run this chapter at each profile with papermill (from the repository root;
+# `sslsv plan --notebooks 08_loss_landscape` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/08_loss_landscape.ipynb 08_loss_landscape-smoke.ipynb -p profile smoke   # tiny synthetic corpus, minutes (CI)
+# .venv/bin/papermill notebooks/08_loss_landscape.ipynb 08_loss_landscape-cpu.ipynb -p profile cpu     # this book's scale (a 2-core CPU)
+# .venv/bin/papermill notebooks/08_loss_landscape.ipynb 08_loss_landscape-paper.ipynb -p profile paper \
+#     -p overrides '{"corpus.voxceleb_root": "/data/voxceleb1", "corpus.librispeech_root": "/data/librispeech"}'   # VoxCeleb1 + LibriSpeech, a GPU
+# ```

@@ -95,11 +95,14 @@ def test_a_malformed_tolerance_file_is_refused_with_its_name(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-def reference_output(notebook: str, source_startswith: str) -> str:
+def reference_output(notebook: str, source_startswith: str, block: int | None = None) -> str:
+    """What a cell of a reference showed as text (printed, or a table's text/plain); ``block``: one table of it."""
     nb = json.loads((REPO / "tests" / "notebooks" / f"{notebook}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c["cell_type"] == "code"
                 and "".join(c["source"]).startswith(source_startswith))
-    return "".join("".join(o["text"]) for o in cell["outputs"] if o["output_type"] == "stream")
+    text = "".join("".join(o["text"]) if o["output_type"] == "stream" else "".join(o["data"].get("text/plain", ""))
+                   for o in cell["outputs"] if o["output_type"] in ("stream", "execute_result", "display_data"))
+    return text if block is None else text.split("\n\n")[block]
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +133,7 @@ def test_the_references_hold_here_and_catch_a_wrong_score_sign_or_a_broken_trial
     from sslsv.studies.baseline import metric_table
 
     kinds = load_tolerances(TOLERANCES)
-    ref = reference_output("01_baseline", "print(baseline.metric_table").rstrip("\n")
+    ref = reference_output("01_baseline", "tables.results(study.summary", block=1).rstrip("\n")
     assert compare_text(ref, metric_table(smoke_baseline.per_seed), kinds) is None
 
     wrong_sign = rescored(smoke_baseline, lambda s, y: (-s, y))
@@ -148,7 +151,7 @@ def test_the_references_catch_a_broken_crop():
     from sslsv.studies import baseline
 
     kinds = load_tolerances(TOLERANCES)
-    ref = reference_output("01_baseline", "print(baseline.metric_table").rstrip("\n")
+    ref = reference_output("01_baseline", "tables.results(study.summary", block=1).rstrip("\n")
     broken = baseline.run("smoke", (0, 1, 2), {"train.crop_seconds": 0.1}, progress=False)
     why = compare_text(ref, baseline.metric_table(broken.per_seed), kinds)
     assert why is not None and "column eer_percent" in why, why

@@ -277,9 +277,13 @@ def _unknown_parameters_message(unknown: Sequence[str], declared: Sequence[str])
 
 
 def _strip_volatile_metadata(path: Path) -> None:
-    """Drop per-cell timestamps so re-executions differ only where results do."""
+    """Drop per-cell timestamps so re-executions differ only where results do; hide the input of
+    papermill's injected-parameters cell in the book, like the notebook's own parameters cell."""
     nb = json.loads(path.read_text())
     for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
         cell.get("metadata", {}).pop("execution", None)
         pm = cell.get("metadata", {}).get("papermill")
         if pm:

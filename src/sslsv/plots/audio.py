@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .style import WIDTH, styled
+
 __all__ = ["CLASS_COLOURS", "log_mel_spectrogram", "plot_speakers_and_sessions"]
 
 CLASS_COLOURS = {
@@ -34,6 +36,7 @@ def log_mel_spectrogram(wave: np.ndarray, sample_rate: int = 16000, n_mels: int 
     return (10 * torch.log10(power + 1e-10)).numpy()
 
 
+@styled
 def plot_speakers_and_sessions(examples: Sequence[dict[str, Any]] | None = None, *, seed: int = 0,
                                seconds: float = 2.0, sample_rate: int = 16000, aligned_panel: int = 0):
     """Log-mel spectrograms of synthetic speakers (rows) in sessions (columns).
@@ -56,7 +59,7 @@ def plot_speakers_and_sessions(examples: Sequence[dict[str, Any]] | None = None,
         examples = speaker_session_examples(2, 2, seconds=seconds, seed=seed)
     n_rows = max(e["speaker"] for e in examples) + 1
     n_cols = max(e["session"] for e in examples) + 1
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5.5 * n_cols, 2.8 * n_rows + 0.4),
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(WIDTH, 2.9 * n_rows + 0.5),
                              squeeze=False, sharex=True, sharey=True, constrained_layout=True)
     for i, ex in enumerate(examples):
         ax = axes[ex["speaker"], ex["session"]]
@@ -69,7 +72,7 @@ def plot_speakers_and_sessions(examples: Sequence[dict[str, Any]] | None = None,
         reverb = f"RT60 {ch.rt60_s:.2f} s" if ch.rt60_s > 0 else "dry"
         ax.set_title(f"speaker {ex['speaker'] + 1} ({voice.sex}, F0 {voice.f0_mean_hz:.0f} Hz), "
                      f"session {ex['session'] + 1}\n{ch.noise_type} noise {ch.snr_db:.0f} dB SNR, {reverb}, "
-                     f"band {ch.low_cut_hz:.0f}-{ch.high_cut_hz:.0f} Hz", fontsize=8)
+                     f"band {ch.low_cut_hz:.0f}-{ch.high_cut_hz:.0f} Hz", fontsize=11)
         if i == aligned_panel:
             n_mels = spec.shape[0]
             for seg in ex["segments"]:
@@ -77,13 +80,15 @@ def plot_speakers_and_sessions(examples: Sequence[dict[str, Any]] | None = None,
                 ax.axvline(seg.start, color="white", lw=0.4, alpha=0.6)
                 if seg.phone_class != "silence":
                     ax.text(0.5 * (seg.start + seg.end), 0.9 * n_mels, seg.phone, color="white",
-                            ha="center", va="center", fontsize=6)
+                            ha="center", va="center", fontsize=10)
             handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CLASS_COLOURS.values()]
-            ax.legend(handles, list(CLASS_COLOURS), fontsize=6, loc="lower right", ncol=5,
+            ax.legend(handles, list(CLASS_COLOURS), fontsize=9, loc="lower right", ncol=5,
                       framealpha=0.7, handlelength=1.0)
     for ax in axes[-1]:
         ax.set_xlabel("time (s)")
     for ax in axes[:, 0]:
         ax.set_ylabel("mel bin")
-    fig.suptitle("Synthetic speakers (rows) recorded in different sessions (columns)", fontsize=10)
+    for ax in axes.ravel():
+        ax.grid(False)
+    fig.suptitle("Synthetic speakers (rows) recorded in different sessions (columns)")
     return fig

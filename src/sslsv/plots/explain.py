@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from .audio import CLASS_COLOURS
+from .style import HEIGHT, WIDTH, colours, styled
 
-__all__ = ["plot_attribution_time", "plot_attribution_spectrogram", "plot_attribution_shares", "plot_loss_curves",
-           "plot_loss_contours"]
+__all__ = ["plot_attribution_time", "plot_attribution_spectrogram", "plot_attribution_spectrograms",
+           "plot_attribution_shares", "plot_loss_curves", "plot_loss_contours"]
+
 
 def _shade_segments(ax, segments, alpha: float = 0.25) -> None:
     for seg in segments:
         ax.axvspan(seg.start, seg.end, color=CLASS_COLOURS.get(seg.phone_class, "white"), alpha=alpha, lw=0)
 
 
+@styled
 def plot_attribution_time(result, segments=(), hop_ms: float = 10.0, title: str | None = None):
     """Waveform and |Integrated Gradients| per ``hop_ms`` frame, phone segments shaded by class.
 
@@ -30,7 +33,7 @@ def plot_attribution_time(result, segments=(), hop_ms: float = 10.0, title: str 
     mass = time_profile(result.attributions, sr, hop_ms)
     signed = time_profile(result.attributions, sr, hop_ms, absolute=False)
     tf = (np.arange(len(mass)) + 0.5) * hop_ms / 1000
-    fig, axes = plt.subplots(2, 1, figsize=(9, 4.2), sharex=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, HEIGHT), sharex=True, constrained_layout=True)
     axes[0].plot(t, result.wave, lw=0.4, color="black")
     axes[0].set_ylabel("waveform")
     axes[1].fill_between(tf, 0, mass, step="mid", color="#444444", alpha=0.8, label="|attribution|")
@@ -41,13 +44,14 @@ def plot_attribution_time(result, segments=(), hop_ms: float = 10.0, title: str 
     for ax in axes:
         _shade_segments(ax, segments)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.4) for c in CLASS_COLOURS.values()]
-    axes[0].legend(handles, list(CLASS_COLOURS), fontsize=7, loc="upper right", ncol=5, framealpha=0.7)
-    axes[1].legend(fontsize=7, loc="upper right")
+    axes[0].legend(handles, list(CLASS_COLOURS), fontsize=10, loc="upper right", ncol=5, framealpha=0.7)
+    axes[1].legend(fontsize=10, loc="upper right")
     axes[0].set_title(title or (f"score {result.score:.3f}, baseline {result.baseline_score:.3f}, "
-                                f"convergence delta {result.delta:+.4f} ({result.steps} steps)"), fontsize=9)
+                                f"convergence delta {result.delta:+.4f} ({result.steps} steps)"))
     return fig
 
 
+@styled
 def plot_attribution_spectrogram(result, segments=(), max_hz: float = 8000.0, percentile: float = 99.0,
                                  title: str | None = None):
     """Input spectrogram (dB) above the Integrated Gradients map in the same STFT coordinates.
@@ -68,7 +72,7 @@ def plot_attribution_spectrogram(result, segments=(), max_hz: float = 8000.0, pe
     db = 10 * np.log10(spec + 1e-10)
     keep = freqs <= max_hz
     extent = (0.0, len(result.wave) / result.sample_rate, 0.0, freqs[keep][-1] / 1000)
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5.0), sharex=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 5.5), sharex=True, constrained_layout=True)
     axes[0].imshow(db[keep], origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
                    extent=extent)
     axes[0].set_ylabel("frequency (kHz)")
@@ -81,10 +85,74 @@ def plot_attribution_spectrogram(result, segments=(), max_hz: float = 8000.0, pe
     for seg in segments:
         axes[1].axvspan(seg.start, seg.end, ymin=0.0, ymax=0.04, color=CLASS_COLOURS.get(seg.phone_class, "white"),
                         lw=0)
-    axes[0].set_title(title or "input spectrogram (top) and Integrated Gradients per STFT bin (bottom)", fontsize=9)
+    axes[0].set_title(title or "input spectrogram (top) and Integrated Gradients per STFT bin (bottom)")
     return fig
 
 
+def _spectrogram_db(result):
+    """The STFT power (dB) of the attributed waveform, in the coordinates of its attribution map."""
+    import torch
+
+    from ..analysis.attribution import _stft_params
+
+    n_fft, win, hop = _stft_params(result.sample_rate)
+    spec = torch.stft(torch.from_numpy(result.wave.astype(np.float32)), n_fft, hop_length=hop, win_length=win,
+                      window=torch.hann_window(win), center=True, return_complex=True).abs().pow(2).numpy()
+    return 10 * np.log10(spec + 1e-10)
+
+
+@styled
+def plot_attribution_spectrograms(examples: "dict", segments=(), max_hz: float = 8000.0, percentile: float = 99.0,
+                                  title: str | None = None):
+    """One trial's input spectrogram once, then each system's Integrated Gradients map of it, two per row.
+
+    ``examples`` maps a system name to its :class:`~sslsv.analysis.attribution.TrialAttribution` of
+    the same trial (:attr:`AttributionStudy.examples`); every map shares one symmetric colour range
+    (the ``percentile`` of ``|map|`` over all systems), so the systems compare at a glance.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..analysis.attribution import spectrotemporal_attributions
+
+    names = list(examples)
+    maps = {name: spectrotemporal_attributions(examples[name]) for name in names}
+    first = examples[names[0]]
+    amap, freqs, _ = maps[names[0]]
+    keep = freqs <= max_hz
+    extent = (0.0, len(first.wave) / first.sample_rate, 0.0, freqs[keep][-1] / 1000)
+    rows = 1 + (len(names) + 1) // 2
+    fig = plt.figure(figsize=(WIDTH, 2.3 * rows + 0.4), constrained_layout=True)
+    grid = fig.add_gridspec(rows, 2)
+    top = fig.add_subplot(grid[0, :])
+    db = _spectrogram_db(first)
+    top.imshow(db[keep], origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max(),
+               extent=extent)
+    top.set_title("input spectrogram of the test utterance (dB)")
+    top.set_ylabel("kHz")
+    limit = float(np.percentile(np.concatenate([np.abs(m[0][m[1] <= max_hz]).ravel() for m in maps.values()]),
+                                percentile)) or 1.0
+    im = None
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(grid[1 + i // 2, i % 2], sharex=top)
+        amap, freqs, _ = maps[name]
+        im = ax.imshow(amap[freqs <= max_hz], origin="lower", aspect="auto", cmap="RdBu_r", vmin=-limit,
+                       vmax=limit, extent=extent)
+        for seg in segments:
+            ax.axvspan(seg.start, seg.end, ymin=0.0, ymax=0.05, color=CLASS_COLOURS.get(seg.phone_class, "white"),
+                       lw=0)
+        ax.set_title(name)
+        ax.set_ylabel("kHz" if i % 2 == 0 else "")
+        ax.set_xlabel("time (s)" if i >= len(names) - 2 else "")
+        ax.grid(False)
+    top.grid(False)
+    if im is not None:
+        fig.colorbar(im, ax=fig.axes[1:], label="attribution (red raises the score)", shrink=0.9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+@styled
 def plot_attribution_shares(summary, by: str = "phone_class", reference: str = "duration_share",
                             trial_type: str = "all", ax=None, title: str | None = None):
     """Mean share of attribution mass per class/band and model, with bootstrap CIs.
@@ -100,12 +168,12 @@ def plot_attribution_shares(summary, by: str = "phone_class", reference: str = "
 
     data = summary[summary["trial_type"] == trial_type]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 3.4), constrained_layout=True)
+        fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT), constrained_layout=True)
     else:
         fig = ax.figure
     order = list(dict.fromkeys(data[by]))
     models = list(dict.fromkeys(data["model"]))
-    palette = sns.color_palette("colorblind", n_colors=max(3, len(models)))
+    palette = colours(len(models))
     width = 0.8 / max(1, len(models))
     x = np.arange(len(order))
     for i, (model, colour) in enumerate(zip(models, palette)):
@@ -118,11 +186,12 @@ def plot_attribution_shares(summary, by: str = "phone_class", reference: str = "
     ax.scatter(x, ref, marker="_", s=600, color="black", zorder=3, label=reference.replace("_", " "))
     ax.set_xticks(x, order)
     ax.set_ylabel("share of |attribution| mass")
-    ax.set_title(title or f"attribution mass per {by.replace('_', ' ')} ({trial_type} trials)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(title or f"attribution mass per {by.replace('_', ' ')} ({trial_type} trials)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
+@styled
 def plot_loss_curves(curves, paths=None, title: str | None = None):
     """1D loss slices along filter-normalised random directions (one line per seed), per model.
 
@@ -134,29 +203,31 @@ def plot_loss_curves(curves, paths=None, title: str | None = None):
     import seaborn as sns
 
     n = 2 if paths is not None and len(paths) else 1
-    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 3.4), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, HEIGHT), squeeze=False, constrained_layout=True)
+    palette = colours(curves["model"].nunique())
     sns.lineplot(data=curves, x="alpha", y="loss", hue="model", units="seed", estimator=None, ax=axes[0, 0],
-                 palette="colorblind", lw=1.2)
+                 palette=palette, lw=1.2)
     axes[0, 0].set_xlabel("filter-normalised step alpha")
     axes[0, 0].set_ylabel("training loss (AAM-softmax)")
-    axes[0, 0].set_title(title or "1D slices around the trained weights", fontsize=9)
+    axes[0, 0].set_title(title or "1D slices around the trained weights")
     if n == 2:
-        sns.lineplot(data=paths, x="t", y="loss", hue="model", ax=axes[0, 1], palette="colorblind", marker="o",
+        sns.lineplot(data=paths, x="t", y="loss", hue="model", ax=axes[0, 1], palette=palette, marker="o",
                      ms=3, legend=False)
         for t in (0.0, 1.0):
             axes[0, 1].axvline(t, color="grey", ls=":", lw=0.8)
         axes[0, 1].set_xlabel("t (0 = start of SV training, 1 = trained)")
         axes[0, 1].set_ylabel("training loss")
-        axes[0, 1].set_title("straight path from the initial to the trained weights", fontsize=9)
+        axes[0, 1].set_title("path from the initial to the trained weights")
     return fig
 
 
+@styled
 def plot_loss_contours(surfaces, levels: int = 15, title: str | None = None):
     """2D loss contours (one panel per model, shared colour levels), trained weights at the centre."""
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(surfaces["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.0 * len(models) + 0.8, 3.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(models), figsize=(WIDTH, WIDTH / len(models) + 0.6), squeeze=False,
                              constrained_layout=True)
     lo, hi = float(surfaces["loss"].min()), float(surfaces["loss"].max())
     bounds = np.linspace(lo, hi, levels)
@@ -166,12 +237,13 @@ def plot_loss_contours(surfaces, levels: int = 15, title: str | None = None):
         cs = ax.contourf(d.columns, d.index, d.to_numpy(), levels=bounds, cmap="viridis")
         ax.contour(d.columns, d.index, d.to_numpy(), levels=bounds, colors="white", linewidths=0.3)
         ax.plot(0, 0, "r+", ms=8)
-        ax.set_title(model, fontsize=9)
+        ax.set_title(model, fontsize=11)
+        ax.grid(False)
         ax.set_xlabel("alpha (direction 1)")
         ax.set_aspect("equal")
     axes[0, 0].set_ylabel("beta (direction 2)")
     if cs is not None:
         fig.colorbar(cs, ax=axes[0].tolist(), label="training loss")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig

@@ -6,11 +6,14 @@ from typing import Sequence
 
 import numpy as np
 
+from .style import ACCENT, HEIGHT, SATURATED, WIDTH, colours, informative, reference_style, styled
+
 __all__ = ["plot_det", "plot_factor", "plot_layer_weights", "plot_regime_map", "plot_summary"]
 
 _DET_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
 
 
+@styled
 def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curve"):
     """DET curves (probit axes) of several systems.
 
@@ -26,10 +29,10 @@ def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curv
     from ..metrics import det_curve, eer
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.2, 5.0))
+        fig, ax = plt.subplots(figsize=(WIDTH, 5.5))
     else:
         fig = ax.figure
-    palette = sns.color_palette("colorblind", n_colors=max(3, len(systems)))
+    palette = colours(len(systems))
     lo, hi = 0.0005, 0.5
     for color, (name, table) in zip(palette, systems.items()):
         scores, labels = table["score"].to_numpy(), table["label"].to_numpy()
@@ -48,8 +51,8 @@ def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curv
     ax.set_xlabel("false acceptance rate (%)")
     ax.set_ylabel("false rejection rate (%)")
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     return fig
 
@@ -64,13 +67,13 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
     rows = per_seed[~per_seed["reference"]]
     order = [o for o in order if o in set(rows["system"])]
     hue = "upstream" if rows["upstream"].nunique() > 1 else None
+    palette = {"palette": colours(rows["upstream"].nunique())} if hue else {"color": ACCENT}
     sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
-                  linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, color="#1f4e79")
-    sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=4,
-                  ax=ax, color="#1f4e79", legend=False)
-    styles = {"fbank": ("#d95f02", "--"), "random init": ("#7570b3", ":")}
+                  linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, **palette)
+    sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=5,
+                  ax=ax, legend=False, **palette)
     for name, sel in refs.groupby("system", sort=False):
-        colour, ls = styles.get(name, ("grey", "-."))
+        colour, ls = reference_style(name)
         m, sd = sel[metric].mean(), sel[metric].std(ddof=1) if len(sel) > 1 else 0.0
         ax.axhline(m, color=colour, ls=ls, lw=1.5, label=f"{name} (mean)")
         if sd > 0:
@@ -85,27 +88,41 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
         ax.set_title(title)
 
 
+@styled
 def plot_factor(study, metrics: Sequence[str] = ("eer_percent", "min_dcf_0.01"), title: str | None = None):
-    """Each condition's metric over seeds (mean ± sd and the seeds), with the references as lines."""
+    """Each condition's metric over seeds (mean ± sd and the seeds), with the references as lines.
+
+    A minDCF panel whose every value is at least :data:`~sslsv.plots.style.SATURATED` carries no
+    information (minDCF saturates when the EER is far above P_target) and is left out; the figure
+    says so under its title.
+    """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    shown = [m for m in metrics if not m.startswith("min_dcf") or informative(study.per_seed[m])]
+    dropped = [m for m in metrics if m not in shown]
+    fig, axes = plt.subplots(1, len(shown), figsize=(WIDTH, HEIGHT + 0.5), squeeze=False)
+    for ax, metric in zip(axes[0], shown):
         _factor_panel(ax, study.per_seed, study.order, metric)
-    axes[0][0].legend(loc="best", fontsize=8)
-    fig.suptitle(title or f"{study.factor}: speaker verification on each upstream ({study.profile})")
+    axes[0][0].legend(loc="best")
+    heading = title or f"{study.factor}: speaker verification on each upstream ({study.profile})"
+    if dropped:
+        names = ", ".join(_METRIC_LABELS.get(m, m) for m in dropped)
+        heading += f"\n{names} not shown: every value is >= {SATURATED:g} (minDCF saturates at this EER)"
+    fig.suptitle(heading)
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_layer_weights(weights, title: str = "Learned layer weights (softmax, mean over seeds)"):
     """Heat map of the SV front-end's layer weights: one row per system, one column per hidden state."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     table = weights.pivot_table(index="system", columns="layer", values="weight", sort=False)
-    fig, ax = plt.subplots(figsize=(1.1 + 0.75 * table.shape[1], 0.9 + 0.45 * table.shape[0]))
-    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar_kws={"label": "weight"}, ax=ax)
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.4 + 0.5 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar_kws={"label": "weight"}, ax=ax,
+                annot_kws={"fontsize": 11})
     ax.set_xlabel("hidden state (0 = input embedding)")
     ax.set_ylabel("")
     ax.set_title(title)
@@ -113,16 +130,17 @@ def plot_layer_weights(weights, title: str = "Learned layer weights (softmax, me
     return fig
 
 
+@styled
 def plot_summary(summary, metric: str = "eer_percent"):
     """All four factor studies side by side, one panel each, on a shared axis."""
     import matplotlib.pyplot as plt
 
     studies = list(summary.studies.values())
-    fig, axes = plt.subplots(1, len(studies), figsize=(4.2 * len(studies), 4.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(studies), figsize=(WIDTH, HEIGHT + 1.0), sharey=True, squeeze=False)
     for ax, study in zip(axes[0], studies):
         verdict = summary.claims[study.factor]["verdict"]
         _factor_panel(ax, study.per_seed, study.order, metric, title=f"{study.factor}\n({verdict})")
-    axes[0][0].legend(loc="best", fontsize=8)
+    axes[0][0].legend(loc="best", fontsize=10)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     fig.suptitle("Every factor at a glance: mean ± sd over seeds, references as lines")
@@ -130,6 +148,7 @@ def plot_summary(summary, metric: str = "eer_percent"):
     return fig
 
 
+@styled
 def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
     """Two heatmaps of the regime map (:func:`sslsv.studies.regime.cells`): EER(SSL) - EER(random init)
     and EER(SSL) - EER(fbank), in EER points, rows the amount of labelled speakers, columns the
@@ -146,7 +165,7 @@ def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
     order = t.sort_values(["_domain_order", "budget"])["upstream"].unique()
     panels = [("random", "SSL - random init"), ("fbank", "SSL - fbank")]
     # one panel above the other, each at the page's width: every cell has room for its interval
-    fig, axes = plt.subplots(2, 1, figsize=(12, 2 * (0.75 * t["labelled_speakers"].nunique() + 1.6)),
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 2 * (0.75 * t["labelled_speakers"].nunique() + 1.6)),
                              sharex=True, constrained_layout=True)
     lim = float(np.nanmax(np.abs(t[["vs_random", "vs_fbank"]].to_numpy()))) or 1.0
     for ax, (ref, title) in zip(axes, panels):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .style import HEIGHT, WIDTH, colours, styled
+
 __all__ = ["plot_training_curves", "plot_history"]
 
+@styled
 def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
     """Loss and training accuracy per step of SV runs (``history.json``), smoothed."""
 
@@ -23,9 +26,10 @@ def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
         hist["system"] = name
         frames.append(hist)
     data = pd.concat(frames, ignore_index=True)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    sns.lineplot(data=data, x="step", y="loss", hue="system", ax=axes[0], palette="colorblind")
-    sns.lineplot(data=data, x="step", y="accuracy", hue="system", ax=axes[1], palette="colorblind",
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, HEIGHT - 0.5))
+    palette = colours(data["system"].nunique())
+    sns.lineplot(data=data, x="step", y="loss", hue="system", ax=axes[0], palette=palette)
+    sns.lineplot(data=data, x="step", y="accuracy", hue="system", ax=axes[1], palette=palette,
                  legend=False)
     axes[0].set_ylabel("AAM-softmax loss")
     axes[1].set_ylabel("training accuracy")
@@ -35,6 +39,7 @@ def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
 
 
 
+@styled
 def plot_history(history: list[dict], diag: dict, accuracy_key: str = "masked_acc"):
     """A pre-training run: loss curve (left) and the training log ``accuracy_key`` against chance (right).
 
@@ -51,7 +56,7 @@ def plot_history(history: list[dict], diag: dict, accuracy_key: str = "masked_ac
     from matplotlib.figure import Figure
 
     steps = [r["step"] for r in history]
-    fig = Figure(figsize=(9, 3.2))
+    fig = Figure(figsize=(WIDTH, HEIGHT - 0.5))
     axes = fig.subplots(1, 2)
     axes[0].plot(steps, [r["loss"] for r in history], lw=0.8)
     if "loss_uniform" in diag:
@@ -64,6 +69,6 @@ def plot_history(history: list[dict], diag: dict, accuracy_key: str = "masked_ac
     if diag.get("chance_majority") is not None:
         axes[1].axhline(diag["chance_majority"], ls=":", c="k", label="chance (majority class)")
     axes[1].set(xlabel="step", ylabel="accuracy")
-    axes[1].legend(fontsize=7)
+    axes[1].legend()
     fig.tight_layout()
     return fig

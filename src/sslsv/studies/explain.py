@@ -208,6 +208,17 @@ def benefit_statement(systems: AnalysisSystems) -> str:
             "count as a difference). ")
 
 
+def completeness(study) -> "pd.DataFrame":
+    """Per system, the median over attributed trials of |score - baseline score| and of |convergence delta|.
+
+    Integrated Gradients' attributions sum to the score difference up to the delta: a delta much smaller
+    than the difference is an integral that converged.
+    """
+    t = study.trials.assign(abs_delta=study.trials["delta"].abs(),
+                            abs_score_difference=(study.trials["score"] - study.trials["baseline_score"]).abs())
+    return t.groupby("model", sort=False)[["abs_score_difference", "abs_delta"]].median().reset_index()
+
+
 def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
     """The chapter's finding, computed from the per-class summary (and the systems' EERs)."""
     s = study.phone_summary

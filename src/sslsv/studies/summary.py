@@ -78,6 +78,21 @@ def verdict_table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def key_numbers(summary: Summary) -> dict[str, float]:
+    """The numbers the book's introduction quotes (glued by chapter 06): how many claims got each verdict,
+    the seeds per system, and the mean EER of the fbank and random-init references and of the default
+    upstream (chapter 02's masked system) in the factor studies."""
+    v = summary.verdicts()["verdict"]
+    objective_study = summary.studies.get("objective", next(iter(summary.studies.values())))
+    t = objective_study.summary.set_index("system")
+    default = "masked" if "masked" in t.index else t.index[~t["reference"]][0]
+    return {"n_claims": len(v), "n_reproduced": int((v == "reproduced").sum()),
+            "n_not_reproduced": int((v == "not reproduced").sum()), "n_inconclusive": int((v == "inconclusive").sum()),
+            "n_seeds": int(t["n_seeds"].max()), "fbank_eer": float(t.loc["fbank", "eer_percent_mean"]),
+            "random_init_eer": float(t.loc["random init", "eer_percent_mean"]),
+            "default_eer": float(t.loc[default, "eer_percent_mean"])}
+
+
 def cost_table(summary: Summary) -> pd.DataFrame:
     """Every distinct pre-training run behind the studies: what it is and its wall time."""
     frames = []

@@ -1,0 +1,301 @@
+"""Result tables as a reader wants them: rendered HTML in the book, plain text in the regression references.
+
+A notebook cell displays a :class:`Table`.  Jupyter stores two renderings of
+it, and each reader takes the one it wants:
+
+* ``text/html`` (what the book shows): a pandas Styler table with metrics
+  written as a reader writes them (``27.40 ± 2.00`` for a mean ± sd over
+  seeds, ``27.40 [26.20, 28.40]`` for a value with its 95 % interval), the
+  best value of each metric column highlighted, the reference rows (fbank,
+  random init) marked, and long tables (per seed, per run) folded into a
+  ``<details>`` dropdown below the summary;
+* ``text/plain`` (what the nbval references compare, column by column,
+  :mod:`sslsv.reference`): the table's ``DataFrame.to_string(index=False)``,
+  every number in its own column, exactly what the notebooks printed before.
+
+>>> import pandas as pd
+>>> summary = pd.DataFrame({"system": ["fbank", "masked"], "reference": [True, False],
+...                         "eer_percent_mean": [27.4, 25.0], "eer_percent_std": [2.0, 1.5]})
+>>> t = table(summary, digits=2)
+>>> print(repr(t))
+system  reference  eer_percent_mean  eer_percent_std
+ fbank       True              27.4              2.0
+masked      False              25.0              1.5
+>>> "27.40 ± 2.00" in t._repr_html_(), "25.00 ± 1.50" in t._repr_html_()
+(True, True)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import html as html_lib
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Table", "table", "details", "stack", "results", "per_run", "verdicts", "LOWER_IS_BETTER",
+           "REFERENCE_SYSTEMS", "format_mean_sd", "format_interval"]
+
+# Metric columns where the smallest value is the best (shell-style patterns); their spreads are not metrics.
+LOWER_IS_BETTER = ("eer_percent", "eer_percent_mean", "eer_mean", "min_dcf_0.*")
+NOT_A_METRIC = ("*_std", "*_sd", "*_ci_low", "*_ci_high", "*_low", "*_high")
+# Systems every study compares against: marked in every table.
+REFERENCE_SYSTEMS = ("fbank", "random init")
+# How a column is headed in the book (the plain text keeps the column's own name).
+LABELS = {"eer_percent": "EER (%)", "eer_mean": "EER (%)", "min_dcf_0.01": "minDCF (0.01)",
+          "min_dcf_0.05": "minDCF (0.05)", "n_seeds": "seeds", "parameters_M": "parameters (M)"}
+BEST_STYLE = "background-color: #d9f0d3; font-weight: bold;"
+REFERENCE_STYLE = "background-color: #f2f2f2; font-style: italic;"
+VERDICT_STYLES = {"reproduced": "background-color: #d9f0d3;", "not reproduced": "background-color: #f6d5d5;",
+                  "inconclusive": "background-color: #fdf1c7;"}
+TABLE_CSS = [
+    {"selector": "", "props": "border-collapse: collapse; font-size: 0.88em; font-variant-numeric: tabular-nums; "
+                               "margin: 0.4em 0 1em 0; max-width: 100%;"},
+    {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: bold; padding: 0.2em 0;"},
+    {"selector": "th", "props": "white-space: normal; text-align: right; vertical-align: bottom; "
+                                "border-bottom: 1px solid #888; padding: 0.25em 0.5em;"},
+    {"selector": "td", "props": "text-align: right; padding: 0.2em 0.5em; border-bottom: 1px solid #e4e4e4;"},
+]
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a notebook displays: ``html`` for the book, ``text`` for the references.
+
+    >>> t = Table("<table></table>", "a  b\\n1  2")
+    >>> t._repr_html_(), repr(t)
+    ('<table></table>', 'a  b\\n1  2')
+    """
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython's text/plain
+        printer.text(self.text)
+
+
+def format_mean_sd(mean: float, sd: float, digits: int = 2) -> str:
+    """``27.40 ± 2.00``; a single seed (sd NaN) gives the mean alone.
+
+    >>> format_mean_sd(27.4, 2.0), format_mean_sd(27.4, 2.0, 1), format_mean_sd(27.4, float("nan"))
+    ('27.40 ± 2.00', '27.4 ± 2.0', '27.40')
+    """
+    if _missing(mean):
+        return "–"
+    if _missing(sd):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def format_interval(value: float, low: float, high: float, digits: int = 2) -> str:
+    """``27.40 [26.20, 28.40]``: a value and its interval; ``[26.20, 28.40]`` without a value (None).
+
+    >>> format_interval(27.4, 26.2, 28.4), format_interval(None, 26.2, 28.4, 1)
+    ('27.40 [26.20, 28.40]', '[26.2, 28.4]')
+    """
+    interval = "–" if _missing(low) or _missing(high) else f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return interval if value is None else f"{'–' if _missing(value) else f'{value:.{digits}f}'} {interval}"
+
+
+def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = None,
+          best: Mapping[str, str] | None = None, text: str | None = None) -> Table:
+    """A results table: ``frame`` rendered for the book, its ``to_string(index=False)`` for the references.
+
+    In the HTML, ``<m>_mean`` with ``<m>_std`` (or ``_sd``) become one column
+    ``mean ± sd``; ``<m>`` with ``<m>_ci_low``/``<m>_ci_high`` (or
+    ``_low``/``_high``; ``difference`` with ``ci_low``/``ci_high``) one
+    column ``value [low, high]``.  ``best`` maps a column to ``"min"`` or
+    ``"max"`` (default: every EER and minDCF column, lower is better); the
+    best cell of each is highlighted unless every row ties.  Rows whose
+    ``reference`` column is true, or whose system is fbank or random init,
+    are marked.  ``digits`` rounds the plain text as ``frame.round(digits)``
+    (None: as is); ``text`` replaces the plain text altogether.
+
+    >>> import pandas as pd
+    >>> t = table(pd.DataFrame({"system": ["a", "b"], "eer_percent": [30.0, 20.0], "eer_percent_ci_low": [28.0, 18.5],
+    ...                         "eer_percent_ci_high": [32.0, 21.5]}), digits=2)
+    >>> "20.00 [18.50, 21.50]" in t.html, t.html.count("#d9f0d3")
+    (True, 1)
+    """
+    plain = text if text is not None else (frame if digits is None else frame.round(digits)).to_string(index=False)
+    return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain)
+
+
+def details(inner: Table, summary: str, open_: bool = False) -> Table:
+    """``inner`` folded into a ``<details>`` dropdown titled ``summary`` (collapsed unless ``open_``).
+
+    >>> d = details(Table("<table>x</table>", "a  b"), "Per seed")
+    >>> d.html.startswith('<details class="sslsv-details"><summary>Per seed</summary>'), d.text
+    (True, 'a  b')
+    """
+    attr = " open" if open_ else ""
+    return Table(f'<details class="sslsv-details"{attr}><summary>{html_lib.escape(summary)}</summary>'
+                 f"\n{inner.html}\n</details>", inner.text)
+
+
+def stack(*tables: Table) -> Table:
+    """Several tables in one output: HTML one below the other, plain texts separated by a blank line.
+
+    >>> s = stack(Table("<p>1</p>", "a  b"), Table("<p>2</p>", "c  d"))
+    >>> s.text
+    'a  b\\n\\nc  d'
+    """
+    return Table("\n".join(t.html for t in tables), "\n\n".join(t.text for t in tables))
+
+
+def per_run(per_seed: "pd.DataFrame", digits: int = 2, caption: str | None = None) -> Table:
+    """Per-run metrics with their 95 % bootstrap intervals (the plain text of
+    :func:`sslsv.studies.baseline.metric_table`: ``37.33 [31.20, 43.57]``)."""
+    from .studies.baseline import METRIC_COLUMNS, metric_table
+
+    keep = [c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant", "reference")]
+    cols = keep + [f"{m}{s}" for m in METRIC_COLUMNS for s in ("", "_ci_low", "_ci_high")]
+    return table(per_seed[cols], digits, caption, text=metric_table(per_seed, digits))
+
+
+def results(summary: "pd.DataFrame", per_seed: "pd.DataFrame | None" = None, digits: int = 3,
+            caption: str | None = None, details_summary: str = "Per seed, with 95 % bootstrap intervals") -> Table:
+    """A study's summary over seeds, with the per-seed table folded below it (when given)."""
+    main = table(summary, digits, caption)
+    if per_seed is None:
+        return main
+    return stack(main, details(per_run(per_seed), details_summary))
+
+
+def verdicts(frame: "pd.DataFrame", text: str, caption: str | None = None) -> Table:
+    """The verdict on each claim (:meth:`sslsv.studies.summary.Summary.verdicts`), each verdict coloured
+    and spelled out; ``text`` is its plain text (:func:`sslsv.studies.summary.verdict_table`)."""
+    styler = frame.style.hide(axis="index").set_table_styles(TABLE_CSS)
+    if "verdict" in frame.columns:
+        styler = styler.map(lambda v: VERDICT_STYLES.get(v, ""), subset=["verdict"])
+    styler = styler.set_table_styles([{"selector": "td", "props": "text-align: left; white-space: normal;"}],
+                                     overwrite=False)
+    if caption:
+        styler = styler.set_caption(caption)
+    styler = styler.set_uuid(_uuid(text, caption))
+    return Table(styler.to_html(), text)
+
+
+# ---------------------------------------------------------------------------
+# The HTML rendering
+# ---------------------------------------------------------------------------
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or (isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def _uuid(*parts) -> str:
+    """A stable element id: re-executing a notebook rewrites the same HTML."""
+    return "t" + hashlib.sha1("\x00".join(str(p) for p in parts).encode()).hexdigest()[:10]
+
+
+def _label(column: str) -> str:
+    return LABELS.get(column, column.replace("_", " "))
+
+
+def _is_reference(row: Mapping) -> bool:
+    if "reference" in row:
+        return str(row["reference"]) == "True"
+    name = str(row.get("system", row.get("model", "")))
+    return any(name == ref or name.startswith(ref + " ") for ref in REFERENCE_SYSTEMS)
+
+
+def _metric_direction(column: str, best: Mapping[str, str] | None) -> str | None:
+    if best is not None:
+        return best.get(column)
+    if any(fnmatch.fnmatchcase(column, p) for p in NOT_A_METRIC):
+        return None
+    return "min" if any(fnmatch.fnmatchcase(column, p) for p in LOWER_IS_BETTER) else None
+
+
+def _columns(frame: "pd.DataFrame") -> list[tuple[str, list[str]]]:
+    """The book's columns: ``(label, source columns)`` with mean/sd and value/interval pairs merged."""
+    cols = list(frame.columns)
+    used: set[str] = set()
+    out = []
+    for c in cols:
+        if c in used or c == "reference":
+            continue
+        group = [c]
+        if c.endswith("_mean"):
+            base = c[: -len("_mean")]
+            sd = next((s for s in (f"{base}_std", f"{base}_sd") if s in cols), None)
+            if sd:
+                group, label = [c, sd], _label(base) + " (mean ± sd)"
+                out.append((label, group))
+                used.update(group)
+                continue
+        for low, high in ((f"{c}_ci_low", f"{c}_ci_high"), (f"{c}_low", f"{c}_high"),
+                          (("ci_low", "ci_high") if c == "difference" else (None, None))):
+            if low in cols and high in cols:
+                group = [c, low, high]
+                break
+        used.update(group)
+        out.append((_label(c) + (" [95 % interval]" if len(group) == 3 else ""), group))
+    return out
+
+
+def _cell(frame, group: list[str], i: int, digits: int) -> str:
+    if group[0].startswith("eer") or group[0] in ("delta", "two_se") or group[0].startswith("vs_"):
+        digits = min(digits, 2)  # EER points: two decimals say all a trial list of this size can
+    values = [frame[c].iloc[i] for c in group]
+    if len(group) == 2:
+        return format_mean_sd(values[0], values[1], digits)
+    if len(group) == 3:
+        return format_interval(values[0], values[1], values[2], digits)
+    v = values[0]
+    if _missing(v):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if abs(v) < 1e5 else f"{v:.3g}"
+    return str(v)
+
+
+def _styled_html(frame: "pd.DataFrame", digits: int, caption: str | None, best: Mapping[str, str] | None,
+                 plain: str) -> str:
+    import numpy as np
+    import pandas as pd
+
+    columns = _columns(frame)
+    shown = pd.DataFrame({label: [_cell(frame, group, i, digits) for i in range(len(frame))]
+                          for label, group in columns})
+    styles = pd.DataFrame("", index=shown.index, columns=shown.columns)
+    refs = [_is_reference(frame.iloc[i].to_dict()) for i in range(len(frame))]
+    first = shown.columns[0] if len(shown.columns) else None
+    for i, is_ref in enumerate(refs):
+        if is_ref:
+            styles.iloc[i, :] = REFERENCE_STYLE
+            if first is not None:
+                shown.iloc[i, 0] = f"{shown.iloc[i, 0]} (reference)"
+    for label, group in columns:
+        direction = _metric_direction(group[0], best)
+        values = pd.to_numeric(frame[group[0]], errors="coerce").to_numpy(dtype=float)
+        if direction is None or np.all(np.isnan(values)):
+            continue
+        target = np.nanmin(values) if direction == "min" else np.nanmax(values)
+        hits = np.isclose(values, target, rtol=0, atol=10.0 ** -(digits + 1))
+        if hits.all():  # every row ties (a saturated metric): nothing stands out
+            continue
+        for i in np.flatnonzero(hits):
+            styles.iloc[i, shown.columns.get_loc(label)] += BEST_STYLE
+    styler = (shown.style.hide(axis="index").set_table_styles(TABLE_CSS).apply(lambda _: styles, axis=None))
+    if first is not None:
+        styler = styler.set_table_styles([{"selector": "td.col0, th.col_heading.level0.col0",
+                                           "props": "text-align: left;"}], overwrite=False)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler.set_uuid(_uuid(plain, caption)).to_html()
