@@ -53,8 +53,12 @@ def test_the_plan_covers_every_cell_once():
     for p in sv:  # the protocol: each amount of labelled speakers trains for its own number of steps
         assert p.config.train.steps == settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
             not settings("cpu").regime.sv_steps
-    per_amount = len(sv) // len(g.speakers) // len(g.seeds)
-    assert per_amount == 1 + 2 + len(pre) + 1  # fbank, random frozen/fine-tuned, each upstream frozen, default tuned
+    frozen = [p for p in sv if p.mode != "fine-tuned"]
+    assert len(frozen) // len(g.speakers) // len(g.seeds) == 1 + 1 + len(pre)  # fbank, random, each upstream
+    # the default upstream and random init are fine-tuned where the profile says (cpu: the fewest speakers)
+    assert g.finetune_speakers == (min(g.speakers),)
+    assert {p.config.train.labelled_speakers for p in sv if p.mode == "fine-tuned"} == set(g.finetune_speakers)
+    assert len(sv) - len(frozen) == 2 * len(g.finetune_speakers) * len(g.seeds)
     # the SSL systems read the upstream runs the plan pre-trains
     assert {p.config.frontend.upstream for p in sv if p.label not in (FBANK, RANDOM)} == \
         {f"run:{p.run.path.name}" for p in pre}

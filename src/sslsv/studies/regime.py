@@ -61,6 +61,7 @@ class Grid:
     domains: tuple[str, ...]
     seeds: tuple[int, ...]
     default_budget: int  # the profile's optim.steps: the default upstream, also fine-tuned
+    finetune_speakers: tuple[int, ...] = ()  # where the fine-tuned systems run (a subset of speakers)
 
 
 def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
@@ -82,7 +83,9 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
         raise ConfigError(f"the regime map asks for {max(speakers)} labelled speakers, but the corpus has "
                           f"{n_train} (corpus.n_train_speakers)")
     default = resolve(profile, None, base=PretrainExperimentConfig()).optim.steps
-    return Grid(speakers, budgets, tuple(domains), seeds, default)
+    tuned = tuple(n for n in speakers if n in s.finetune_speakers) or (speakers if not s.finetune_speakers
+                                                                       else (min(speakers),))
+    return Grid(speakers, budgets, tuple(domains), seeds, default, tuned)
 
 
 def protocol(profile: str, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -129,7 +132,7 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
             systems.append((label, "ssl", ref, "fine-tuned"))
     # system by system: every amount of labelled data reads the same upstream states (computed once)
     for label, kind, ref, mode in systems:
-        for n in g.speakers:
+        for n in (g.finetune_speakers if mode == "fine-tuned" else g.speakers):
             sets = protocol(profile, n, overrides)
             for s in g.seeds:
                 cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen" if mode == "fbank" else mode,

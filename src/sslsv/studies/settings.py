@@ -79,6 +79,9 @@ class RegimeSettings:
     # SV training steps for each amount of labelled speakers (the protocol: fewer speakers converge sooner);
     # empty: the factor studies' study.sv.steps for every amount
     sv_steps: tuple[int, ...] = ()
+    # the amounts of labelled speakers at which the default upstream and random init are also fine-tuned
+    # (fine-tuning costs ~10x a frozen probe per step); empty: every amount
+    finetune_speakers: tuple[int, ...] = ()
 
     def steps_for(self, speakers: int, default: int) -> int:
         """SV steps of the protocol for ``speakers`` labelled speakers: those of the smallest amount of the
