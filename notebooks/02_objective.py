@@ -41,15 +41,22 @@
 # | contrastive | wav2vec 2.0: find the true quantised frame among distractors |
 # | CTC (supervised) | supervised ASR pre-training: CTC on the phone transcripts |
 #
-# Two references are trained with the same SV schedule: the **fbank**
+# Two references are trained with the same SV protocol: the **fbank**
 # front-end (no upstream) and the same conformer from **random init**. Each
 # upstream is frozen; the ECAPA-TDNN backend reads a learned softmax-weighted
-# sum of all its layers and is trained once per seed. To fit 45 SV systems
-# into the book's build on a 2-core CPU, the factor studies train the backend
-# for 150 updates of 32 crops (chapter 01: 800) on hidden states of the frozen
-# upstream computed once per utterance, so every EER here, fbank's included,
-# is higher than the baseline's. Each upstream is pre-trained once; the seeds
-# are SV-training seeds.
+# sum of all its layers, computed from hidden states of the frozen upstream
+# stored once per utterance, and is trained once per SV seed. The two
+# upstreams the verdict rests on, masked and unmasked, are each pre-trained
+# with two seeds (chapter 06 says how much the pre-training seed moves EER);
+# the others once.
+#
+# **Where it runs.** Every system of this chapter is trained in the regime
+# that chapter 01b's rule picks from its map: that cell's number of labelled
+# speakers, with the map's SV protocol for it (the steps at which the
+# references stopped improving), and upstreams pre-trained for that cell's
+# number of updates on that cell's pool. The cell is named just below the
+# first results; if the map shows no clear benefit anywhere, this chapter
+# measures shifts in a regime without one, and says so.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"

@@ -39,8 +39,17 @@
 # | oracle phones | the phone labels of the synthetic corpus: perfectly "linguistic" targets |
 #
 # The fbank front-end and the random-init conformer are the references, and
-# the SV backend and schedule are those of chapter 02. The k-means-MFCC
-# upstream *is* chapter 02's masked upstream (the same cached run).
+# the SV backend and protocol are those of chapter 02. The k-means-MFCC
+# upstream *is* chapter 02's masked upstream (the same cached runs, with its
+# two pre-training seeds: every quantizer is judged against it).
+#
+# **Where it runs.** Every system of this chapter is trained in the regime
+# that chapter 01b's rule picks from its map: that cell's number of labelled
+# speakers, with the map's SV protocol for it (the steps at which the
+# references stopped improving), and upstreams pre-trained for that cell's
+# number of updates on that cell's pool. The cell is named just below the
+# first results; if the map shows no clear benefit anywhere, this chapter
+# measures shifts in a regime without one, and says so.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"

@@ -35,7 +35,16 @@
 # not "same number of epochs". The whole pool is chapter 02's masked
 # upstream (the same cached run). Note that at the `cpu` profile the largest
 # amount is one hour of synthetic speech from 200 speakers: the paper's
-# range is 1,000 times larger.
+# range is 1,000 times larger. The least and the most audio, which the
+# verdict compares, are each pre-trained with two seeds.
+#
+# **Where it runs.** Every system of this chapter is trained in the regime
+# that chapter 01b's rule picks from its map: that cell's number of labelled
+# speakers, with the map's SV protocol for it (the steps at which the
+# references stopped improving), and upstreams pre-trained for that cell's
+# number of updates on that cell's pool. The cell is named just below the
+# first results; if the map shows no clear benefit anywhere, this chapter
+# measures shifts in a regime without one, and says so.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"

@@ -34,7 +34,17 @@
 # `micro` (2 layers x 128), `tiny` (4 x 192, chapter 02's masked upstream)
 # and `small` (6 x 256). The backend's input grows with the width, and it
 # weights every layer, so a larger upstream offers it more to choose from.
-# The random-init reference is the default (`tiny`) architecture.
+# The random-init reference is the default (`tiny`) architecture. The
+# smallest and the largest upstream, which the verdict compares, are each
+# pre-trained with two seeds.
+#
+# **Where it runs.** Every system of this chapter is trained in the regime
+# that chapter 01b's rule picks from its map: that cell's number of labelled
+# speakers, with the map's SV protocol for it (the steps at which the
+# references stopped improving), and upstreams pre-trained for that cell's
+# number of updates on that cell's pool. The cell is named just below the
+# first results; if the map shows no clear benefit anywhere, this chapter
+# measures shifts in a regime without one, and says so.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
@@ -109,11 +119,11 @@ glue("finding", ipd.Markdown(model_size.finding(study)))
 
 # %% [markdown]
 # **How far this reaches.** Whatever the verdict, this is a comparison at a
-# fixed number of updates: every size gets the same 500, so a larger model
-# is compared further from convergence than a smaller one, and its larger
-# output also gives the SV backend more inputs to fit in the same 150
-# updates. The paper compared models trained for their full schedules. The
-# pre-training table above shows how far each size got in 500 updates.
+# fixed number of updates: every size gets the regime's number, so a larger
+# model is compared further from convergence than a smaller one, and its
+# larger output also gives the SV backend more inputs to fit in the same
+# protocol. The paper compared models trained for their full schedules. The
+# pre-training table above shows how far each size got.
 # `sslsv study model_size --profile cpu --pretrain-set optim.steps=2000`
 # asks whether the ordering survives four times longer pre-training, at
 # four times the cost.

@@ -55,6 +55,12 @@
 # converged.
 # ```
 
+# %% [markdown]
+# **Where it runs.** The four systems are trained in the regime that chapter
+# 01b's rule picks (its number of labelled speakers and SV protocol; the
+# default upstream pre-trained for its number of updates on its pool), so
+# that the explanations are about a regime the book has mapped.
+
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seed = 0  # seed of the SV training of all four systems, and of the trial sample

@@ -47,6 +47,12 @@
 # The four systems are those of the attribution chapter (fbank, SSL frozen, SSL
 # fine-tuned, random init fine-tuned), trained with the same seed.
 
+# %% [markdown]
+# **Where it runs.** The four systems are trained in the regime that chapter
+# 01b's rule picks (its number of labelled speakers and SV protocol; the
+# default upstream pre-trained for its number of updates on its pool), so
+# that the explanations are about a regime the book has mapped.
+
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
 seed = 0  # seed of the SV training of all four systems
