@@ -64,7 +64,8 @@ def test_the_plan_covers_every_cell_once():
         {f"run:{p.run.path.name}" for p in pre}
 
 
-def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3)) -> regime.RegimeMap:
+def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3), check_at=(64,),
+             unconverged_at=()) -> regime.RegimeMap:
     """SSL beats random init by 6 points with few labelled speakers and by nothing with many."""
     rows = []
     for n in (4, 16, 64):
@@ -77,10 +78,12 @@ def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3)) -
                 e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.1 * (len(system) % 3) * (i == 0))
                 rows.append({"system": system, "mode": mode, "labelled_speakers": n, "budget": budget, "steps": 150,
                              "domain": domain, "seed": s, "eer_percent": e, "eer_ci_low": e - 2, "eer_ci_high": e + 2})
-    for system, mode, moved in ((FBANK, "fbank", converged_by[0]), (RANDOM, "frozen", converged_by[1])):
-        ref = [r for r in rows if r["system"] == system and r["labelled_speakers"] == 64]
-        rows += [{**r, "system": f"{system} (2x steps)", "steps": 300, "eer_percent": r["eer_percent"] + moved}
-                 for r in ref]
+    for n in check_at:
+        for system, mode, moved in ((FBANK, "fbank", converged_by[0]), (RANDOM, "frozen", converged_by[1])):
+            ref = [r for r in rows if r["system"] == system and r["labelled_speakers"] == n]
+            moved = moved - (3.0 if n in unconverged_at else 0.0)
+            rows += [{**r, "system": f"{system} (2x steps)", "steps": 300, "eer_percent": r["eer_percent"] + moved}
+                     for r in ref]
     return regime.RegimeMap("smoke", None, pd.DataFrame(rows), {})
 
 
@@ -222,3 +225,50 @@ def test_the_convergence_check_compares_the_protocol_with_twice_as_long():
     assert "this map cannot say that there is none" in regime.finding(unconverged_none)
     assert "finds no regime where pre-training helps;" not in regime.finding(unconverged_none)
     assert len(fake_map().cells) == 6  # the longer runs are not cells of the map
+
+
+def test_the_check_runs_per_row_and_the_rule_skips_an_unconverged_row():
+    m = fake_map(check_at=(4, 16, 64), unconverged_at=(4,))
+    conv = m.convergence
+    assert list(conv["labelled_speakers"]) == [4, 4, 16, 16, 64, 64]
+    assert conv.set_index(["labelled_speakers", "system"])["converged"].to_dict() == {
+        (4, FBANK): False, (4, RANDOM): False, (16, FBANK): True, (16, RANDOM): True, (64, FBANK): True,
+        (64, RANDOM): True}
+    cells = m.cells
+    assert not cells[cells["labelled_speakers"] == 4]["probe_converged"].any()
+    assert cells[cells["labelled_speakers"] != 4]["probe_converged"].all()
+    chosen = regime.choose_regime(cells)  # 4 speakers helps most, but its probe had not converged
+    assert chosen["labelled_speakers"] == 16 and chosen["budget"] == 10
+    assert "**The probe is not converged**" in regime.finding(m)
+
+
+def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its_overrides():
+    where = regime.regime_of(fake_map().cells)
+    assert (where.labelled_speakers, where.budget, where.domain, where.how) == (4, 10, regime.OUT, "rule")
+    assert where.margin < -4 and "clearly beats random init" in where.describe()
+    sv = where.sv_overrides("cpu", {"train.lr": 0.01})
+    assert sv["train.labelled_speakers"] == 4 and sv["train.lr"] == 0.01
+    assert sv["train.steps"] == settings("cpu").regime.steps_for(4, 0)
+    assert where.pretrain_overrides() == {"optim.steps": 10, "pretrain.in_domain": False}
+    assert where.pretrain_overrides({"optim.lr": 0.1})["optim.lr"] == 0.1
+    none = regime.regime_of(fake_map(helps_below=0).cells)
+    assert none.how == "closest" and "no cell of the map shows a clear benefit" in none.describe()
+
+
+def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    where = regime.book_regime("smoke", compute=False)
+    g = regime.grid("smoke")
+    assert where.how == "provisional" and where.labelled_speakers == min(g.speakers)
+    assert where.budget == g.default_budget and "has not been computed yet" in where.describe()
+    assert not regime.map_is_complete("smoke")
+
+
+def test_the_protocol_steps_grow_with_the_labelled_speakers():
+    s = settings("cpu").regime
+    steps = [regime.protocol("cpu", n)["train.steps"] for n in s.speakers]
+    assert steps == list(s.sv_steps) and steps == sorted(steps)
+    assert regime.protocol("cpu", 12, {"train.steps": 7})["train.steps"] == 7  # an override wins
+    with pytest.raises(ConfigError, match="one value per amount"):
+        from sslsv.studies.settings import RegimeSettings
+        RegimeSettings(speakers=(1, 2, 3), sv_steps=(5,)).steps_for(2, 0)

@@ -63,6 +63,51 @@ def test_sv_config_per_kind_and_the_study_schedule():
         factors.sv_config("cpu", Condition("x"), 0)
 
 
+@pytest.mark.parametrize("study, deciding", [
+    (objective, {"masked", "unmasked"}), (quantizer, {"k-means MFCC"}), (data_scale, {"0.1 h", "1 h"}),
+    (model_size, {"micro", "small"})])
+def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, deciding):
+    plan = study.run.plan("cpu")
+    seeds = settings("cpu").pretrain_seeds
+    assert len(seeds) >= 2
+    pre = [p for p in plan if p.kind == "pretrain" and p.mode == "upstream"]
+    by_label = {}
+    for p in pre:
+        by_label.setdefault(p.label, []).append(p)
+    assert {label for label, runs in by_label.items() if len(runs) > 1} == deciding
+    for label, runs in by_label.items():
+        assert [r.config.pretrain.seed for r in runs] == (list(seeds) if label in deciding else [seeds[0]])
+        assert [r.pretrain_seed for r in runs] == [r.config.pretrain.seed for r in runs]
+    # each pre-training seed's upstream is probed with every SV seed, and reads its own upstream
+    for label in deciding:
+        sv = [p for p in plan if p.kind == "sv" and p.label == label]
+        assert len(sv) == len(seeds) * len(settings("cpu").seeds)
+        assert len({p.config.frontend.upstream for p in sv}) == len(seeds)
+    assert all(p.pretrain_seed is None for p in plan if p.kind == "sv" and p.label in (FBANK, RANDOM))
+    # the default upstream is one pair of runs for every study
+    default = {r.run.path.name for r in by_label.get("masked", by_label.get("k-means MFCC", []))}
+    if default:
+        assert default == {r.run.path.name for r in objective.run.plan("cpu") if r.kind == "pretrain"
+                           and r.label == "masked"}
+
+
+def test_a_pretraining_seed_override_is_refused_in_favour_of_the_seed_list():
+    with pytest.raises(ConfigError, match="pretrain_seeds=\\[...\\]"):
+        factors.preflight("smoke", objective.conditions(), (0,), ("frozen",), None, {"pretrain.seed": 3})
+
+
+def test_the_seed_spread_separates_pretraining_from_sv_seeds():
+    rows = [{"system": "masked", "upstream": "frozen", "pretrain_seed": p, "seed": s,
+             "eer_percent": 20.0 + 4.0 * p + 0.5 * s} for p in (0, 1) for s in (0, 1, 2)]
+    rows += [{"system": FBANK, "upstream": "fbank", "pretrain_seed": pd.NA, "seed": s, "eer_percent": 25.0}
+             for s in (0, 1, 2)]
+    t = factors.seed_spread(pd.DataFrame(rows))
+    assert list(t["system"]) == ["masked"]  # the references have no pre-training seed
+    r = t.iloc[0]
+    assert r["sd_pretrain_seed"] == pytest.approx(np.std([20.5, 24.5], ddof=1))
+    assert r["sd_sv_seed"] == pytest.approx(0.5) and r["runs"] == 6
+
+
 def test_iteration_two_clusters_the_default_run():
     cond = next(c for c in quantizer.conditions() if c.label.startswith("k-means hidden"))
     cfg = factors.pretrain_config("cpu", cond)
