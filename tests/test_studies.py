@@ -104,8 +104,8 @@ def test_the_seed_spread_separates_pretraining_from_sv_seeds():
     t = factors.seed_spread(pd.DataFrame(rows))
     assert list(t["system"]) == ["masked"]  # the references have no pre-training seed
     r = t.iloc[0]
-    assert r["sd_pretrain_seed"] == pytest.approx(np.std([20.5, 24.5], ddof=1))
-    assert r["sd_sv_seed"] == pytest.approx(0.5) and r["runs"] == 6
+    assert r["eer_sd_pretrain_seed"] == pytest.approx(np.std([20.5, 24.5], ddof=1))
+    assert r["eer_sd_sv_seed"] == pytest.approx(0.5) and r["runs"] == 6
 
 
 def test_iteration_two_clusters_the_default_run():

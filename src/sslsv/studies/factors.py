@@ -385,16 +385,18 @@ def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition],
 def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataFrame:
     """How far each kind of seed moves ``metric``, for every system pre-trained with several seeds.
 
-    ``sd_pretrain_seed``: the standard deviation, over pre-training seeds, of the mean over SV seeds;
-    ``sd_sv_seed``: the standard deviation over SV seeds within one upstream, averaged over upstreams.
+    ``eer_sd_pretrain_seed``: the standard deviation, over pre-training seeds, of the mean over SV seeds;
+    ``eer_sd_sv_seed``: the standard deviation over SV seeds within one upstream, averaged over upstreams
+    (for another ``metric`` the names start with it instead of ``eer``).
 
     >>> t = pd.DataFrame({"system": ["m"] * 4, "upstream": ["frozen"] * 4, "pretrain_seed": [0, 0, 1, 1],
     ...                   "seed": [0, 1, 0, 1], "eer_percent": [10.0, 12.0, 20.0, 22.0]})
     >>> r = seed_spread(t).iloc[0]
-    >>> float(r["sd_pretrain_seed"]), float(r["sd_sv_seed"]), int(r["runs"])
+    >>> float(r["eer_sd_pretrain_seed"]), float(r["eer_sd_sv_seed"]), int(r["runs"])
     (7.0710678118654755, 1.4142135623730951, 4)
     """
     rows = []
+    name = "eer" if metric == "eer_percent" else metric
     t = per_seed.dropna(subset=["pretrain_seed"])
     for (system, mode), g in t.groupby(["system", "upstream"], sort=False):
         if g["pretrain_seed"].nunique() < 2:
@@ -402,11 +404,11 @@ def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataF
         by = g.groupby("pretrain_seed")[metric]
         rows.append({"system": system, "upstream": mode, "pretrain_seeds": int(g["pretrain_seed"].nunique()),
                      "sv_seeds": int(g["seed"].nunique()), "runs": len(g),
-                     "mean": float(g[metric].mean()),
-                     "sd_pretrain_seed": float(by.mean().std()),
-                     "sd_sv_seed": float(by.std().mean()) if by.size().min() > 1 else float("nan")})
-    return pd.DataFrame(rows, columns=["system", "upstream", "pretrain_seeds", "sv_seeds", "runs", "mean",
-                                       "sd_pretrain_seed", "sd_sv_seed"])
+                     f"{name}_mean": float(g[metric].mean()),
+                     f"{name}_sd_pretrain_seed": float(by.mean().std()),
+                     f"{name}_sd_sv_seed": float(by.std().mean()) if by.size().min() > 1 else float("nan")})
+    return pd.DataFrame(rows, columns=["system", "upstream", "pretrain_seeds", "sv_seeds", "runs", f"{name}_mean",
+                                       f"{name}_sd_pretrain_seed", f"{name}_sd_sv_seed"])
 
 
 # ---------------------------------------------------------------------------
