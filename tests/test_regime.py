@@ -272,3 +272,24 @@ def test_the_protocol_steps_grow_with_the_labelled_speakers():
     with pytest.raises(ConfigError, match="one value per amount"):
         from sslsv.studies.settings import RegimeSettings
         RegimeSettings(speakers=(1, 2, 3), sv_steps=(5,)).steps_for(2, 0)
+
+
+def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    items = regime.plan("smoke")
+    for item in items:  # a finished map (its numbers come from fake_map below)
+        item.run.start()
+        item.run.finish({"eer_percent": 30.0})
+    calls = []
+
+    def fake_run(profile, *args, **kwargs):
+        calls.append(profile)
+        return fake_map()
+
+    monkeypatch.setattr(regime, "run", fake_run)
+    first = regime.book_regime("smoke")
+    assert calls == ["smoke"] and (first.labelled_speakers, first.how) == (4, "rule")
+    assert regime.book_regime("smoke") == first and regime.book_regime("smoke", compute=False) == first
+    assert calls == ["smoke"]  # served from the regime's own run, without reading the map again
+    items[5].run.finish({"eer_percent": 31.0})  # a run of the map changed since the rule read it
+    assert regime.book_regime("smoke") == first and calls == ["smoke", "smoke"]

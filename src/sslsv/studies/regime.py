@@ -341,15 +341,47 @@ def map_is_complete(profile: str, overrides: Mapping[str, Any] | None = None) ->
                for item in plan(profile, overrides=overrides))
 
 
+REGIME_VERSION = 1  # bump when the rule (choose_regime, regime_of) changes what it picks
+
+
 def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, progress: bool = True,
                 compute: bool = True) -> Regime:
     """The regime chapters 02-08 run in: the map (computed, or served from the cache) and its rule.
 
-    ``compute=False`` (the plan) never computes: without a finished map the regime is provisional.
+    The choice is kept as a run of its own (``regime-<hash>``), served again while every run of the map
+    still has the manifest it had when the rule read it (a re-build does not verify the map's ~100 runs
+    once per chapter; chapter 01b does).  ``compute=False`` (the plan) never computes: without a
+    finished map the regime is provisional.
     """
+    import dataclasses
+    import json
+
+    from ..artifacts import Run, atomic_write_json
+
+    items = plan(profile, overrides=overrides)
     if not compute and not map_is_complete(profile, overrides):
         return provisional_regime(profile)
-    return regime_of(run(profile, overrides=overrides, progress=progress).cells)
+    key = Run("regime", {"profile": profile, "map": [i.run.path.name for i in items], "version": REGIME_VERSION})
+
+    def inputs() -> dict[str, Any] | None:
+        if not map_is_complete(profile, overrides):
+            return None
+        return {"map": {i.run.path.name: i.run.digest() for i in items}}
+
+    def load() -> Regime:
+        return Regime(**json.loads(key.file("regime.json").read_text()))
+
+    def choose() -> Regime:
+        chosen = regime_of(run(profile, overrides=overrides, progress=progress).cells)
+        key.start()
+        atomic_write_json(key.file("regime.json"), dataclasses.asdict(chosen))
+        key.finish({"regime": dataclasses.asdict(chosen)}, inputs=inputs())
+        return chosen
+
+    now = inputs()
+    if now is None:  # the map is not complete: compute it (its runs are served or computed), then choose
+        return choose()
+    return key.serve(now, load, choose)
 
 
 def finding(m: RegimeMap) -> str:
