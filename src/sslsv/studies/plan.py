@@ -124,9 +124,7 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
     Chapters 02-08 run in ``where``, the book's :class:`~sslsv.studies.regime.Regime` (``None``: the
     map's choice if the map is computed, else the provisional regime).
     """
-    from . import baseline, data_scale, explain, model_size, objective, quantizer, regime
-    from .objective import STUDIED_OBJECTIVES
-    from .quantizer import STUDIED_QUANTIZERS
+    from . import baseline, regime
 
     p = dict(parameters or {})
     common = {"overrides": p.get("overrides") or None}
@@ -134,11 +132,22 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
         return baseline.plan(profile, p.get("seeds") or (0, 1, 2), **common)
     if chapter == "01b_regime_map":
         return regime.plan(profile, p.get("speakers"), p.get("budgets"), p.get("seeds"), **common)
-    # chapters 02-08 run in the regime the map picks (provisional while the map is not computed)
+    # chapters 02-08 run in the regime the map picks (provisional while the map is not computed, and
+    # then each of them computes the map first: its runs lead the chapter's)
     where = where or regime.book_regime(profile, compute=False)
+    first = regime.plan(profile) if where.how == "provisional" else []
     common = {"overrides": where.sv_overrides(profile, p.get("overrides"))}
     factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
               "pretrain_overrides": where.pretrain_overrides(p.get("pretrain_overrides"))}
+    return first + _chapter_runs_in(chapter, profile, p, common, factor)
+
+
+def _chapter_runs_in(chapter: str, profile: str, p: dict[str, Any], common: dict[str, Any],
+                     factor: dict[str, Any]) -> list[PlannedRun]:
+    from . import data_scale, explain, model_size, objective, quantizer
+    from .objective import STUDIED_OBJECTIVES
+    from .quantizer import STUDIED_QUANTIZERS
+
     if chapter == "02_objective":
         return objective.run.plan(profile, values=p.get("objectives") or STUDIED_OBJECTIVES, **factor)
     if chapter == "03_quantizer":
@@ -149,7 +158,7 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
         return model_size.run.plan(profile, values=p.get("sizes"), **factor)
     if chapter == "06_summary":
         return [r for ch in ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")
-                for r in chapter_runs(ch, profile, {k: v for k, v in p.items() if k in factor}, where)]
+                for r in _chapter_runs_in(ch, profile, p, common, factor)]
     if chapter in ("07_attribution", "08_loss_landscape"):
         return explain.plan(profile, int(p.get("seed", 0)), **common,
                             pretrain_overrides=factor["pretrain_overrides"])
