@@ -180,12 +180,15 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     chapters = list(chapters)
     where = book_regime(profile, compute=False) if set(chapters) - {"01_baseline", "01b_regime_map"} else None
     for chapter in chapters:
+        here = set()  # a run a chapter needs twice (the map's and an analysis's) is one row
         for item in chapter_runs(chapter, profile, parameters, where):
             run = item.run
             name = run.path.name
+            if name in here:
+                continue
+            here.add(name)
             if name in first:
-                if first[name] != chapter:
-                    rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}"))
+                rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}"))
                 continue
             first[name] = chapter
             cached = _finished(run)
