@@ -23,7 +23,7 @@ def smoke_chain(root, monkeypatch):
     study = run_factor_study("determinism", "smoke", [references()[0], Condition("masked")], seeds=[0],
                              overrides={"train.steps": 8}, pretrain_overrides={"optim.steps": 8},
                              progress=False)
-    pre = study.pretrain_runs["masked"]
+    pre = study.pretrain_runs[("masked", 0)]
     weights = {}
     from safetensors.torch import load_file
 

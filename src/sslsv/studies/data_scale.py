@@ -41,7 +41,8 @@ def conditions(profile: str, hours: Sequence[float] | None = None,
 
 def amounts(study: FactorStudy) -> dict[str, float]:
     """Hours of audio each condition was actually pre-trained on (from its run's pool)."""
-    table = study.pretraining_table().set_index("system")  # reads every run's metrics: once
+    # reads every run's metrics once; every pre-training seed of a condition saw the same amount
+    table = study.pretraining_table().drop_duplicates("system").set_index("system")
     return {c.label: float(table.loc[c.label, "hours"]) for c in study.conditions if not c.reference}
 
 

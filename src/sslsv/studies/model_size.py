@@ -28,7 +28,7 @@ run = factor_runner("model size", lambda profile, values, overrides: conditions(
 
 def parameters(study: FactorStudy) -> dict[str, float]:
     """Upstream parameters (millions) of each size, from its pre-training run."""
-    t = study.pretraining_table().set_index("system")
+    t = study.pretraining_table().drop_duplicates("system").set_index("system")  # the same size at every seed
     return {c.label: float(t.loc[c.label, "parameters_M"]) for c in study.conditions if not c.reference}
 
 

@@ -103,8 +103,8 @@ def cost_table(summary: Summary) -> pd.DataFrame:
                       for r in study.pretrain_runs.values()]
         t.insert(0, "first used in", factor)
         frames.append(t)
-    cols = ["run", "first used in", "system", "objective", "quantizer", "size", "hours", "parameters_M", "minutes",
-            "timed"]
+    cols = ["run", "first used in", "system", "pretrain_seed", "objective", "quantizer", "size", "hours", "parameters_M",
+            "minutes", "timed"]
     return pd.concat(frames, ignore_index=True).drop_duplicates("run")[cols]
 
 
