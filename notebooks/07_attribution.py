@@ -120,7 +120,7 @@ for name, example in study.examples.items():
 # spectrogram of the trial:
 
 # %% tags=["nbval-ignore-output"]
-fig = plots.plot_attribution_spectrograms(study.examples, study.example_segments)
+plots.as_jpeg(plots.plot_attribution_spectrograms(study.examples, study.example_segments))
 
 # %% [markdown]
 # ## Where the attribution mass goes, over many trials
