@@ -372,13 +372,14 @@ def test_a_second_process_waits_for_the_run_and_then_reuses_it(vox, root):
                                                       "corpus.voxceleb_root": cfg.corpus.voxceleb_root}.items()]
     env = {**os.environ, "SSLSV_ARTIFACTS": str(root), "OMP_NUM_THREADS": "1"}
     run = pipeline.sv_run(cfg)
-    # the first process holds the run's lock for 3 s before it computes
+    # the first process holds the run's lock for 8 s before it computes (the second must start, import torch and
+    # reach the lock by then, which took over 3 s on a loaded 2-core machine)
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from sslsv.artifacts import Run; from sslsv.sv import pipeline;"
          "import sslsv.config as c; import json;"
          f"cfg = c.resolve('smoke', json.loads(sys.argv[1])); run = pipeline.sv_run(cfg);"
-         "lock = run.lock(); lock.__enter__(); print('locked', flush=True); time.sleep(3);"
+         "lock = run.lock(); lock.__enter__(); print('locked', flush=True); time.sleep(8);"
          "pipeline._compute_sv(cfg, run, pipeline.sv_inputs(cfg, False), False); lock.__exit__(None, None, None)",
          json.dumps({**TINY, "corpus.source": "voxceleb1", "corpus.voxceleb_root": cfg.corpus.voxceleb_root})],
         stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
