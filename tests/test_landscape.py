@@ -228,3 +228,30 @@ def test_fixed_batches_are_deterministic(tmp_path, tone_writer):
         assert torch.equal(wa, wb) and torch.equal(la, lb)
     assert int(max(l.max() for _, l in a)) <= 2  # labels index the sorted training speakers
     assert not torch.equal(a[0][0], a[1][0])
+    # the models of a regime learned only the first speakers: their batch set holds those alone
+    first_two = fixed_batches(corpus, n_batches=3, batch_size=4, crop_seconds=0.25, speakers=["a", "b"])
+    assert all(set(l.tolist()) <= {0, 1} for _, l in first_two)
+
+
+def test_a_run_on_labelled_speakers_loads_against_its_own_speakers(tmp_path, monkeypatch, tone_writer):
+    from sslsv.artifacts import Run, atomic_torch_save
+    from sslsv.data.corpus import SVCorpus, Utterance
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    speakers = [f"id{i}" for i in range(N_SPEAKERS + 2)]
+    train = [Utterance(f"{s}/s/0.wav", tone_writer(tmp_path / "wav" / s / "s" / "0.wav", seconds=0.5), s)
+             for s in speakers]
+    corpus = SVCorpus(root=tmp_path, train=train, trials=[])
+    cfg = resolve("smoke", {"ecapa.channels": 16, "ecapa.attention_channels": 8, "ecapa.embedding_dim": 16,
+                            "train.labelled_speakers": N_SPEAKERS})
+    run = Run("sv", cfg, root=tmp_path)
+    run.path.mkdir(parents=True)
+    atomic_torch_save({"model": initial_training_model(run, N_SPEAKERS).state_dict(), "step": 1}, run.checkpoint_file)
+    assert load_training_model(run, corpus) is not None  # N_SPEAKERS of the corpus's N_SPEAKERS + 2
+    wider = Run("sv", resolve("smoke", {"ecapa.channels": 16, "ecapa.attention_channels": 8,
+                                        "ecapa.embedding_dim": 16}), root=tmp_path)
+    wider.path.mkdir(parents=True)
+    atomic_torch_save({"model": initial_training_model(run, N_SPEAKERS).state_dict(), "step": 1},
+                      wider.checkpoint_file)
+    with pytest.raises(ValueError, match=f"head has {N_SPEAKERS} speakers, but the run learned {N_SPEAKERS + 2}"):
+        load_training_model(wider, corpus)

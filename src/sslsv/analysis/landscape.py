@@ -183,14 +183,18 @@ def runs_landscape_study(runs: Mapping[str, object], n_batches: int = 4, batch_s
     """
     from ..config import to_dict
     from ..data import load_sv_corpus
+    from ..sv.pipeline import labelled_speakers
 
     cfgs = {name: _sv_config(run) for name, run in runs.items()}
     first = next(iter(cfgs.values()))
     for name, cfg in cfgs.items():
-        if to_dict(cfg.corpus) != to_dict(first.corpus):
-            raise ValueError(f"run {name!r} uses another corpus; a landscape comparison needs one batch set")
+        if to_dict(cfg.corpus) != to_dict(first.corpus) or cfg.train.labelled_speakers != first.train.labelled_speakers:
+            raise ValueError(f"run {name!r} uses another corpus or other labelled speakers; a landscape comparison "
+                             "needs one batch set")
     corpus = load_sv_corpus(first.corpus, progress=progress)
-    batches = fixed_batches(corpus, n_batches, batch_size, first.train.crop_seconds, first.corpus.sample_rate, seed)
+    speakers = labelled_speakers(corpus, first)
+    batches = fixed_batches(corpus, n_batches, batch_size, first.train.crop_seconds, first.corpus.sample_rate, seed,
+                            speakers)
     models = {name: load_training_model(run, corpus) for name, run in runs.items()}
-    starts = {name: initial_training_model(run, len(corpus.train_speakers)) for name, run in runs.items()} if paths else None
+    starts = {name: initial_training_model(run, len(speakers)) for name, run in runs.items()} if paths else None
     return landscape_study(models, batches, starts=starts, progress=progress, **kwargs)

@@ -57,20 +57,22 @@ def load_training_model(run, corpus=None) -> torch.nn.Module:
 
     The weights are the ``model`` state of the run's final ``checkpoint.pt``.
     The number of training speakers is read from the head's weight in the
-    checkpoint; when ``corpus`` is given it is checked against
-    ``len(corpus.train_speakers)``.  Returned in eval mode.
+    checkpoint; when ``corpus`` is given it is checked against the speakers the
+    run learned (:func:`sslsv.sv.pipeline.labelled_speakers`: all of the
+    corpus's, or the first ``train.labelled_speakers``).  Returned in eval mode.
     """
     from ..artifacts import torch_load
     from ..sv.model import AAMSoftmaxHead, SVTrainingModel
-    from ..sv.pipeline import build_speaker_model
+    from ..sv.pipeline import build_speaker_model, labelled_speakers
 
     if not run.checkpoint_file.exists():
         raise FileNotFoundError(f"{run.checkpoint_file} does not exist: train the run first")
     state = torch_load(run.checkpoint_file)["model"]
     cfg = _sv_config(run)
     n_speakers = int(state["head.classifier.weight"].shape[0])
-    if corpus is not None and len(corpus.train_speakers) != n_speakers:
-        raise ValueError(f"checkpoint head has {n_speakers} speakers, corpus has {len(corpus.train_speakers)}")
+    if corpus is not None and len(labelled_speakers(corpus, cfg)) != n_speakers:
+        raise ValueError(f"checkpoint head has {n_speakers} speakers, but the run learned "
+                         f"{len(labelled_speakers(corpus, cfg))} of the corpus's {len(corpus.train_speakers)}")
     with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the caller's RNG alone
         head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, n_speakers, cfg.train.aam_margin, cfg.train.aam_scale)
         model = SVTrainingModel(build_speaker_model(cfg), head)
@@ -99,17 +101,19 @@ def initial_training_model(run, n_speakers: int) -> torch.nn.Module:
 
 
 def fixed_batches(corpus, n_batches: int = 4, batch_size: int = 16, crop_seconds: float = 2.0,
-                  sample_rate: int = 16000, seed: int = LANDSCAPE_SEED) -> list[Batch]:
+                  sample_rate: int = 16000, seed: int = LANDSCAPE_SEED, speakers=None) -> list[Batch]:
     """``n_batches`` deterministic ``(wave (batch, crop), labels (batch,))`` crops of the training corpus.
 
-    Labels index ``corpus.train_speakers`` (sorted), as in training.  Batch
-    ``k`` is drawn with ``step_rng(seed, k)``: the same set for every model.
+    Labels index ``speakers`` (default ``corpus.train_speakers``, sorted: the labelled speakers of the
+    models, as in training); only their utterances are drawn.  Batch ``k`` is drawn with
+    ``step_rng(seed, k)``: the same set for every model.
     """
     from ..data.batching import CropSampler
     from ..training import step_rng
 
-    label_of = {s: i for i, s in enumerate(corpus.train_speakers)}
-    sampler = CropSampler([u.path for u in corpus.train], [label_of[u.speaker] for u in corpus.train],
+    label_of = {s: i for i, s in enumerate(corpus.train_speakers if speakers is None else speakers)}
+    train = [u for u in corpus.train if u.speaker in label_of]
+    sampler = CropSampler([u.path for u in train], [label_of[u.speaker] for u in train],
                           int(crop_seconds * sample_rate))
     return [sampler.batch(step_rng(seed, k), batch_size) for k in range(int(n_batches))]
 
