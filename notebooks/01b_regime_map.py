@@ -65,7 +65,6 @@ from sslsv.book import check_injected_parameters
 
 check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
 
-import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
@@ -115,8 +114,8 @@ tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, f
 # and say that they measure shifts in a regime without a benefit.
 
 # %% tags=["nbval-ignore-output"]
-glue("finding", ipd.Markdown(regime.finding(regime_map)))
-glue("regime", ipd.Markdown(f"Chapters 02-08 run in {regime.regime_of(cells).describe()}."))
+glue("finding", tables.Prose(regime.finding(regime_map)))
+glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.regime_of(cells).describe()}."))
 
 # %% [markdown]
 # ## Recap

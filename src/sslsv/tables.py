@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Table", "table", "details", "stack", "results", "per_run", "verdicts", "LOWER_IS_BETTER",
+__all__ = ["Table", "Prose", "table", "details", "stack", "results", "per_run", "verdicts", "LOWER_IS_BETTER",
            "REFERENCE_SYSTEMS", "format_mean_sd", "format_interval"]
 
 # Metric columns where the smallest value is the best (shell-style patterns); their spreads are not metrics.
@@ -129,6 +129,33 @@ def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = N
     """
     plain = text if text is not None else (frame if digits is None else frame.round(digits)).to_string(index=False)
     return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain)
+
+
+@dataclass(frozen=True)
+class Prose:
+    """A finding in words, for ``glue``: Markdown for a page of its own chapter (``{glue:md}``), HTML for a
+    page that pastes it from another chapter (myst-nb pastes across documents by render priority, where a
+    bare ``IPython.display.Markdown`` shows as its repr), and the text itself for the references.
+
+    >>> p = Prose("**clear**: -6.0 points")
+    >>> p._repr_markdown_(), "<strong>clear</strong>" in p._repr_html_(), repr(p)
+    ('**clear**: -6.0 points', True, '**clear**: -6.0 points')
+    """
+
+    text: str
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        try:
+            from markdown_it import MarkdownIt
+        except ImportError:  # outside the book's environment: the words, escaped
+            return f"<p>{html_lib.escape(self.text)}</p>"
+        return MarkdownIt("commonmark").render(self.text)
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def details(inner: Table, summary: str, open_: bool = False) -> Table:
