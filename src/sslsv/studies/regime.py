@@ -151,13 +151,17 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
 
 
 LONGER = 2  # the convergence check trains the references this many times as long
-CONVERGED_POINTS = 1.0  # ... and calls the protocol converged when the mean EER moves by at most this
+# ... and calls the protocol converged when training that long lowers the mean EER by at most this many
+# points. One-sided: a probe that gets *worse* when trained longer (it overfits a few labelled speakers:
+# fbank on 12 speakers, 26.0 % at 200 steps, 27.1 % at 400, cpu, 3 seeds) has stopped learning.
+CONVERGED_POINTS = 1.0
 
 
 def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Each frozen reference under the map's protocol against the same system trained twice as long, at
     every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
-    interval, and whether the protocol is within CONVERGED_POINTS of it."""
+    interval, and whether the protocol is converged: training twice as long lowers the mean EER by at
+    most CONVERGED_POINTS (a longer probe that does worse has stopped learning, not been cut short)."""
     rows = []
     for n in sorted(per_seed["labelled_speakers"].unique()):
         at = per_seed[per_seed["labelled_speakers"] == n]
@@ -172,7 +176,7 @@ def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
             rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
                          "eer_percent": float(base["eer_percent"].mean()),
                          "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
-                         "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(abs(d) <= CONVERGED_POINTS)})
+                         "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(d >= -CONVERGED_POINTS)})
     return pd.DataFrame(rows)
 
 
@@ -393,12 +397,14 @@ def finding(m: RegimeMap) -> str:
         moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> {r.eer_longer:.2f} %"
                           for r in conv.itertuples())
         if conv["converged"].all():
-            lines.append(f"The probe is converged: trained {LONGER}x as long, each reference moves by at most "
+            lines.append(f"The probe is converged: trained {LONGER}x as long, no reference improves by more than "
                          f"{CONVERGED_POINTS:g} EER point ({moved}).")
         else:
-            lines.append(f"**The probe is not converged**: trained {LONGER}x as long, a reference moves by more "
-                         f"than {CONVERGED_POINTS:g} EER point ({moved}), so the cells below compare probes "
-                         "that stopped early and a missing benefit is not a finding.")
+            rows = sorted({int(r.labelled_speakers) for r in conv.itertuples() if not r.converged})
+            lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
+                         f"trained {LONGER}x as long, a reference improves by more than {CONVERGED_POINTS:g} EER "
+                         f"point ({moved}), so those cells compare probes that stopped early, the rule passes "
+                         "them over, and a missing benefit there is not a finding.")
     for ref, words in (("random", "the same network from random weights"), ("fbank", "fbank")):
         col = f"vs_{ref}"
         clear = t[t[f"{col}_clear"] & (t[col] < 0)]
