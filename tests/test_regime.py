@@ -257,8 +257,28 @@ def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its
     assert none.how == "closest" and "no cell of the map shows a clear benefit" in none.describe()
 
 
+def unpin(monkeypatch, profile: str = "smoke") -> None:
+    """Let the rule choose at ``profile`` (smoke pins chapters 02-08 to one cell)."""
+    from sslsv.profiles import PROFILES
+
+    monkeypatch.delitem(PROFILES[profile], "study.regime.pinned", raising=False)
+
+
+def test_the_smoke_profile_pins_its_regime_and_a_bad_pin_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    where = regime.book_regime("smoke")  # computes nothing: no map is needed
+    assert (where.labelled_speakers, where.budget, where.domain, where.how) == (16, 30, regime.OUT, "pinned")
+    assert not (tmp_path / "runs").exists() and "pinned regime" in where.describe()
+    from sslsv.profiles import PROFILES
+
+    monkeypatch.setitem(PROFILES["smoke"], "study.regime.pinned", (16, 30, "nearby"))
+    with pytest.raises(ConfigError, match="unknown pool 'nearby'"):
+        regime.book_regime("smoke")
+
+
 def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    unpin(monkeypatch)
     where = regime.book_regime("smoke", compute=False)
     g = regime.grid("smoke")
     assert where.how == "provisional" and where.labelled_speakers == min(g.speakers)
@@ -278,6 +298,7 @@ def test_the_protocol_steps_grow_with_the_labelled_speakers():
 
 def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    unpin(monkeypatch)
     items = regime.plan("smoke")
     for item in items:  # a finished map (its numbers come from fake_map below)
         item.run.start()

@@ -291,7 +291,8 @@ class Regime:
     labelled_speakers: int
     budget: int  # pre-training updates of every upstream
     domain: str  # OUT or IN: the pre-training pool, with or without the SV training speakers' audio
-    how: str  # "rule": a clear benefit; "closest": no clear cell, the best margin; "provisional": map not run
+    how: str  # "rule": a clear benefit; "closest": no clear cell, the best margin; "provisional": map not run;
+    # "pinned": the profile fixes it (study.regime.pinned, smoke only)
     margin: float | None = None  # EER(SSL) - EER(random init) of the cell, frozen (None: provisional)
 
     def sv_overrides(self, profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -314,6 +315,9 @@ class Regime:
             return (f"the map's closest cell to a benefit ({where}; SSL - random init = {self.margin:+.2f} EER "
                     "points, not a clear difference): no cell of the map shows a clear benefit, so this chapter "
                     "measures shifts in a regime without one")
+        if self.how == "pinned":
+            return (f"the profile's pinned regime ({where}): at this profile the map is noise, and the "
+                    "regression references need a regime that does not move with a machine's rounding")
         return f"a provisional regime ({where}): the regime map has not been computed yet"
 
 
@@ -362,6 +366,12 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     from ..artifacts import Run, atomic_write_json
 
+    pinned = settings(profile).regime.pinned
+    if pinned:
+        n, budget, domain = pinned
+        if domain not in DOMAINS:
+            raise ConfigError(f"study.regime.pinned {list(pinned)}: unknown pool {domain!r}; valid: {', '.join(DOMAINS)}")
+        return Regime(int(n), int(budget), str(domain), "pinned")
     items = plan(profile, overrides=overrides)
     if not compute and not map_is_complete(profile, overrides):
         return provisional_regime(profile)

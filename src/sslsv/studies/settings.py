@@ -82,6 +82,10 @@ class RegimeSettings:
     # the amounts of labelled speakers at which the default upstream and random init are also fine-tuned
     # (fine-tuning costs ~10x a frozen probe per step); empty: every amount
     finetune_speakers: tuple[int, ...] = ()
+    # chapters 02-08 run in this cell (labelled speakers, pre-training updates, pool) instead of the rule's;
+    # empty: the rule's. For the smoke profile only: there the map is noise (a seed, a few updates), and
+    # the regression references need a regime that does not move with a machine's rounding
+    pinned: tuple[int | str, ...] = ()
 
     def steps_for(self, speakers: int, default: int) -> int:
         """SV steps of the protocol for ``speakers`` labelled speakers: those of the smallest amount of the
