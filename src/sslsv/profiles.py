@@ -54,7 +54,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.sv.checkpoint_every": 10,
         "study.cache_features": True,
         "study.seeds": (0,),
-        "study.pretrain_seeds": (0, 1),  # two pre-training seeds of the deciding conditions, as at cpu
+        # one pre-training seed: with two, masked vs unmasked became a Welch test on 2 + 2 runs whose
+        # "clear" flipped under the scalar ATen kernels; the seeds are tested in tests/test_studies.py
+        "study.pretrain_seeds": (0,),
         "study.modes": ("frozen",),
         "study.data_scale_hours": (0.002, 0.005, 0.01, 0.02),
         "study.model_sizes": ("micro", "tiny", "small"),
