@@ -316,3 +316,40 @@ def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tm
     assert calls == ["smoke"]  # served from the regime's own run, without reading the map again
     items[5].run.finish({"eer_percent": 31.0})  # a run of the map changed since the rule read it
     assert regime.book_regime("smoke") == first and calls == ["smoke", "smoke"]
+
+
+def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindcf_saturates(tmp_path):
+    from sklearn.metrics import roc_curve
+
+    from sslsv.metrics import min_dcf
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n, sep in ((4, 0.6), (16, 3.0)):
+        for system, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), ("SSL", "frozen")):
+            for seed in (0, 1):
+                y = np.repeat([1, 0], 500)
+                s = rng.normal(size=1000) + sep * y
+                name = f"sv-{n}{system[:3]}{seed}"
+                (tmp_path / "runs" / name).mkdir(parents=True)
+                pd.DataFrame({"label": y, "score": s}).to_csv(tmp_path / "runs" / name / "scores.tsv", sep="\t")
+                rows.append({"system": system, "mode": mode, "labelled_speakers": n, "seed": seed,
+                             "eer_percent": 10.0 * seed, "run": name})
+    costs = regime.detection_costs(pd.DataFrame(rows), root=tmp_path)
+    assert costs[["labelled_speakers", "system"]].values.tolist() == [[4, FBANK], [4, RANDOM], [16, FBANK], [16, RANDOM]]
+    t = pd.read_csv(tmp_path / "runs" / "sv-4fba0" / "scores.tsv", sep="\t")
+    fpr, tpr, _ = roc_curve(t["label"], t["score"])  # an independent reference for the miss rate
+    miss0 = 100 * (1 - tpr[fpr <= 0.01].max())
+    t1 = pd.read_csv(tmp_path / "runs" / "sv-4fba1" / "scores.tsv", sep="\t")
+    fpr1, tpr1, _ = roc_curve(t1["label"], t1["score"])
+    assert costs.loc[0, "miss_at_1pct_fa"] == pytest.approx((miss0 + 100 * (1 - tpr1[fpr1 <= 0.01].max())) / 2)
+    assert costs.loc[0, "min_dcf_0.1"] == pytest.approx(np.mean([min_dcf(x["score"], x["label"], 0.1) for x in (t, t1)]))
+    assert costs.loc[0, "eer_percent"] == 5.0
+    weak = costs[costs["labelled_speakers"] == 4]
+    assert (weak["min_dcf_0.01"] > 0.9).all() and (costs[costs["labelled_speakers"] == 16]["min_dcf_0.01"] < 0.9).all()
+    assert "is saturated" in regime.detection_cost_note(weak) and "P_miss + 99 P_fa < 1" in regime.detection_cost_note(weak)
+    assert "carries some information" in regime.detection_cost_note(costs)
+    assert "even minDCF(0.1) is saturated" in regime.detection_cost_note(weak)
+    (tmp_path / "runs" / "sv-4fba0" / "scores.tsv").write_text("not\ta table\n\"")
+    with pytest.raises(ConfigError, match="sv-4fba0/scores.tsv: unreadable trial scores"):
+        regime.detection_costs(pd.DataFrame(rows), root=tmp_path)

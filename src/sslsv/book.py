@@ -94,7 +94,7 @@ def _same_notebook(path: Path, nb: Any) -> bool:
 
 def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, output_dir: str | Path = "book",
                       parameters: Mapping[str, Any] | None = None, plan: bool = False,
-                      progress: bool = False) -> list[Path]:
+                      progress: bool = False, workers: int = 1) -> list[Path]:
     """Run each notebook (default: the chapters in ``_toc.yml``) with ``profile`` into ``output_dir``.
 
     ``plan``: first print every run the chapters need, which are cached, and the estimated
@@ -128,6 +128,9 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
             seconds = [max(s, 1.0) for s in chapter_seconds(table, names)]  # a chapter costs at least its kernel
             if plan:
                 print(format_plan(table, profile), flush=True)
+        if workers > 1:
+            precompute(profile, names, params, workers, progress=progress)
+            seconds = [1.0] * len(names)  # what is left is the chapters' own analyses
         out_dir.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=round(sum(seconds)), unit="s", desc="book", disable=not progress,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
@@ -141,6 +144,36 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
             bar.update(round(est))
         bar.close()
     return outputs
+
+
+MAP_CHAPTERS = ("01_baseline", "01b_regime_map")  # the chapters that do not run in the map's regime
+
+
+def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any], workers: int,
+               progress: bool = True) -> None:
+    """Compute the runs of chapters ``names`` on ``workers`` processes (:mod:`sslsv.studies.workers`).
+
+    In two waves: the baseline's and the map's runs first; then, the map's rule having chosen the
+    book's regime (:func:`sslsv.studies.regime.book_regime`), the runs of chapters 02-08 in it.
+    """
+    from .studies import regime
+    from .studies.plan import Throughput, chapter_runs
+    from .studies.workers import compute_runs
+
+    tp = Throughput.measured()
+
+    def seconds(item) -> float:
+        return tp.estimate(item)[0]
+
+    later = [n for n in names if n not in MAP_CHAPTERS]
+    first = [item for n in names if n in MAP_CHAPTERS for item in chapter_runs(n, profile, parameters)]
+    if later and not regime.map_is_complete(profile):
+        first += regime.plan(profile)
+    compute_runs(first, workers, seconds, progress=progress, desc="book: baseline and regime map")
+    if later:
+        where = regime.book_regime(profile, progress=progress)
+        rest = [item for n in later for item in chapter_runs(n, profile, parameters, where)]
+        compute_runs(rest, workers, seconds, progress=progress, desc="book: chapters in the regime")
 
 
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:

@@ -138,8 +138,18 @@ def cmd_book(args: argparse.Namespace) -> int:
     from .book import execute_notebooks, notebook_names
 
     names = notebook_names() if args.all else args.notebooks
+    workers = args.workers
+    if workers is None:  # one single-threaded worker per core on a CPU; one process on an accelerator
+        import torch
+
+        from .studies.workers import available_cores
+
+        workers = 1 if torch.cuda.is_available() else available_cores()
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: give 1 or more processes")
     execute_notebooks(profile=args.profile, names=names, output_dir=args.output_dir,
-                      parameters=parse_sets(args.sets), plan=not args.no_plan, progress=not args.no_plan)
+                      parameters=parse_sets(args.sets), plan=not args.no_plan, progress=not args.no_plan,
+                      workers=workers)
     return 0
 
 
@@ -187,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra notebook parameter")
     p.add_argument("--no-plan", action="store_true",
                    help="do not print the plan (every run, cached or not, with estimates) nor the book's progress bar")
+    p.add_argument("--workers", type=int, default=None,
+                   help="compute the book's runs first on this many single-threaded processes (default: one per "
+                        "core on a CPU, 1 with a GPU); 1: each chapter computes its own runs")
     _debug(p)
     p.set_defaults(func=cmd_book)
 

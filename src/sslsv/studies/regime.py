@@ -180,6 +180,73 @@ def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+COST_PRIORS = (0.01, 0.05, 0.1)  # P_target of the references' detection costs (0.1: computed from the scores)
+FALSE_ALARMS = 0.01  # the miss rate at this false-alarm rate says why minDCF(0.01) saturates
+
+
+def miss_at_false_alarms(scores: Any, labels: Any, false_alarms: float = FALSE_ALARMS) -> float:
+    """The lowest miss rate of any threshold whose false-alarm rate is at most ``false_alarms``.
+
+    >>> miss_at_false_alarms([0.9, 0.8, 0.7, 0.2, 0.1], [1, 1, 0, 1, 0], 0.0)
+    0.3333333333333333
+    """
+    from ..metrics import error_rates
+
+    fpr, fnr, _ = error_rates(scores, labels)
+    return float(fnr[fpr <= false_alarms].min())
+
+
+def detection_costs(per_seed: pd.DataFrame, root: Any = None) -> pd.DataFrame:
+    """The frozen references' detection costs at every amount of labelled speakers, means over seeds.
+
+    minDCF at each prior of ``COST_PRIORS`` and the miss rate at 1 % false alarms, from each run's
+    trial scores.  Normalised minDCF(P_target) < 1 needs a threshold where
+    ``P_miss + (1 - P_target) / P_target * P_fa < 1``: at P_target = 0.01 the false alarms weigh 99
+    times, so a system that misses most targets at 1 % false alarms cannot score much below 1.
+    """
+    from ..artifacts import artifact_root
+    from ..metrics import min_dcf
+
+    runs = (root or artifact_root()) / "runs"
+    rows = []
+    refs = per_seed[per_seed["system"].isin([FBANK, RANDOM]) & per_seed["mode"].isin(["fbank", "frozen"])]
+    for (n, system), at in refs.groupby(["labelled_speakers", "system"], sort=True):
+        costs = []
+        for name in at["run"]:
+            path = runs / name / "scores.tsv"
+            try:
+                t = pd.read_csv(path, sep="\t")
+                s, y = t["score"].to_numpy(), t["label"].to_numpy()
+            except (OSError, ValueError, KeyError) as e:
+                raise ConfigError(f"{path}: unreadable trial scores ({e}); delete {path.parent} to compute it again") from e
+            costs.append([min_dcf(s, y, p) for p in COST_PRIORS] + [100 * miss_at_false_alarms(s, y)])
+        mean = np.mean(costs, axis=0)
+        rows.append({"system": system, "labelled_speakers": int(n), "eer_percent": float(at["eer_percent"].mean()),
+                     **{f"min_dcf_{p:g}": float(v) for p, v in zip(COST_PRIORS, mean)},
+                     "miss_at_1pct_fa": float(mean[-1])})
+    return pd.DataFrame(rows)
+
+
+def detection_cost_note(costs: pd.DataFrame, saturated: float = 0.9) -> str:
+    """Why minDCF(0.01) does (not) carry information here, from :func:`detection_costs`."""
+    if costs.empty:
+        return ""
+    lo, hi = costs["min_dcf_0.01"].min(), costs["min_dcf_0.01"].max()
+    miss_lo, miss_hi = costs["miss_at_1pct_fa"].min(), costs["miss_at_1pct_fa"].max()
+    wide = costs["min_dcf_0.1"]
+    if lo < saturated:
+        return (f"minDCF(0.01) of the references spans {lo:.2f}-{hi:.2f}: below {saturated:g} in part of the map, "
+                f"so it carries some information beside the EER.")
+    return (f"minDCF(0.01) of the references is saturated: {lo:.2f}-{hi:.2f} everywhere. At P_target = 0.01 "
+            "a false alarm weighs 99 times a miss, so a cost below 1 needs a threshold where "
+            "P_miss + 99 P_fa < 1; at 1 % false alarms these references still miss "
+            f"{miss_lo:.0f}-{miss_hi:.0f} % of targets (EER {costs['eer_percent'].min():.1f}-"
+            f"{costs['eer_percent'].max():.1f} %). It cannot separate systems at this EER, and the book compares "
+            "EERs; " + (f"minDCF(0.1), {wide.min():.2f}-{wide.max():.2f}, still moves with the EER."
+                        if wide.min() < saturated else
+                        f"even minDCF(0.1) is saturated ({wide.min():.2f}-{wide.max():.2f})."))
+
+
 @dataclass
 class RegimeMap:
     """The outcome: one row per SV run, and the cells of the map."""
@@ -196,6 +263,10 @@ class RegimeMap:
     @property
     def convergence(self) -> pd.DataFrame:
         return convergence(self.per_seed)
+
+    def detection_costs(self) -> pd.DataFrame:
+        """The protocol's frozen references: minDCF at several priors, miss rate at 1 % false alarms."""
+        return detection_costs(self.per_seed[~self.per_seed["system"].str.endswith("x steps)")])
 
 
 def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,

@@ -1,0 +1,66 @@
+"""The book's runs computed on a pool of single-threaded worker processes (sslsv.studies.workers)."""
+
+from __future__ import annotations
+
+import pytest
+from test_sv import TINY
+
+from sslsv.config import PretrainExperimentConfig, resolve
+from sslsv.studies.factors import PlannedRun
+from sslsv.studies.workers import RunsFailedError, compute_runs, reads, upstream_of
+
+PRETRAIN = {**{k: v for k, v in TINY.items() if k.startswith("corpus.")}, "pretrain.size": "micro",
+            "pretrain.n_clusters": 8, "pretrain.crop_seconds": 0.5, "optim.steps": 3, "optim.batch_size": 2,
+            "optim.warmup_steps": 1, "optim.checkpoint_every": 3}
+
+
+def _pretrain(**sets) -> PlannedRun:
+    return PlannedRun("pretrain", "upstream", "upstream", None,
+                      resolve("smoke", {**PRETRAIN, **sets}, base=PretrainExperimentConfig()))
+
+
+def _sv(label: str, seed: int, **sets) -> PlannedRun:
+    return PlannedRun("sv", label, "frozen", seed, resolve("smoke", {**TINY, "train.seed": seed, **sets}))
+
+
+def _on(pre: PlannedRun, seed: int) -> PlannedRun:
+    return _sv("ssl", seed, **{"frontend.kind": "ssl", "frontend.upstream": f"run:{pre.run.path.name}",
+                               "frontend.cache_features": True})
+
+
+def test_the_pool_computes_every_run_after_what_it_reads_and_the_chapter_serves_them(tmp_path, monkeypatch):
+    from sslsv.sv.pipeline import run_sv
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    pre = _pretrain()
+    items = [_on(pre, 0), _sv("fbank", 0), _on(pre, 1), pre]  # the SV runs on the upstream come before it
+    assert reads(items[0]) == {pre.run.path.name} and reads(items[1]) == set()
+    assert upstream_of(items[0]) == f"run:{pre.run.path.name}" and upstream_of(items[1]) == upstream_of(pre) == ""
+    order = []
+    done = compute_runs(items, workers=2, estimate=lambda item: order.append(item.run.path.name) or 1.0,
+                        progress=False)
+    assert sorted(done) == sorted({i.run.path.name for i in items})
+    assert all(i.run.done_file.exists() for i in items)
+    # each SV run on the upstream started after the pre-training run had finished
+    started = {i.run.path.name: i.run.config_file.stat().st_mtime for i in items}
+    finished = (pre.run.path / "DONE").stat().st_mtime
+    assert all(started[i.run.path.name] >= finished for i in items if i.kind == "sv" and reads(i))
+    # what the pool computed is what a chapter then serves, without computing it again
+    before = {i.run.path.name: i.run.metrics_file.stat().st_mtime_ns for i in items if i.kind == "sv"}
+    r = run_sv(items[0].config, progress=False)
+    assert r.run.path == items[0].run.path and items[0].run.metrics_file.stat().st_mtime_ns == before[r.run.path.name]
+    assert compute_runs(items, workers=2, progress=False) == []  # all finished: nothing starts
+
+
+def test_a_failed_run_is_named_its_readers_skipped_and_the_others_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    bad_pre = _pretrain(**{"corpus.source": "voxceleb1", "corpus.voxceleb_root": str(tmp_path / "no-such-voxceleb"),
+                            "corpus.librispeech_root": str(tmp_path / "no-such-librispeech")})
+    good = _sv("fbank", 0)
+    items = [bad_pre, _on(bad_pre, 0), good]
+    with pytest.raises(RunsFailedError) as e:
+        compute_runs(items, workers=2, progress=False)
+    message = str(e.value)
+    assert "\n" not in message and "2 of 3 run(s) failed (1 computed and kept)" in message
+    assert bad_pre.run.path.name in message and "no-such-" in message
+    assert good.run.done_file.exists() and not items[1].run.path.exists()  # the reader never started
