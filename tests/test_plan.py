@@ -99,7 +99,18 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     text = plan.format_plan(after, "smoke")
     assert text.startswith(f"book plan at profile 'smoke': {distinct} distinct runs, 1 cached")
     assert first.run.path.name in text
-    assert "chapters 02-08 run in a provisional regime" in text
+    assert "chapters 02-08 run in a provisional regime" in text and "worker processes" not in text
+    assert f"on 2 worker processes: about {plan.elapsed_minutes(after, 2):.0f} min elapsed" in plan.format_plan(
+        after, "smoke", workers=2)
+
+
+def test_the_elapsed_estimate_packs_the_longest_runs_first_on_the_free_worker():
+    import pandas as pd
+
+    t = pd.DataFrame({"minutes": [5.0, 4.0, 3.0, 3.0, 0.0]})
+    assert plan.elapsed_minutes(t, 1) == 15.0
+    assert plan.elapsed_minutes(t, 2) == 8.0  # 5 + 3 on one worker, 4 + 3 on the other
+    assert plan.elapsed_minutes(t, 8) == 5.0  # never below the longest run
 
 
 def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):

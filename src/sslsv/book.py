@@ -127,7 +127,7 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
             table = book_plan(profile, names, params)
             seconds = [max(s, 1.0) for s in chapter_seconds(table, names)]  # a chapter costs at least its kernel
             if plan:
-                print(format_plan(table, profile), flush=True)
+                print(format_plan(table, profile, workers), flush=True)
         if workers > 1:
             precompute(profile, names, params, workers, progress=progress)
             seconds = [1.0] * len(names)  # what is left is the chapters' own analyses

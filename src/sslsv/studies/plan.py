@@ -227,7 +227,18 @@ def chapter_totals(plan: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index(names="chapter")
 
 
-def format_plan(plan: pd.DataFrame, profile: str) -> str:
+def elapsed_minutes(plan: pd.DataFrame, workers: int) -> float:
+    """Minutes until ``workers`` processes have computed the plan's runs, longest first on the first free
+    worker (a lower bound: it ignores that a run waits for the upstream it reads)."""
+    import heapq
+
+    free = [0.0] * max(1, int(workers))
+    for m in sorted(plan["minutes"], reverse=True):
+        heapq.heappush(free, heapq.heappop(free) + float(m))
+    return max(free)
+
+
+def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
     """The plan as text for the terminal: the totals, then every run."""
     totals = chapter_totals(plan)
     n_default = int((plan["estimate"] == "default").sum())
@@ -236,6 +247,8 @@ def format_plan(plan: pd.DataFrame, profile: str) -> str:
              f"estimated {totals['minutes'].iloc[-1]:.0f} min of compute"
              + (f" ({n_default} run(s) estimated from benchmark defaults: no run of their kind measured here yet)"
                 if n_default else ""),
+             *([f"on {workers} worker processes: about {elapsed_minutes(plan, workers):.0f} min elapsed"]
+               if workers > 1 else []),
              *([f"chapters 02-08 run in {plan.attrs['regime']}"] if plan.attrs.get("regime") else []),
              totals.to_string(index=False), "", "every run:",
              plan.drop(columns=["steps"]).to_string(index=False)]
