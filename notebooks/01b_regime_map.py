@@ -112,6 +112,21 @@ tables.Prose(regime.detection_cost_note(costs))
 fig = plots.plot_regime_map(cells, "frozen")
 
 # %% [markdown]
+# ### What had the upstreams learned?
+#
+# Each pre-trained upstream of the map: its held-out masked-prediction
+# accuracy against the majority-class chance, its last loss against the
+# uniform guess, and its best frozen margin over random init (EER points, at
+# that many labelled speakers).
+
+# %%
+upstreams = regime_map.upstreams()
+tables.table(upstreams, digits=3)
+
+# %% tags=["nbval-ignore-output", "hide-input"]
+tables.Prose(regime.learning_note(upstreams, regime.choose_regime(cells)))
+
+# %% [markdown]
 # Every cell, frozen and fine-tuned (differences in EER points, with their
 # 95 % intervals), in the dropdown:
 
@@ -131,7 +146,8 @@ tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, f
 # and say that they measure shifts in a regime without a benefit.
 
 # %% tags=["nbval-ignore-output"]
-glue("finding", tables.Prose(regime.finding(regime_map)))
+glue("finding", tables.Prose(" ".join([regime.finding(regime_map),
+                                       regime.learning_note(upstreams, regime.choose_regime(cells))])))
 glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.regime_of(cells).describe()}."))
 
 # %% [markdown]

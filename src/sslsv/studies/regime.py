@@ -227,6 +227,30 @@ def detection_costs(per_seed: pd.DataFrame, root: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def learning_note(upstreams: pd.DataFrame, chosen: Mapping[str, Any] | None) -> str:
+    """How much of its pre-training task the chosen upstream had learned, against the most trained one:
+    a benefit from an upstream that is near chance on its own task is not masked-prediction skill."""
+    if upstreams.empty or chosen is None:
+        return ""
+    t = upstreams.set_index("system")
+    if chosen["system"] not in t.index or t["masked_acc"].isna().all():
+        return ""
+    c, top = t.loc[chosen["system"]], t.loc[t["masked_acc"].idxmax()]
+    text = (f"The upstream the rule picks, {chosen['system']}, reaches a held-out masked accuracy of "
+            f"{c['masked_acc']:.3f} against a majority-class chance of {c['chance']:.3f} (loss {c['loss_last']:.2f}, "
+            f"uniform guess {c['loss_uniform']:.2f})")
+    if top.name == chosen["system"]:
+        return text + ": the most trained upstream of the map."
+    ratio = (c["masked_acc"] - c["chance"]) / max(top["masked_acc"] - top["chance"], 1e-9)
+    text += (f"; {top.name} reaches {top['masked_acc']:.3f}, yet its best frozen margin over random init is "
+             f"{top['best_vs_random']:+.2f} EER points against {c['best_vs_random']:+.2f}.")
+    if ratio < 0.25:
+        text += (" The clearest benefit thus comes from an upstream that has learned little of its task (under a "
+                 f"quarter of the most trained one's gain over chance): what {int(c['budget'])} updates give a frozen "
+                 "probe is not yet masked-prediction skill, and the factor chapters measure shifts in that regime.")
+    return text
+
+
 def detection_cost_note(costs: pd.DataFrame, saturated: float = 0.9) -> str:
     """Why minDCF(0.01) does (not) carry information here, from :func:`detection_costs`."""
     if costs.empty:
@@ -263,6 +287,24 @@ class RegimeMap:
     @property
     def convergence(self) -> pd.DataFrame:
         return convergence(self.per_seed)
+
+    def upstreams(self) -> pd.DataFrame:
+        """Each pre-trained upstream of the map: its budget and pool, how far it learned its task
+        (held-out masked accuracy against the majority-class chance, loss against the uniform
+        guess), and its best frozen margin over random init."""
+        cells_ = self.cells
+        rows = []
+        for label, run in self.pretrain_runs.items():
+            m = run.metrics()
+            frozen = cells_[(cells_["system"] == label) & (cells_["mode"] == "frozen")]
+            best = frozen.loc[frozen["vs_random"].idxmin()] if len(frozen) else None
+            rows.append({"system": label, "budget": int(run.config.optim.steps),
+                         "domain": IN if run.config.pretrain.in_domain else OUT,
+                         "masked_acc": m.get("eval", {}).get("masked_acc"), "chance": m.get("chance_majority"),
+                         "loss_last": m.get("loss_last"), "loss_uniform": m.get("loss_uniform"),
+                         "best_vs_random": None if best is None else float(best["vs_random"]),
+                         "at_speakers": None if best is None else int(best["labelled_speakers"])})
+        return pd.DataFrame(rows).sort_values(["budget", "domain"], ignore_index=True)
 
     def detection_costs(self) -> pd.DataFrame:
         """The protocol's frozen references: minDCF at several priors, miss rate at 1 % false alarms."""
