@@ -64,3 +64,27 @@ def test_a_failed_run_is_named_its_readers_skipped_and_the_others_kept(tmp_path,
     assert "\n" not in message and "2 of 3 run(s) failed (1 computed and kept)" in message
     assert bad_pre.run.path.name in message and "no-such-" in message
     assert good.run.done_file.exists() and not items[1].run.path.exists()  # the reader never started
+
+
+def test_the_book_computes_the_map_first_then_every_other_chapters_runs_in_its_regime(tmp_path, monkeypatch):
+    from sslsv import book
+    from sslsv.studies import baseline, regime
+    from sslsv.studies.plan import chapter_runs
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    waves = []
+    monkeypatch.setattr("sslsv.studies.workers.compute_runs",
+                        lambda items, workers, estimate, progress, desc: waves.append((desc, workers, list(items))))
+    where = regime.Regime(6, 30, regime.OUT, "rule", -1.0)
+    monkeypatch.setattr(regime, "book_regime", lambda profile, progress=True: where)
+    book.precompute("smoke", ["01_baseline", "01b_regime_map", "02_objective"], {"profile": "smoke"}, 2, progress=False)
+    names = lambda items: [i.run.path.name for i in items]  # noqa: E731
+    assert [w[0] for w in waves] == ["book: the regime map", "book: the chapters' runs"] and {w[1] for w in waves} == {2}
+    assert set(names(waves[0][2])) == set(names(regime.plan("smoke")))
+    rest = names(waves[1][2])
+    assert names(baseline.plan("smoke", (0, 1, 2))) == rest[:3]  # the baseline packs in with the chapters
+    assert set(rest[3:]) == set(names(chapter_runs("02_objective", "smoke", {"profile": "smoke"}, where)))
+    waves.clear()  # a chapter of the regime alone, with the map finished: no map wave
+    monkeypatch.setattr(regime, "map_is_complete", lambda profile, overrides=None: True)
+    book.precompute("smoke", ["03_quantizer"], {"profile": "smoke"}, 2, progress=False)
+    assert [w[0] for w in waves] == ["book: the chapters' runs"]

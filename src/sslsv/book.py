@@ -153,8 +153,10 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
                progress: bool = True) -> None:
     """Compute the runs of chapters ``names`` on ``workers`` processes (:mod:`sslsv.studies.workers`).
 
-    In two waves: the baseline's and the map's runs first; then, the map's rule having chosen the
-    book's regime (:func:`sslsv.studies.regime.book_regime`), the runs of chapters 02-08 in it.
+    In two waves: the regime map's runs first (when chapter 01b or a chapter run in the map's regime is
+    asked for); then, the map's rule having chosen the book's regime
+    (:func:`sslsv.studies.regime.book_regime`), the runs of every other chapter, the baseline's among
+    them, so that the workers stay busy to the end.
     """
     from .studies import regime
     from .studies.plan import Throughput, chapter_runs
@@ -165,15 +167,15 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
     def seconds(item) -> float:
         return tp.estimate(item)[0]
 
-    later = [n for n in names if n not in MAP_CHAPTERS]
-    first = [item for n in names if n in MAP_CHAPTERS for item in chapter_runs(n, profile, parameters)]
-    if later and not regime.map_is_complete(profile):
-        first += regime.plan(profile)
-    compute_runs(first, workers, seconds, progress=progress, desc="book: baseline and regime map")
-    if later:
-        where = regime.book_regime(profile, progress=progress)
-        rest = [item for n in later for item in chapter_runs(n, profile, parameters, where)]
-        compute_runs(rest, workers, seconds, progress=progress, desc="book: chapters in the regime")
+    in_regime = [n for n in names if n not in MAP_CHAPTERS]
+    if "01b_regime_map" in names or (in_regime and not regime.map_is_complete(profile)):
+        first = chapter_runs("01b_regime_map", profile, parameters) if "01b_regime_map" in names else []
+        if in_regime:
+            first += regime.plan(profile)
+        compute_runs(first, workers, seconds, progress=progress, desc="book: the regime map")
+    where = regime.book_regime(profile, progress=progress) if in_regime else None
+    rest = [item for n in names if n != "01b_regime_map" for item in chapter_runs(n, profile, parameters, where)]
+    compute_runs(rest, workers, seconds, progress=progress, desc="book: the chapters' runs")
 
 
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
