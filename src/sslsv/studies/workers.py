@@ -154,7 +154,7 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
                          name=f"sslsv-worker-{i}") for i in range(workers)]
     for p in procs:
         p.start()
-    bar = tqdm(total=round(sum(j.seconds for j in jobs.values())), unit="s", desc=desc, disable=not progress,
+    bar = tqdm(total=sum(round(j.seconds) for j in jobs.values()), unit="s", desc=desc, disable=not progress,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
     pending = dict(jobs)
     done: list[str] = []
