@@ -75,7 +75,8 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # %% [markdown]
 # ## Did pre-training work?
 #
-# With fewer hours, the same 500 updates revisit each utterance more often.
+# With fewer hours, the same number of updates (the regime's budget) revisits each
+# utterance more often.
 # The held-out masked accuracy (on the pool's own held-out crops) shows
 # whether the small pools were learned as well as the large one.
 

@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -75,7 +73,8 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # %% [markdown]
 # ## Did pre-training work?
 #
-# Larger models have more parameters to fit in the same 500 updates; the
+# Larger models have more parameters to fit in the same number of updates (the
+# regime's budget); the
 # table gives the parameter count next to the pre-training accuracy.
 
 # %%

@@ -5,8 +5,6 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -139,7 +137,7 @@ tables.table(summary_study.compute_time(summary), digits=None)
 #
 # The `cpu` profile has to build the whole book on a 2-core CPU. The four
 # studies need about 18 pre-training runs (the deciding conditions twice)
-# of at most 500 updates of 16 x 2 s crops (the tiny conformer by default;
+# of the regime's budget of updates of 16 x 2 s crops (the tiny conformer by default;
 # the wall times are in the table above), and each SV system is a light
 # ECAPA-TDNN (C=64) trained on a frozen upstream whose hidden states are
 # computed once per training utterance, in the regime of chapter 01b. That
