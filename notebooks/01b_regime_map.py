@@ -146,9 +146,9 @@ tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, f
 # and say that they measure shifts in a regime without a benefit.
 
 # %% tags=["nbval-ignore-output"]
-glue("finding", tables.Prose(" ".join([regime.finding(regime_map),
-                                       regime.learning_note(upstreams, regime.choose_regime(cells))])))
-glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.regime_of(cells).describe()}."))
+glue("finding", tables.Prose(" ".join(filter(None, [regime.finding(regime_map),
+                                                   regime.learning_note(upstreams, regime.choose_regime(cells))]))))
+glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.book_regime(profile).describe()}."))
 
 # %% [markdown]
 # ## Recap
