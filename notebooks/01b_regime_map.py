@@ -44,8 +44,8 @@
 # profile with the fewest labelled speakers only: a fine-tuning step costs
 # about ten frozen ones). Each cell is the difference of mean EERs over SV
 # seeds, SSL minus reference, with its 95 % Welch interval: **negative means
-# pre-training helps**. A bold cell is a clear difference
-# (`sslsv.statistics.compare`).
+# pre-training helps**. A bold cell is a clear difference: its 95 %
+# interval excludes zero.
 #
 # **The protocol.** The SV backend (a light ECAPA-TDNN at the `cpu` profile)
 # trains for a number of steps that grows with the number of labelled

@@ -365,3 +365,19 @@ def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_t
     assert "learned little" not in regime.learning_note(t.assign(masked_acc=[0.07, 0.084]), {"system": "SSL 80"})
     assert regime.learning_note(t, {"system": "SSL 500"}).endswith("the most trained upstream of the map.")
     assert regime.learning_note(t, None) == ""
+
+
+def test_a_clear_cell_is_one_whose_shown_interval_excludes_zero():
+    """Three seeds a side: 2 standard errors would call this difference clear, its 95 % Welch interval does not."""
+    rows = []
+    for system, mode, budget, values in ((FBANK, "fbank", 0, [20.0, 21.0, 22.0]), (RANDOM, "frozen", 0, [30.0, 33.0, 36.0]),
+                                         ("SSL 10 updates, out-of-domain", "frozen", 10, [26.0, 27.0, 28.0])):
+        rows += [{"system": system, "mode": mode, "labelled_speakers": 8, "budget": budget, "steps": 100,
+                  "domain": "out-of-domain" if budget else "", "seed": s, "eer_percent": v, "eer_ci_low": v - 2,
+                  "eer_ci_high": v + 2} for s, v in enumerate(values)]
+    cell = regime.cells(pd.DataFrame(rows)).iloc[0]
+    w = welch([26.0, 27.0, 28.0], [30.0, 33.0, 36.0])
+    assert abs(w.delta) > 2 * w.se  # clear by two standard errors ...
+    assert cell["vs_random_low"] < 0 < cell["vs_random_high"] and not cell["vs_random_clear"]  # ... not by its interval
+    assert cell["vs_fbank_low"] > 0 and cell["vs_fbank_clear"]
+    assert regime.choose_regime(regime.cells(pd.DataFrame(rows))) is None
