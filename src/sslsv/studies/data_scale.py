@@ -55,6 +55,28 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
     return scale_claim(study, amounts(study), "more pre-training data helps", mode)
 
 
+def audio_seen(study: FactorStudy) -> float:
+    """Hours of crops every upstream of the study was trained on (updates x batch x crop; the same for all)."""
+    cfg = next(iter(study.pretrain_runs.values())).config
+    return cfg.optim.steps * cfg.optim.batch_size * cfg.pretrain.crop_seconds / 3600
+
+
+def coverage_note(hours: dict[str, float], seen: float) -> str:
+    """Whether the budget of updates could show what more audio does: the passes each pool got.
+
+    >>> coverage_note({"0.1 h": 0.1, "1 h": 1.0}, 0.71)
+    '- Every upstream trained on 0.71 h of crops: 7.1 passes over 0.1 h, 0.71 passes over 1 h. The largest pool is not even seen once, so in this budget more audio adds little the upstream could use: an effect of data scale needs more updates, and a missing one here is not evidence against the claim.'
+    """
+    passes = ", ".join(f"{seen / h:.2g} passes over {label}" for label, h in hours.items())
+    text = f"- Every upstream trained on {seen:.2g} h of crops: {passes}."
+    if seen < max(hours.values()):
+        text += (" The largest pool is not even seen once, so in this budget more audio adds little the upstream "
+                 "could use: an effect of data scale needs more updates, and a missing one here is not evidence "
+                 "against the claim.")
+    return text
+
+
 def finding(study: FactorStudy, mode: str = "frozen") -> str:
     """The chapter's finding in words, computed from the numbers."""
-    return scale_finding(study, claim(study, mode), "audio", "The whole pool", mode)
+    return "\n".join([scale_finding(study, claim(study, mode), "audio", "The whole pool", mode),
+                      coverage_note(amounts(study), audio_seen(study))])

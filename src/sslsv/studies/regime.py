@@ -544,9 +544,16 @@ def finding(m: RegimeMap) -> str:
                          f"({best['mode']}) with {best['labelled_speakers']} labelled speakers, is "
                          f"{best[col]:+.2f} EER points [{best[col + '_low']:+.2f}, {best[col + '_high']:+.2f}].")
         else:
-            where = ", ".join(f"{r.system} ({r.mode}, {r.labelled_speakers} speakers: {getattr(r, col):+.2f})"
-                              for r in clear.itertuples())
-            lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {where}.")
+            rows = []
+            for n, at in t.groupby("labelled_speakers", sort=True):
+                hits = clear[clear["labelled_speakers"] == n]
+                if hits.empty:
+                    rows.append(f"with {n} labelled speakers in none of {len(at)}")
+                    continue
+                best = hits.loc[hits[col].idxmin()]
+                rows.append(f"with {n} labelled speakers in {len(hits)} of {len(at)} (the largest margin "
+                            f"{best[col]:+.2f}, {best['system']}, {best['mode']})")
+            lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {'; '.join(rows)}.")
     chosen = choose_regime(t)
     converged = bool(len(conv)) and bool(conv["converged"].all())
     if chosen is None and not converged:
