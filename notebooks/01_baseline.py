@@ -80,7 +80,8 @@ tables.table(describe(corpus), digits=2)
 # capture the second.
 
 # %% tags=["nbval-ignore-output"]
-fig = plots.plot_speakers_and_sessions(speaker_session_examples(2, 2, seconds=2.0, seed=cfg.corpus.seed, cfg=cfg.corpus))
+plots.as_jpeg(plots.plot_speakers_and_sessions(speaker_session_examples(2, 2, seconds=2.0, seed=cfg.corpus.seed,
+                                                                       cfg=cfg.corpus)))
 
 # %% [markdown]
 # Two sessions of the same test speaker, then a different speaker:

@@ -117,7 +117,7 @@ fig = plots.plot_regime_map(cells, "frozen")
 # Each pre-trained upstream of the map: its held-out masked-prediction
 # accuracy against the majority-class chance, its last loss against the
 # uniform guess, and its best frozen margin over random init (EER points, at
-# that many labelled speakers).
+# any amount of labelled speakers).
 
 # %%
 upstreams = regime_map.upstreams()

@@ -358,7 +358,7 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
 def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_task():
     t = pd.DataFrame({"system": ["SSL 80", "SSL 500"], "budget": [80, 500], "domain": ["in", "in"],
                       "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019], "loss_last": [4.55, 4.0],
-                      "loss_uniform": [4.6, 4.6], "best_vs_random": [-5.2, -4.9], "at_speakers": [36, 12]})
+                      "loss_uniform": [4.6, 4.6], "best_vs_random": [-5.2, -4.9]})
     note = regime.learning_note(t, {"system": "SSL 80"})
     assert "0.025 against a majority-class chance of 0.019" in note and "-4.90 EER points against -5.20" in note
     assert "learned little of its task" in note and "what 80 updates give" in note

@@ -47,7 +47,10 @@ NOT_A_METRIC = ("*_std", "*_sd", "*_ci_low", "*_ci_high", "*_low", "*_high")
 REFERENCE_SYSTEMS = ("fbank", "random init")
 # How a column is headed in the book (the plain text keeps the column's own name).
 LABELS = {"eer_percent": "EER (%)", "eer_mean": "EER (%)", "min_dcf_0.01": "minDCF (0.01)",
-          "min_dcf_0.05": "minDCF (0.05)", "n_seeds": "seeds", "parameters_M": "parameters (M)"}
+          "min_dcf_0.05": "minDCF (0.05)", "min_dcf_0.1": "minDCF (0.1)", "n_seeds": "seeds",
+          "parameters_M": "parameters (M)", "miss_at_1pct_fa": "missed at 1 % false alarms (%)",
+          "eer_longer": "EER, 2x steps (%)", "longer_minus_protocol": "2x steps − protocol",
+          "longer_ci_low": "95 % low", "longer_ci_high": "95 % high", "best_vs_random": "best vs random init"}
 BEST_STYLE = "background-color: #d9f0d3; font-weight: bold;"
 REFERENCE_STYLE = "background-color: #f2f2f2; font-style: italic;"
 VERDICT_STYLES = {"reproduced": "background-color: #d9f0d3;", "not reproduced": "background-color: #f6d5d5;",

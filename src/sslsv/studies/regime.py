@@ -291,7 +291,7 @@ class RegimeMap:
     def upstreams(self) -> pd.DataFrame:
         """Each pre-trained upstream of the map: its budget and pool, how far it learned its task
         (held-out masked accuracy against the majority-class chance, loss against the uniform
-        guess), and its best frozen margin over random init."""
+        guess), and its best frozen margin over random init (at any amount of labelled speakers)."""
         cells_ = self.cells
         rows = []
         for label, run in self.pretrain_runs.items():
@@ -302,8 +302,7 @@ class RegimeMap:
                          "domain": IN if run.config.pretrain.in_domain else OUT,
                          "masked_acc": m.get("eval", {}).get("masked_acc"), "chance": m.get("chance_majority"),
                          "loss_last": m.get("loss_last"), "loss_uniform": m.get("loss_uniform"),
-                         "best_vs_random": None if best is None else float(best["vs_random"]),
-                         "at_speakers": None if best is None else int(best["labelled_speakers"])})
+                         "best_vs_random": None if best is None else float(best["vs_random"])})
         return pd.DataFrame(rows).sort_values(["budget", "domain"], ignore_index=True)
 
     def detection_costs(self) -> pd.DataFrame:
