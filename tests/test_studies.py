@@ -337,5 +337,10 @@ def test_analysis_verdicts_come_from_the_numbers(ssl, helps, words):
         "mass_share": [0.4, 0.7], "mass_share_ci_low": [0.35, 0.6], "mass_share_ci_high": [0.45, 0.8],
         "duration_share": [0.5, 0.5]}))
     finding = explain.attribution_finding(study, systems)
-    assert ("is therefore reproduced here" in finding) is helps
+    assert ("beyond fbank, is reproduced here" in finding) is helps
+    assert ("is not reproduced here" in finding) is not helps
+    # SSL worse than fbank but clearly better than random init: the premise fails, the init still helps
+    between = fake_systems({"fbank": (20.0, 24.0), "SSL fine-tuned": (26.0, 30.0), "random init fine-tuned": (32.0, 36.0)})
+    assert explain.premise_words(between).endswith("although SSL initialisation does beat random initialisation.")
+    assert "although" not in explain.premise_words(systems)
     assert "puts more weight on vowels than fbank" in finding
