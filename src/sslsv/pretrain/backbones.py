@@ -290,6 +290,9 @@ class Upstream(nn.Module):
     # --- persistence ------------------------------------------------------
     def save_pretrained(self, directory) -> None:
         """Write ``config.json`` and ``model.safetensors`` (loadable by transformers alone)."""
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Writing model shards" bar in a chapter's output
         self.model.save_pretrained(str(directory), safe_serialization=True)
 
     @classmethod
@@ -300,6 +303,9 @@ class Upstream(nn.Module):
         a readable ``config.json``, of an unsupported model type, or whose
         weights do not match its config, is refused with a clear message.
         """
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar per load would land in the book as stderr
         source = str(name_or_dir)
         path = Path(source)
         if path.exists():
