@@ -57,6 +57,14 @@ __all__ = ["SIZES", "BACKBONES", "Size", "Upstream", "build_upstream", "backbone
 SAMPLE_RATE = 16000
 
 
+
+def _no_progress_bars() -> None:
+    """Silence transformers' "Loading weights" / "Writing model shards" bars: in a notebook each one lands
+    in the chapter as a stderr cell."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
 class UpstreamLoadError(RuntimeError):
     """A checkpoint directory or name that cannot be loaded as an upstream."""
 
@@ -290,9 +298,7 @@ class Upstream(nn.Module):
     # --- persistence ------------------------------------------------------
     def save_pretrained(self, directory) -> None:
         """Write ``config.json`` and ``model.safetensors`` (loadable by transformers alone)."""
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # no "Writing model shards" bar in a chapter's output
+        _no_progress_bars()
         self.model.save_pretrained(str(directory), safe_serialization=True)
 
     @classmethod
@@ -303,9 +309,7 @@ class Upstream(nn.Module):
         a readable ``config.json``, of an unsupported model type, or whose
         weights do not match its config, is refused with a clear message.
         """
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar per load would land in the book as stderr
+        _no_progress_bars()
         source = str(name_or_dir)
         path = Path(source)
         if path.exists():

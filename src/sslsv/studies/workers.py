@@ -90,7 +90,6 @@ def _work(kind: str, config: Any) -> None:
 def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
     """One worker process: one thread, optionally pinned to core ``index``; runs tasks until ``None``."""
     os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # the pool's bar is the only one
     if pin:
         try:
             cores = sorted(os.sched_getaffinity(0))
@@ -99,13 +98,7 @@ def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
             pass
     import torch
 
-    torch.set_num_threads(1)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" of every upstream a run loads
-    except ImportError:
-        pass
+    torch.set_num_threads(1)  # (upstream loads are silent: sslsv.pretrain.backbones)
     while True:
         task = tasks.get()
         if task is None:
@@ -163,7 +156,8 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     last_upstream = [""] * workers
 
     def ready() -> list[_Job]:
-        return [j for j in pending.values() if not (j.needs - set(done))]
+        finished = set(done)
+        return [j for j in pending.values() if not (j.needs - finished)]
 
     def skip_dependents() -> None:
         changed = True
