@@ -49,13 +49,13 @@
 #
 # **The protocol.** The SV backend (a light ECAPA-TDNN at the `cpu` profile)
 # trains for a number of steps that grows with the number of labelled
-# speakers (`study.regime.sv_steps`; at `cpu` 200, 400 and 800 steps of 32
-# crops for 12, 36 and 100 speakers), chosen from learning curves of the
+# speakers (`study.regime.sv_steps`; at `cpu` 150, 300 and 400 steps of 32
+# crops for 4, 12 and 36 speakers), chosen from learning curves of the
 # fbank probe; the check below says whether each row had converged.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-speakers = None  # labelled training speakers per row, or None for the profile's (cpu: 12, 36, 100)
+speakers = None  # labelled training speakers per row, or None for the profile's (cpu: 4, 12, 36)
 budgets = None  # pre-training updates per column, or None for the profile's (cpu: 80, 200, 500)
 seeds = None  # SV seeds per cell, or None for the profile's (3 at cpu, 1 at smoke)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}

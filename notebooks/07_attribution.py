@@ -165,7 +165,7 @@ glue("finding", ipd.Markdown(explain.attribution_finding(study, systems)))
 # **Tying back to the factor studies.** The SSL systems here use the default
 # upstream of the factor studies (chapters 02-05, the same cached
 # pre-training run). Chapter 02, on the pre-training objective, measures over
-# three seeds whether this upstream beats random init and fbank at all, and
+# several seeds whether this upstream beats random init and fbank at all, and
 # chapter 06 gives the verdict on each of the paper's claims: these
 # attributions describe *how* the systems differ, which explains a benefit
 # only where those chapters find one.

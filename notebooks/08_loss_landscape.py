@@ -131,7 +131,7 @@ glue("finding", ipd.Markdown(explain.landscape_finding(study, systems)))
 # default of the factor studies (chapters 02-05, the same cached
 # pre-training run). Whether it helps speaker verification at all is the
 # question of chapter 02, on the pre-training objective (masked prediction
-# against random init and fbank, over three seeds), and chapter 06 collects
+# against random init and fbank, over SV and pre-training seeds), and chapter 06 collects
 # the verdicts: a flatter basin only matters as an explanation where those
 # chapters find a benefit to explain.
 
