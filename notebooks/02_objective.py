@@ -113,9 +113,9 @@ fig = plots.plot_factor(study)
 
 # %% [markdown]
 # Each system against the references: the difference of mean EER (negative
-# = better than the reference), twice its standard error over seeds, and
-# whether the difference is clear (larger than twice the standard error; with
-# a single seed, non-overlapping bootstrap intervals).
+# = better than the reference), the half-width of its 95 % Welch interval
+# over seeds, and whether the difference is clear (the interval excludes zero;
+# with a single seed, non-overlapping bootstrap intervals).
 
 # %%
 tables.table(factors.comparison_table(study), digits=None)

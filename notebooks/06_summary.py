@@ -35,8 +35,8 @@
 #
 # Each verdict is computed from the chapter's runs by a rule stated in its
 # study module (`sslsv.studies.<factor>.claim`): **reproduced** when the
-# deciding comparisons are clear (larger than twice their standard error over
-# seeds) and go the paper's way, **not reproduced** when a deciding
+# deciding comparisons are clear (their 95 % Welch interval over seeds
+# excludes zero, as in chapter 01b's map) and go the paper's way, **not reproduced** when a deciding
 # comparison is clear and goes the other way, **inconclusive** otherwise.
 # This chapter trains nothing: every run comes from the cache the four
 # chapters filled.

@@ -63,9 +63,15 @@ def test_welch_is_scipys_unequal_variance_test():
 
 
 def test_clear_difference_rule():
-    # several values per side: |delta| > 2 se (here se = sqrt(2 / 3) = 0.816, so 2 se = 1.63)
-    assert not compare([10.0, 11.0, 12.0], [11.5, 12.5, 13.5]).clear
-    assert compare([10.0, 11.0, 12.0], [11.7, 12.7, 13.7]).clear
+    # several values per side: the 95 % Welch interval excludes zero (se = sqrt(2 / 3) = 0.816, df = 4,
+    # t(0.975, 4) = 2.776, so the half-width is 2.27): 2 se (1.63) would call -1.7 clear, the interval does not
+    assert not compare([10.0, 11.0, 12.0], [11.7, 12.7, 13.7]).clear
+    assert compare([10.0, 11.0, 12.0], [12.3, 13.3, 14.3]).clear
+    for a, b in (([10.0, 11.0, 12.0], [11.7, 12.7, 13.7]), ([10.0, 11.5], [13.0, 14.0, 16.5]), ([3.0, 3.2], [2.0, 5.0])):
+        d = compare(a, b)
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # scipy's own Welch interval
+        assert d.half_width == pytest.approx((ci.high - ci.low) / 2)
+        assert d.clear == (ci.low > 0 or ci.high < 0) == (d.p < 0.05)
     assert compare([1.0, 1.0], [2.0, 2.0]).clear and not compare([1.0, 1.0], [1.0, 1.0]).clear  # no spread
     d = compare([10.0, 11.0, 12.0], [20.0, 21.0, 22.0])
     assert d.rule == "welch" and d.delta == -10.0 and d.p < 0.01

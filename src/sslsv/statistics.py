@@ -18,12 +18,15 @@ One rule, used by the factor studies (chapters 02-06) and the analysis
 chapters (07, 08), in :func:`compare`:
 
 - with at least two values on each side (several seeds), the difference of
-  the means is *clear* when it exceeds twice its Welch standard error;
+  the means is *clear* when its 95 % Welch interval, ``delta ± t(0.975, df) se``,
+  excludes zero (Welch's two-sided p < 0.05): the criterion of the regime map
+  (chapter 01b), whose heatmap shows these intervals. With two or three seeds
+  per side, ``t`` is 3-4, so twice the standard error would call noise clear;
 - otherwise (one seed), when the two confidence intervals do not overlap.
 
 >>> d = compare([10.0, 11.0, 12.0], [20.0, 21.0, 22.0])
->>> d.delta, d.clear, round(d.se, 3)
-(-10.0, True, 0.816)
+>>> d.delta, d.clear, round(d.se, 3), round(d.half_width, 2)
+(-10.0, True, 0.816, 2.27)
 >>> compare([10.0], [12.0], (8.0, 12.5), (11.0, 13.0)).clear
 False
 """
@@ -201,6 +204,9 @@ def intervals_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
     return not (a[1] < b[0] or b[1] < a[0])
 
 
+LEVEL = 0.95  # of the Welch interval that decides a clear difference
+
+
 @dataclass(frozen=True)
 class Difference:
     """``a`` against ``b``: the difference of means and whether it is clear (see the module docstring)."""
@@ -209,15 +215,16 @@ class Difference:
     se: float  # Welch standard error of delta; nan when a side has one value
     p: float  # Welch two-sided p-value; nan when a side has one value
     clear: bool
-    rule: str  # "welch" (|delta| > 2 se) or "intervals" (non-overlapping intervals)
+    rule: str  # "welch" (the 95 % Welch interval excludes zero) or "intervals" (non-overlapping intervals)
+    half_width: float = float("nan")  # of the 95 % Welch interval, t(0.975, df) * se; nan with one value a side
 
 
 def compare(a, b, interval_a: Sequence[float] | None = None,
             interval_b: Sequence[float] | None = None) -> Difference:
     """Compare the values ``a`` (one per seed, say) with ``b``.
 
-    With two or more values on each side: clear when ``|delta| > 2 se``
-    (Welch; with zero spread, when ``delta != 0``).  Otherwise clear when
+    With two or more values on each side: clear when the 95 % Welch interval
+    ``delta ± t(0.975, df) se`` excludes zero (with zero spread, when ``delta != 0``).  Otherwise clear when
     ``interval_a = (low, high)`` and ``interval_b`` (the confidence
     intervals, needed then) do not overlap.
     """
@@ -225,9 +232,15 @@ def compare(a, b, interval_a: Sequence[float] | None = None,
     b = np.atleast_1d(np.asarray(b, dtype=np.float64))
     delta = float(a.mean() - b.mean())
     if len(a) > 1 and len(b) > 1:
+        from scipy.stats import t as student
+
         w = welch(a, b)
-        clear = abs(delta) > 2 * w.se if w.se > 0 else delta != 0
-        return Difference(delta=delta, se=w.se, p=w.p, clear=bool(clear), rule="welch")
+        if w.se > 0:
+            half = float(student.ppf(0.5 + LEVEL / 2, w.df) * w.se)
+            clear = abs(delta) > half
+        else:
+            half, clear = 0.0, delta != 0
+        return Difference(delta=delta, se=w.se, p=w.p, clear=bool(clear), rule="welch", half_width=half)
     if interval_a is None or interval_b is None:
         raise ValueError("with a single value on a side, compare() needs both confidence intervals")
     return Difference(delta=delta, se=float("nan"), p=float("nan"),

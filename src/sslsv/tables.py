@@ -50,7 +50,8 @@ LABELS = {"eer_percent": "EER (%)", "eer_mean": "EER (%)", "min_dcf_0.01": "minD
           "min_dcf_0.05": "minDCF (0.05)", "min_dcf_0.1": "minDCF (0.1)", "n_seeds": "seeds",
           "parameters_M": "parameters (M)", "miss_at_1pct_fa": "missed at 1 % false alarms (%)",
           "eer_longer": "EER, 2x steps (%)", "longer_minus_protocol": "2x steps − protocol",
-          "longer_ci_low": "95 % low", "longer_ci_high": "95 % high", "best_vs_random": "best vs random init"}
+          "longer_ci_low": "95 % low", "longer_ci_high": "95 % high", "best_vs_random": "best vs random init",
+          "ci95": "± (95 % Welch)"}
 BEST_STYLE = "background-color: #d9f0d3; font-weight: bold;"
 REFERENCE_STYLE = "background-color: #f2f2f2; font-style: italic;"
 VERDICT_STYLES = {"reproduced": "background-color: #d9f0d3;", "not reproduced": "background-color: #f6d5d5;",
@@ -280,7 +281,7 @@ def _columns(frame: "pd.DataFrame") -> list[tuple[str, list[str]]]:
 
 
 def _cell(frame, group: list[str], i: int, digits: int) -> str:
-    if group[0].startswith("eer") or group[0] in ("delta", "two_se") or group[0].startswith("vs_"):
+    if group[0].startswith("eer") or group[0] in ("delta", "ci95") or group[0].startswith("vs_"):
         digits = min(digits, 2)  # EER points: two decimals say all a trial list of this size can
     values = [frame[c].iloc[i] for c in group]
     if len(group) == 2:

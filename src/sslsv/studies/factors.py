@@ -421,9 +421,9 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
     """How ``a`` compares with ``b`` on ``metric`` (lower is better).
 
     ``delta`` is mean(a) - mean(b); whether it is *clear* is
-    :func:`sslsv.statistics.compare`: with several seeds, more than twice its
-    Welch standard error over seeds (``p`` is Welch's p-value); with one
-    seed, non-overlapping bootstrap intervals.
+    :func:`sslsv.statistics.compare`: with several seeds, its 95 % Welch
+    interval over seeds excludes zero (``ci95`` is the interval's half-width,
+    ``p`` Welch's p-value); with one seed, non-overlapping bootstrap intervals.
 
     >>> t = pd.DataFrame({"system": ["x"] * 3 + ["y"] * 3, "eer_percent": [10, 11, 12, 20, 21, 22.0],
     ...                   "eer_percent_ci_low": [9] * 6, "eer_percent_ci_high": [23] * 6})
@@ -446,13 +446,14 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
 
     d = compare(ra[metric].to_numpy(float), rb[metric].to_numpy(float), interval(ra), interval(rb))
     better = a if d.delta < 0 else b
-    return {"a": a, "b": b, "delta": d.delta, "se": d.se, "p": d.p, "clear": d.clear, "better": better}
+    return {"a": a, "b": b, "delta": d.delta, "se": d.se, "p": d.p, "ci95": d.half_width, "clear": d.clear,
+            "better": better}
 
 
 def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
     """``masked`` vs ``unmasked`` in words, e.g. "3.10 EER points lower (clear)"."""
     word = "lower" if d["delta"] < 0 else "higher"
-    se = "" if np.isnan(d["se"]) else f" ± {2 * d['se']:.2f}"
+    se = "" if np.isnan(d["ci95"]) else f" ± {d['ci95']:.2f} (95 %)"
     status = "a clear difference" if d["clear"] else "within the noise"
     return f"**{d['a']}** is {abs(d['delta']):.2f}{se}{unit} {word} than **{d['b']}** ({status})"
 
@@ -484,7 +485,7 @@ def comparison_table(study: FactorStudy, against: Sequence[str] = (FBANK, RANDOM
         for ref in against:
             d = difference(study.per_seed, cond.label, ref, metric)
             rows.append({"system": cond.label, "against": ref, "delta": round(d["delta"], 2),
-                         "two_se": round(2 * d["se"], 2) if not np.isnan(d["se"]) else None,
+                         "ci95": round(d["ci95"], 2) if not np.isnan(d["ci95"]) else None,
                          "clear": d["clear"]})
     return pd.DataFrame(rows)
 

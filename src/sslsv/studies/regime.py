@@ -359,8 +359,7 @@ def difference_interval(a: Sequence[float], b: Sequence[float], level: float = 0
 def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
     """One row per (labelled speakers, upstream, mode): EER(SSL) - EER(random init) and
     EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear (the interval excludes
-    zero: the criterion the heatmap's intervals show, stricter than two standard errors with three
-    seeds a side, where Welch's t quantile is about 2.8-4.3); ``probe_converged``
+    zero: :func:`sslsv.statistics.compare`, the one criterion of every chapter); ``probe_converged``
     says whether the protocol passed the convergence check at that amount of labelled speakers
     (``True`` where the map has no check)."""
     conv = convergence(per_seed)
@@ -380,11 +379,8 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
                 span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
                 d, lo, hi = difference_interval(ssl["eer_percent"], ref["eer_percent"], 0.95, span(ssl), span(ref))
                 # clear: the 95 % interval the cell shows excludes zero (with one seed a side, the
-                # runs' bootstrap intervals do not overlap: sslsv.statistics.compare)
-                if len(ssl) > 1 and len(ref) > 1:
-                    clear = bool(lo > 0 or hi < 0)
-                else:
-                    clear = compare(ssl["eer_percent"], ref["eer_percent"], span(ssl), span(ref)).clear
+                # runs' bootstrap intervals do not overlap)
+                clear = compare(ssl["eer_percent"], ref["eer_percent"], span(ssl), span(ref)).clear
                 row.update({f"vs_{ref_name}": d, f"vs_{ref_name}_low": lo, f"vs_{ref_name}_high": hi,
                             f"vs_{ref_name}_clear": bool(clear)})
             rows.append(row)

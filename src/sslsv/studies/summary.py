@@ -53,7 +53,7 @@ class Summary:
         rows = []
         for factor, c in self.claims.items():
             ev = "; ".join(f"{d['a']} − {d['b']} = {d['delta']:+.2f}"
-                           + ("" if d["se"] != d["se"] else f" ± {2 * d['se']:.2f}")
+                           + ("" if d["ci95"] != d["ci95"] else f" ± {d['ci95']:.2f} (95 %)")
                            + (" (clear)" if d["clear"] else " (noise)") for d in c["evidence"])
             rows.append({"factor": factor, "paper's claim": c["claim"], "verdict": c["verdict"],
                          "evidence (EER points)": ev})
