@@ -50,8 +50,9 @@
 # **The protocol.** The SV backend (a light ECAPA-TDNN at the `cpu` profile)
 # trains for a number of steps that grows with the number of labelled
 # speakers (`study.regime.sv_steps`; at `cpu` 150, 300 and 400 steps of 32
-# crops for 4, 12 and 36 speakers), chosen from learning curves of the
-# fbank probe; the check below says whether each row had converged.
+# crops for 4, 12 and 36 speakers; for 12 and 36 from learning curves of
+# the fbank probe, for 4 without one), and the check below says whether each
+# row had converged.
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
