@@ -196,9 +196,10 @@ def fake_study(factor, conds, values) -> FactorStudy:
 
 
 def test_difference_uses_the_seed_spread_or_the_bootstrap_intervals():
-    ps = table({"a": 10.0, "b": 11.0, "c": 10.2}, sd=0.5)
-    assert difference(ps, "a", "b")["clear"]  # 1.0 > 2 * sqrt(2 * 0.25 / 3) = 0.82
-    assert not difference(ps, "a", "c")["clear"]
+    ps = table({"a": 10.0, "b": 11.5, "c": 11.0}, sd=0.5)
+    # se = sqrt(2 * 0.25 / 3) = 0.41 with 4 degrees of freedom: the 95 % half-width is 2.776 * 0.41 = 1.13
+    assert difference(ps, "a", "b")["clear"] and difference(ps, "a", "b")["ci95"] == pytest.approx(1.133, abs=1e-3)
+    assert not difference(ps, "a", "c")["clear"]  # 1.0 > 2 se = 0.82, but inside the 95 % interval
     one = ps[ps["seed"] == 0]
     assert not difference(one, "a", "b")["clear"]  # intervals of half-width 2 overlap
     assert difference(table({"a": 10.0, "b": 15.0}, half_width=2.0)[lambda t: t.seed == 0], "a", "b")["clear"]
