@@ -154,3 +154,27 @@ def test_execute_notebooks_runs_a_notebook_that_checks_its_parameters(tmp_path, 
         book.execute_notebooks(profile="smoke", names=["99_tiny"], output_dir=tmp_path / "book2",
                                parameters={"sedes": [1]})
     assert not (tmp_path / "book2").exists()
+
+
+def test_chapters_side_by_side_all_run_and_the_first_failure_is_raised_after_the_others_are_written(tmp_path):
+    import io
+
+    import jupytext
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm import tqdm
+
+    from sslsv import book
+
+    good = [tiny_notebook(tmp_path / f"good{i}.ipynb", tmp_path / f"computed{i}") for i in range(2)]
+    bad = tmp_path / "bad.ipynb"
+    nb = jupytext.read(str(good[0]))
+    nb.cells[-1].source = "raise RuntimeError('this chapter fails')"
+    jupytext.write(nb, str(bad))
+    jobs = [("good0", good[0], tmp_path / "out-good0.ipynb", 1.0), ("bad", bad, tmp_path / "out-bad.ipynb", 1.0),
+            ("good1", good[1], tmp_path / "out-good1.ipynb", 1.0)]
+    bar = tqdm(total=3, file=io.StringIO())
+    with pytest.raises(PapermillExecutionError, match="this chapter fails"):
+        book._execute_side_by_side(jobs, {"profile": "smoke"}, 2, bar)
+    # the chapter after the failed one was still executed, and every output is written
+    assert all((tmp_path / f"computed{i}").exists() for i in range(2))
+    assert all(out.exists() for _, _, out, _ in jobs) and bar.n == 3

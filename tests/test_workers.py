@@ -88,3 +88,44 @@ def test_the_book_computes_the_map_first_then_every_other_chapters_runs_in_its_r
     monkeypatch.setattr(regime, "map_is_complete", lambda profile, overrides=None: True)
     book.precompute("smoke", ["03_quantizer"], {"profile": "smoke"}, 2, progress=False)
     assert [w[0] for w in waves] == ["book: the chapters' runs"]
+
+
+def test_a_free_worker_keeps_its_upstream_then_avoids_the_ones_another_worker_holds():
+    from sslsv.studies.workers import _Job, choose
+
+    def job(name: str, seconds: float, upstream: str = "") -> _Job:
+        j = _Job(_sv("fbank", 0), name, set(), seconds)
+        j.upstream = upstream
+        return j
+
+    a0, a1, b0, pre = job("a0", 60, "run:a"), job("a1", 60, "run:a"), job("b0", 50, "run:b"), job("pre", 55)
+    assert choose([a0, b0, pre], "run:b", set()) is b0  # its own upstream first, though not the longest
+    assert choose([a1, b0, pre], "", {"run:a"}) is pre  # a's other seed is left to the worker holding a
+    assert choose([a1, b0], "", {"run:a"}) is b0
+    assert choose([a1], "", {"run:a"}) is a1  # nothing else to do: it still runs
+    assert choose([a0, a1, b0], "", set()) is a0  # the longest, the first of equals
+
+
+def test_two_workers_split_no_system_between_them():
+    """Replayed on the pool's own choice: two systems of two seeds each, on two workers taking turns,
+    never serve one upstream from both."""
+    from sslsv.studies.workers import _Job, choose
+
+    jobs = []
+    for up in ("run:a", "run:b"):
+        for seed in range(2):
+            j = _Job(_sv("fbank", seed), f"{up}-{seed}", set(), 60.0)
+            j.upstream = up
+            jobs.append(j)
+    last = ["", ""]
+    served: dict[str, set[int]] = {}
+    pending = list(jobs)
+    while pending:
+        for i in range(2):
+            if not pending:
+                break
+            j = choose(pending, last[i], {last[1 - i]})
+            pending.remove(j)
+            last[i] = j.upstream
+            served.setdefault(j.upstream, set()).add(i)
+    assert all(len(workers) == 1 for workers in served.values()), served

@@ -100,15 +100,15 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
     ``plan``: first print every run the chapters need, which are cached, and the estimated
     compute (:mod:`sslsv.studies.plan`).  ``progress``: a progress bar over the whole book, in
     estimated seconds of compute, so that its ETA is the plan's, corrected by the pace so far.
-    A cell error raises (papermill's ``PapermillExecutionError``) after the
-    partially executed notebook has been written, so its output can be read.
+    With ``workers`` > 1 the runs are computed first on that many processes (:func:`precompute`),
+    then the chapters are executed ``workers`` at a time.  A cell error raises (papermill's
+    ``PapermillExecutionError``) after the partially executed notebook, and every other chapter,
+    has been written, so its output can be read.
     """
     import tempfile
 
-    import papermill
     from tqdm.auto import tqdm
 
-    outputs = []
     out_dir = Path(output_dir)
     if not out_dir.is_absolute():
         out_dir = REPO / out_dir
@@ -134,16 +134,52 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
         out_dir.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=round(sum(seconds)), unit="s", desc="book", disable=not progress,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
-        for name, src, est in zip(names, sources, seconds):
-            bar.set_description(f"book: {name}")
-            out = out_dir / f"{name}.ipynb"
-            papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name=KERNEL_NAME,
-                                       cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
-            _strip_volatile_metadata(out)
-            outputs.append(out)
-            bar.update(round(est))
-        bar.close()
+        outputs = [out_dir / f"{name}.ipynb" for name in names]
+        jobs = list(zip(names, sources, outputs, seconds))
+        try:
+            if workers > 1 and len(names) > 1:
+                _execute_side_by_side(jobs, params, workers, bar)
+            else:
+                for name, src, out, est in jobs:
+                    bar.set_description(f"book: {name}")
+                    execute_notebook(src, out, params)
+                    bar.update(round(est))
+        finally:
+            bar.close()
     return outputs
+
+
+def execute_notebook(src: Path, out: Path, params: Mapping[str, Any]) -> Path:
+    """Execute one chapter (its own kernel, in ``REPO``) from ``src`` into ``out``."""
+    import papermill
+
+    papermill.execute_notebook(str(src), str(out), parameters=dict(params), kernel_name=KERNEL_NAME,
+                               cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
+    _strip_volatile_metadata(out)
+    return out
+
+
+def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params: Mapping[str, Any], workers: int,
+                          bar: Any) -> None:
+    """Execute the chapters ``workers`` at a time, each from its own process (and kernel): the runs
+    they read are computed already, and a run or analysis a chapter computes has its own lock.
+
+    Every chapter is executed even when one fails; then the first failure (in the book's order) is
+    raised, so that every other chapter's output is written and kept.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(execute_notebook, src, out, params): (name, est) for name, src, out, est in jobs}
+        for f in as_completed(futures):
+            name, est = futures[f]
+            bar.set_description(f"book: {name}")
+            bar.update(round(est))
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 MAP_CHAPTERS = ("01_baseline", "01b_regime_map")  # the chapters that do not run in the map's regime
