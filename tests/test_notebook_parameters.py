@@ -156,7 +156,8 @@ def test_execute_notebooks_runs_a_notebook_that_checks_its_parameters(tmp_path, 
     assert not (tmp_path / "book2").exists()
 
 
-def test_chapters_side_by_side_all_run_and_the_first_failure_is_raised_after_the_others_are_written(tmp_path):
+def test_chapters_side_by_side_all_run_and_the_first_failure_is_raised_after_the_others_are_written(tmp_path,
+                                                                                                  monkeypatch):
     import io
 
     import jupytext
@@ -170,11 +171,19 @@ def test_chapters_side_by_side_all_run_and_the_first_failure_is_raised_after_the
     nb = jupytext.read(str(good[0]))
     nb.cells[-1].source = "raise RuntimeError('this chapter fails')"
     jupytext.write(nb, str(bad))
+    threads = tmp_path / "threads.ipynb"  # what a kernel's OpenMP is told
+    nb.cells[-1].source = f"import os, pathlib\npathlib.Path({str(tmp_path / 'omp')!r}).write_text(os.environ['OMP_NUM_THREADS'])"
+    jupytext.write(nb, str(threads))
     jobs = [("good0", good[0], tmp_path / "out-good0.ipynb", 1.0), ("bad", bad, tmp_path / "out-bad.ipynb", 1.0),
-            ("good1", good[1], tmp_path / "out-good1.ipynb", 1.0)]
-    bar = tqdm(total=3, file=io.StringIO())
+            ("good1", good[1], tmp_path / "out-good1.ipynb", 1.0), ("threads", threads, tmp_path / "out-t.ipynb", 1.0)]
+    bar = tqdm(total=4, file=io.StringIO())
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # what a kernel would inherit
     with pytest.raises(PapermillExecutionError, match="this chapter fails"):
         book._execute_side_by_side(jobs, {"profile": "smoke"}, 2, bar)
-    # the chapter after the failed one was still executed, and every output is written
+    # the chapters after the failed one were still executed, and every output is written
     assert all((tmp_path / f"computed{i}").exists() for i in range(2))
-    assert all(out.exists() for _, _, out, _ in jobs) and bar.n == 3
+    assert all(out.exists() for _, _, out, _ in jobs) and bar.n == 4
+    # two kernels side by side share the cores: never more OpenMP threads than cores in all
+    from sslsv.studies.workers import available_cores
+
+    assert (tmp_path / "omp").read_text() == str(max(1, available_cores() // 2))

@@ -159,10 +159,21 @@ def execute_notebook(src: Path, out: Path, params: Mapping[str, Any]) -> Path:
     return out
 
 
+def _share_of_cores(threads: int) -> None:
+    """A chapter process's kernels use ``threads`` threads: two kernels of two OpenMP threads each on two
+    cores spin-wait on each other (chapters 07 and 08 took 6 min side by side, against 1 min each
+    alone, in the cold build of 2026-12-03)."""
+    import os
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
 def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params: Mapping[str, Any], workers: int,
                           bar: Any) -> None:
-    """Execute the chapters ``workers`` at a time, each from its own process (and kernel): the runs
-    they read are computed already, and a run or analysis a chapter computes has its own lock.
+    """Execute the chapters ``workers`` at a time, each from its own process (and kernel, with its share
+    of the cores' threads): the runs they read are computed already, and a run or analysis a chapter
+    computes has its own lock.
 
     Every chapter is executed even when one fails; then the first failure (in the book's order) is
     raised, so that every other chapter's output is written and kept.
@@ -170,7 +181,11 @@ def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    from .studies.workers import available_cores
+
+    threads = max(1, available_cores() // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_share_of_cores,
+                             initargs=(threads,)) as pool:
         futures = {pool.submit(execute_notebook, src, out, params): (name, est) for name, src, out, est in jobs}
         for f in as_completed(futures):
             name, est = futures[f]
