@@ -85,13 +85,13 @@ def replay(waves, measured: dict[str, Measured], policy: str, workers: int = 2) 
     for jobs in waves:
         pending = {j.name: j for j in jobs}
         done: set[str] = set()
-        last, busy, events, free = [""] * workers, {}, [], list(range(workers))
+        last, events, free = [""] * workers, [], list(range(workers))
         while pending or events:
             for i in sorted(free):
                 ready = [j for j in pending.values() if not (j.needs - done)]
                 if not ready:
                     break
-                others = {last[k] for k in range(workers) if k != i} | {b.upstream for k, b in busy.items() if k != i}
+                others = {last[k] for k in range(workers) if k != i}  # as the pool computes it
                 if policy == "choose":
                     job = choose(ready, last[i], others)
                 else:
@@ -99,7 +99,6 @@ def replay(waves, measured: dict[str, Measured], policy: str, workers: int = 2) 
                     job = max(same or ready, key=lambda j: j.seconds)
                 del pending[job.name]
                 free.remove(i)
-                busy[i] = job
                 last[i] = job.upstream or last[i]
                 m = measured[job.name]
                 cost = m.base
@@ -119,7 +118,6 @@ def replay(waves, measured: dict[str, Measured], policy: str, workers: int = 2) 
             now, i, name = heapq.heappop(events)
             done.add(name)
             free.append(i)
-            busy.pop(i)
     return now / 60, state_seconds / 60
 
 

@@ -19,8 +19,9 @@ served last, whose hidden states it already holds in its process cache
 worker holds (:func:`choose`): the seeds of one system, equal in estimated
 cost, would else go to both workers at once, and each would compute the same
 states.  The cold cpu book of 2026-12-03 computed the states of its 24 frozen
-upstreams 53 times; replayed on that build's measured run times, this choice
-cuts the states' compute from about 30 to 19 single-core minutes.  A run that fails does not stop the others; the
+upstreams 53 times; replayed on that build's measured run times
+(``benchmarks/bench_schedule.py``), this choice cuts the states' compute from
+32 to 17 single-core minutes.  A run that fails does not stop the others; the
 runs that read it are skipped, and :class:`RunsFailedError` names them all
 once every other run is done, so nothing already computed is lost.  Each run
 keeps its own lock, so a chapter executed meanwhile waits for it rather than
@@ -196,8 +197,7 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
                 candidates = ready()
                 if not candidates:
                     break
-                others = {last_upstream[k] for k in range(workers) if k != i}
-                others |= {b.upstream for k, b in busy.items() if k != i}
+                others = {last_upstream[k] for k in range(workers) if k != i}  # a busy worker's included
                 job = choose(candidates, last_upstream[i], others)
                 del pending[job.name]
                 busy[i] = job
