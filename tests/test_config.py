@@ -104,3 +104,28 @@ def test_the_study_section_of_a_profile_is_strict(monkeypatch):
     monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.modes": ("frozn",)})
     with pytest.raises(config.ConfigError, match=r"study.modes has 'frozn'; valid modes: frozen, fine-tuned"):
         settings("smoke")
+
+
+def test_a_key_added_later_keeps_earlier_run_hashes_only_at_its_neutral_value(monkeypatch):
+    """HASH_NEUTRAL: every listed key is a real key whose neutral value the configs accept; at that value the
+    hash is the hash of the config without the key (the runs cached before it existed), at any other it differs."""
+    from sslsv import config
+
+    for dotted, neutral in config.HASH_NEUTRAL.items():
+        base = next((b for b in (config.SVConfig(), config.PretrainExperimentConfig()) if config._has_key(b, dotted)),
+                    None)
+        assert base is not None, f"HASH_NEUTRAL names {dotted!r}, which no config has"
+        cfg = config.override(base, {dotted: neutral})
+        *head, last = dotted.split(".")
+        old = config.to_dict(cfg)
+        node = old
+        for part in head:
+            node = node[part]
+        del node[last]
+        assert config.config_hash(cfg) == config.config_hash(old)
+
+    monkeypatch.setitem(config.HASH_NEUTRAL, "train.aam_margin", 0.2)
+    before = config.to_dict(config.SVConfig())
+    del before["train"]["aam_margin"]
+    assert config.config_hash(config.SVConfig()) == config.config_hash(before)
+    assert config.config_hash(config.SVConfig(train=config.SVTrainConfig(aam_margin=0.3))) != config.config_hash(before)

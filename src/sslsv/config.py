@@ -382,10 +382,53 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     return override(cls(), data)
 
 
+# Keys added to the configs after runs were already cached, each with the value that reproduces what
+# the runs made before the key existed did (dotted path from the top of a run's config -> value).
+# A config holding exactly that value hashes as if the key were absent, so a new knob leaves every
+# earlier run (and every run name printed in the references) valid; any other value counts as usual.
+# Only a value that truly reproduces the old behaviour may be listed here: tests/test_config.py checks
+# that each listed key exists and that its neutral value is accepted.
+HASH_NEUTRAL: dict[str, Any] = {}
+
+
+def _without_neutral_keys(data: Any) -> Any:
+    """``data`` (a :func:`to_dict` tree) less the :data:`HASH_NEUTRAL` keys that hold their neutral value.
+
+    A dotted key matches at any depth (a corpus config nested in a run's config, or in a cache key).
+
+    >>> HASH_NEUTRAL["demo.knob"] = "old"
+    >>> _without_neutral_keys({"demo": {"knob": "old", "x": 1}}), _without_neutral_keys({"demo": {"knob": "new"}})
+    ({'demo': {'x': 1}}, {'demo': {'knob': 'new'}})
+    >>> _without_neutral_keys({"run": {"demo": {"knob": "old"}}})
+    {'run': {'demo': {}}}
+    >>> del HASH_NEUTRAL["demo.knob"]
+    """
+    if not HASH_NEUTRAL or not isinstance(data, dict):
+        return data
+    neutral = {tuple(k.split(".")): json.loads(json.dumps(v)) for k, v in HASH_NEUTRAL.items()}
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: strip(v) for k, v in node.items()}
+        for (*head, last), value in neutral.items():
+            parent = node
+            for part in head:
+                parent = parent.get(part) if isinstance(parent, dict) else None
+            if isinstance(parent, dict) and last in parent and parent[last] == value:
+                del parent[last]
+        return node
+
+    return strip(data)
+
+
 def config_hash(cfg: Any, length: int = 12) -> str:
     """Stable short hash of a config (or any JSON-able object).
 
-    Every key counts, defaults included:
+    Every key counts, defaults included (except a key added later that holds
+    its :data:`HASH_NEUTRAL` value, the behaviour of the runs made before it):
 
     >>> base = SVConfig()
     >>> config_hash(base) == config_hash(override(base, {"frontend.cache_features": True}))
@@ -399,6 +442,7 @@ def config_hash(cfg: Any, length: int = 12) -> str:
     False
     """
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    data = _without_neutral_keys(data)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
