@@ -96,7 +96,10 @@ smoke-refs: env
 # Measure how far the smoke references move on other kernel paths: execute every notebook
 # natively and under each emulated machine (two at a time, one core each), then print the
 # largest deviation per kind of metric next to its tolerance in tests/notebooks/tolerances.toml.
+# Each host's deviations are added to the cumulative record tests/notebooks/spread/ (one CSV per host and
+# day, committed); the summary then shows every kind's largest deviation over all hosts beside its tolerance.
 SPREAD_DIR := $(CURDIR)/.cache/spread
+SPREAD_RECORD := $(CURDIR)/tests/notebooks/spread
 SPREAD_RUNS := native aten_default onednn_avx2
 spread-native:       SPREAD_ENV :=
 spread-aten_default: SPREAD_ENV := ATEN_CPU_CAPABILITY=default
@@ -106,9 +109,12 @@ spread-%: env
 	OMP_NUM_THREADS=1 $(SPREAD_ENV) SSLSV_ARTIFACTS=$(SPREAD_DIR)/artifacts-$* \
 	  $(PY) -m sslsv.cli book --profile smoke --all --output-dir $(SPREAD_DIR)/$* > $(SPREAD_DIR)/$*.log 2>&1
 spread: env
-	mkdir -p $(SPREAD_DIR)
+	mkdir -p $(SPREAD_DIR) $(SPREAD_RECORD)
 	$(MAKE) --no-print-directory -j2 $(addprefix spread-,$(SPREAD_RUNS))
-	$(PY) -m sslsv.reference tests/notebooks/tolerances.toml tests/notebooks $(addprefix $(SPREAD_DIR)/,$(SPREAD_RUNS))
+	$(PY) -m sslsv.reference tests/notebooks/tolerances.toml tests/notebooks $(addprefix $(SPREAD_DIR)/,$(SPREAD_RUNS)) \
+	  --paths native ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 \
+	  --against "the references of commit $$(git log -1 --format=%h -- tests/notebooks/*.ipynb)" \
+	  --record $(SPREAD_RECORD) --record-dir $(SPREAD_RECORD)
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py

@@ -334,19 +334,10 @@ def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: M
     """
     import pandas as pd
 
-    records = []
-    for other in other_dirs:
-        for ref_nb in sorted(Path(reference_dir).glob("[0-9][0-9]*_*.ipynb")):
-            new_nb = Path(other) / ref_nb.name
-            if not new_nb.exists():
-                continue
-            for row in deviations(ref_nb, new_nb, kinds):
-                records.append(dict(notebook=ref_nb.stem, run=str(other), **row))
-    if not records:
+    df = deviation_table(reference_dir, other_dirs, kinds)
+    if not len(df):
         return pd.DataFrame(columns=["notebook", "run", "kind", "n_differ", "max_abs_diff", "max_rel_diff",
                                      "max_ratio", "worst"])
-    df = pd.DataFrame(records)
-    df["kind"] = df["kind"].fillna("exact")
     out = []
     for (nb, run, kind), g in df.groupby(["notebook", "run", "kind"], sort=True):
         worst = g.loc[g["abs_diff"].fillna(-1).idxmax()]
@@ -357,18 +348,164 @@ def spread(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: M
     return pd.DataFrame(out)
 
 
+def deviation_table(reference_dir: str | Path, other_dirs: Sequence[str | Path], kinds: Mapping[str, Tolerance]):
+    """Every number of ``reference_dir``'s notebooks that another execution printed differently, one row each.
+
+    Columns: notebook, run (the other directory), cell, column, kind
+    (``exact`` when no tolerance kind covers the column), ref, new,
+    abs_diff, rel_diff, ratio (inf on a sign change).
+    """
+    import pandas as pd
+
+    records = []
+    for other in other_dirs:
+        for ref_nb in sorted(Path(reference_dir).glob("[0-9][0-9]*_*.ipynb")):
+            new_nb = Path(other) / ref_nb.name
+            if not new_nb.exists():
+                continue
+            for row in deviations(ref_nb, new_nb, kinds):
+                records.append(dict(notebook=ref_nb.stem, run=str(other), **row))
+    df = pd.DataFrame(records, columns=["notebook", "run", "cell", "column", "kind", "ref", "new", "abs_diff",
+                                        "rel_diff", "ratio"])
+    df["kind"] = df["kind"].fillna("exact")
+    return df
+
+
+# ---------------------------------------------------------------------------
+# The spread record: every host's measured deviations, kept in tests/notebooks/spread/
+# ---------------------------------------------------------------------------
+
+SPREAD_COLUMNS = ["host", "date", "torch", "path", "against", "notebook", "cell", "column", "ref", "new", "source"]
+
+
+def host_description() -> str:
+    """This CPU as the spread record names it: model name, and the vector extensions that pick kernels.
+
+    >>> isinstance(host_description(), str) and len(host_description()) > 0
+    True
+    """
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    isa = [name for name, flag in (("AVX-512", "avx512f"), ("AVX512-BF16", "avx512_bf16"), ("AVX512-VNNI", "avx512_vnni"),
+                                   ("AVX2", "avx2"), ("AMX", "amx_tile")) if flag in flags]
+    return f"{model} ({', '.join(isa) or 'no AVX2'})"
+
+
+def record_spread(reference_dir: str | Path, runs: Mapping[str, str | Path], kinds: Mapping[str, Tolerance],
+                  out: str | Path, against: str, host: str | None = None, date: str | None = None):
+    """Write one host's measured deviations (every differing number) to the CSV ``out``; returns the rows.
+
+    ``runs`` maps a kernel path label (``native``, ``ATEN_CPU_CAPABILITY=default``, ...) to a directory of
+    the notebooks executed on that path; ``against`` says what ``reference_dir`` holds (e.g. the commit of
+    the references). Numbers no tolerance covers and changes of structure are kept too: they are what a
+    reference cannot hold on another host.
+    """
+    import datetime
+
+    import pandas as pd
+    import torch
+
+    frames = []
+    for path, directory in runs.items():
+        df = deviation_table(reference_dir, [directory], kinds)
+        df = df[df["kind"] != IGNORE]
+        frames.append(df.assign(path=path))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SPREAD_COLUMNS)
+    df = df.assign(host=host or host_description(), date=date or datetime.date.today().isoformat(),
+                   torch=torch.__version__.split("+")[0], against=against, source="make spread")
+    df = df[SPREAD_COLUMNS]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    return df
+
+
+def load_spread(directory: str | Path):
+    """Every recorded deviation of every host (the CSVs of ``directory``), as one DataFrame of :data:`SPREAD_COLUMNS`."""
+    import pandas as pd
+
+    files = sorted(Path(directory).glob("*.csv"))
+    if not files:
+        return pd.DataFrame(columns=SPREAD_COLUMNS)
+    frames = []
+    for f in files:
+        df = pd.read_csv(f, dtype=str, keep_default_na=False)
+        missing = set(SPREAD_COLUMNS) - set(df.columns)
+        if missing:
+            raise ValueError(f"{f}: a spread record needs the columns {', '.join(SPREAD_COLUMNS)}; "
+                             f"missing {', '.join(sorted(missing))}")
+        frames.append(df[SPREAD_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def tolerance_check(spread_rows, kinds: Mapping[str, Tolerance]):
+    """Each recorded deviation beside the tolerance of its column's kind *today*: does the tolerance allow it?
+
+    One row per recorded deviation whose column has a tolerance kind (kind,
+    allowed, abs_diff, ratio, ...); a tolerance derived from every host seen
+    allows every one of them.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame([dict(host="h", date="d", torch="t", path="native", against="a", notebook="08_x", cell="1",
+    ...                           column="loss_increase_mean", ref="0.014", new="-0.055", source="s")])
+    >>> kinds = {"landscape": Tolerance("landscape", ("loss_increase_*",), ratio=19.0),
+    ...          "increase": Tolerance("increase", ("loss_increase_*",), atol=0.1)}
+    >>> tolerance_check(rows, {"landscape": kinds["landscape"]})[["kind", "allowed"]].values.tolist()
+    [['landscape', False]]
+    >>> tolerance_check(rows, {"increase": kinds["increase"]})[["kind", "allowed"]].values.tolist()
+    [['increase', True]]
+    """
+    import pandas as pd
+
+    out = []
+    for row in spread_rows.to_dict("records"):
+        tol = column_kind(row["column"], kinds) if row["column"] != "text" else None
+        if tol is None or tol.kind == IGNORE:
+            continue
+        try:
+            x, y = _as_float(row["ref"]), _as_float(row["new"])
+        except ValueError:
+            continue  # a change of words, not of a number: the exact comparison reports it
+        ratio = max(y / x, x / y) if x * y > 0 else math.inf
+        out.append({**row, "kind": tol.kind, "tolerance": tol.describe(), "abs_diff": abs(y - x), "ratio": ratio,
+                    "allowed": tol.allows(x, y)})
+    return pd.DataFrame(out, columns=[*SPREAD_COLUMNS, "kind", "tolerance", "abs_diff", "ratio", "allowed"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sslsv.reference TOLERANCES REF_DIR OTHER_DIR...``: print the spread table, then each kind's maximum."""
+    """``python -m sslsv.reference TOLERANCES REF_DIR OTHER_DIR...``: print the spread table, then each kind's maximum.
+
+    With ``--record FILE`` (and ``--paths`` naming each OTHER_DIR's kernel path, ``--against`` naming the
+    references), this host's deviations are also written to ``FILE``; ``--record-dir DIR`` then prints, for
+    every kind, the largest deviation over every host recorded in ``DIR`` beside today's tolerance, and
+    the deviations a tolerance does not allow.
+    """
     import argparse
+
+    import pandas as pd
 
     parser = argparse.ArgumentParser(prog="python -m sslsv.reference", description=main.__doc__)
     parser.add_argument("tolerances", help="the tolerance file (tests/notebooks/tolerances.toml)")
     parser.add_argument("reference", help="a directory of executed notebooks")
     parser.add_argument("others", nargs="+", help="directories of the same notebooks executed elsewhere")
+    parser.add_argument("--record", help="write this host's deviations to this CSV, or into this directory "
+                        "as <date>_<host>.csv")
+    parser.add_argument("--paths", nargs="+", help="the kernel path of each OTHER directory, in order")
+    parser.add_argument("--against", default="the committed references", help="what REF_DIR holds")
+    parser.add_argument("--record-dir", help="the directory of every host's spread record, to summarise")
     args = parser.parse_args(argv)
     kinds = load_tolerances(args.tolerances)
     table = spread(args.reference, args.others, kinds)
-    with __import__("pandas").option_context("display.width", 200, "display.max_colwidth", 70):
+    with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         print(table.to_string(index=False))
         print()
         if len(table):
@@ -377,6 +514,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tol = kinds.get(kind)
                 print(f"{kind}: largest deviation {row['max_abs_diff']:.4g} (relative {row['max_rel_diff']:.3g}, "
                       f"ratio {row['max_ratio']:.3g}); tolerance {tol.describe() if tol else 'exact (0)'}")
+        if args.record:
+            paths = args.paths or [Path(o).name for o in args.others]
+            if len(paths) != len(args.others):
+                parser.error(f"--paths names {len(paths)} kernel paths for {len(args.others)} directories")
+            out = Path(args.record)
+            if out.is_dir():  # one file per host and day in the record directory
+                import datetime
+
+                slug = re.sub(r"[^a-z0-9]+", "-", host_description().lower()).strip("-")
+                out = out / f"{datetime.date.today().isoformat()}_{slug}.csv"
+            rows = record_spread(args.reference, dict(zip(paths, args.others)), kinds, out, args.against)
+            print(f"\nrecorded {len(rows)} deviations of {host_description()} in {out}")
+        if args.record_dir:
+            checked = tolerance_check(load_spread(args.record_dir), kinds)
+            print(f"\nevery host recorded in {args.record_dir}: the largest deviation per kind and column")
+            if len(checked):
+                summary = (checked.groupby(["kind", "column"])
+                           .agg(hosts=("host", "nunique"), max_abs_diff=("abs_diff", "max"), max_ratio=("ratio", "max"),
+                                tolerance=("tolerance", "first"), all_allowed=("allowed", "all")).reset_index())
+                print(summary.to_string(index=False))
+                refused = checked[~checked["allowed"]]
+                if len(refused):
+                    print(f"\n{len(refused)} recorded deviation(s) that today's tolerances refuse:")
+                    print(refused[["host", "path", "notebook", "column", "ref", "new", "kind", "tolerance"]]
+                          .to_string(index=False))
     return 0
 
 
