@@ -147,6 +147,31 @@ def test_hessian_top_eigenvalue_of_a_quadratic():
     assert all(p.requires_grad for p in model.parameters())
 
 
+def test_loss_increase_at_a_radius_is_exact_on_a_quadratic_at_its_minimum():
+    """What chapter 08's smoke reference cannot hold (the sign and value of a loss increase near zero), held here:
+    at the least-squares minimum of a linear model, L(theta +/- r d) - L(theta) = r^2/2 d'Hd exactly, for both
+    signs, along each filter-normalised direction d (the bias is left at zero, as in Li et al.)."""
+    rng = np.random.default_rng(1)
+    n, dim = 50, 4
+    x = rng.standard_normal((n, dim))
+    y = x @ rng.standard_normal(dim) + 0.3 * rng.standard_normal(n)
+    model = LinearMSE(dim).double()
+    a = np.hstack([x, np.ones((n, 1))])
+    solution = np.linalg.lstsq(a, y, rcond=None)[0]
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.from_numpy(solution[:dim]).view(1, dim))
+        model.linear.bias.fill_(float(solution[dim]))
+    batches = [(torch.from_numpy(x), torch.from_numpy(y))]
+    radius, seeds = 0.1, (0, 1, 2)
+    table = sharpness_at_radius(model, batches, radius=radius, seeds=seeds)
+    hessian = 2.0 * x.T @ x / n  # of the weights; the direction's bias part is zero
+    for s in seeds:
+        d = random_direction(landscape_parameters(model), s)["linear.weight"].double().numpy().ravel()
+        expected = 0.5 * radius ** 2 * d @ hessian @ d
+        got = table[table["seed"] == s]["loss_increase"].to_numpy()
+        assert expected > 0 and got == pytest.approx([expected, expected], rel=1e-6)
+
+
 def test_hessian_respects_parameter_subset():
     torch.manual_seed(0)
     model = LinearMSE(3).double()
