@@ -40,10 +40,12 @@ from ..artifacts import (ArtifactError, Run, atomic_torch_save, atomic_write_byt
 from ..config import ConfigError, SVConfig, from_dict, to_dict, validate
 from ..data import load_sv_corpus
 from ..data.fingerprint import sv_fingerprint, upstream_fingerprint
-from ..data.audio import check_audio_files
+from ..data.audio import probe_audio_files
+from ..errors import warn_data
 from ..data.batching import CropSampler
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
+from ..upstreams import check_upstream
 from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
@@ -154,9 +156,18 @@ def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
-    """Check every training and test file before any compute; report all problems at once, in one pass."""
+    """Check every training and test file before any compute; report all problems at once, in one pass.
+
+    A training crop longer than every training file is a :class:`~sslsv.errors.DataWarning` naming the
+    longest file's length: each crop would repeat its file to fill the crop.
+    """
     paths = [u.path for u in corpus.train] + [corpus.path(k) for k in corpus.test_keys]
-    check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
+    infos = probe_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
+    longest = max((i.seconds for i in infos[:len(corpus.train)]), default=0.0)
+    if corpus.train and cfg.train.crop_seconds > longest:
+        warn_data(f"train.crop_seconds={cfg.train.crop_seconds:g} is longer than every training file (the longest "
+                  f"is {longest:.2f} s): each crop repeats its file to fill {cfg.train.crop_seconds:g} s; set "
+                  f"train.crop_seconds to at most {longest:.2f}")
 
 
 def labelled_speakers(corpus: SVCorpus, cfg: SVConfig) -> list[str]:
@@ -227,6 +238,8 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
 
 def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool) -> SVResult:
     t0 = time.perf_counter()
+    if cfg.frontend.kind == "ssl":  # a broken or NaN-holding upstream: one line, before the run directory exists
+        check_upstream(cfg.frontend.upstream, "frontend.upstream")
     corpus = load_sv_corpus(cfg.corpus, progress=progress, check_files=False)
     validate_corpus(corpus, cfg)  # every problem at once, before the run directory exists
     n_labelled = len(labelled_speakers(corpus, cfg))
