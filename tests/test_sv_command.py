@@ -213,3 +213,11 @@ def test_a_crop_longer_than_every_training_file_warns_with_the_longest(artifacts
     err = capsys.readouterr().err
     assert re.search(r"sslsv: warning: train.crop_seconds=10 is longer than every training file \(the longest is "
                      r"2\.\d\d s\)", err), err
+
+
+def test_sv_prints_asnorm_beside_raw_cosine(artifacts, capsys):
+    assert main(["sv", "--profile", "smoke", "--frontend", "fbank", *FAST, "--set", "eval.asnorm_top_n=5"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[1].split()
+    assert header == ["seed", "eer_percent", "min_dcf_0.01", "min_dcf_0.05", "asnorm_eer_percent",
+                      "asnorm_min_dcf_0.01", "asnorm_min_dcf_0.05"]

@@ -135,6 +135,11 @@ class EvalConfig:
     bootstrap: int = 1000  # bootstrap resamples of the trial list
     ci_level: float = 0.95
     max_eval_seconds: float = 20.0  # longer test utterances are cut (memory)
+    # adaptive s-norm (AS-norm) beside raw cosine: each side of a trial is normalised by the mean and sd of
+    # its top-N cosine scores against a cohort of training speakers (one mean embedding per speaker, of the
+    # first asnorm_utterances_per_speaker utterances); 0 = raw cosine only. WeSpeaker uses N = 300.
+    asnorm_top_n: int = 0
+    asnorm_utterances_per_speaker: int = 4
 
 
 @dataclass(frozen=True)
@@ -388,7 +393,11 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
 # earlier run (and every run name printed in the references) valid; any other value counts as usual.
 # Only a value that truly reproduces the old behaviour may be listed here: tests/test_config.py checks
 # that each listed key exists and that its neutral value is accepted.
-HASH_NEUTRAL: dict[str, Any] = {}
+HASH_NEUTRAL: dict[str, Any] = {
+    # issue 25: AS-norm off scores as before; the cohort size only matters when it is on
+    "eval.asnorm_top_n": 0,
+    "eval.asnorm_utterances_per_speaker": 4,
+}
 
 
 def _without_neutral_keys(data: Any) -> Any:

@@ -9,7 +9,8 @@ run directory (``sv-<hash>``) follows a fixed layout::
     checkpoint.pt      resumable training state (model, optimizer, step, RNG)
     speaker_model.pt   final weights with their config inside
     embeddings.npz     test embeddings (keys, matrix)
-    scores.tsv         label, score, enroll, test for every trial
+    scores.tsv         label, score, enroll, test for every trial (and asnorm_score with eval.asnorm_top_n)
+    cohort.npz         with eval.asnorm_top_n: the AS-norm cohort, one mean embedding per training speaker
     history.json       per-step loss, accuracy, learning rate
     metrics.json       EER, minDCF, confidence intervals, timings
     MANIFEST.json      size and SHA-256 of every file above, and the fingerprint of the inputs
@@ -50,7 +51,7 @@ from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
-from .scoring import cosine_scores
+from .scoring import as_norm_scores, cosine_scores, speaker_cohort
 
 FRONTENDS = ("fbank", "ssl")
 
@@ -181,6 +182,20 @@ def labelled_speakers(corpus: SVCorpus, cfg: SVConfig) -> list[str]:
     return speakers[:n] if n else speakers
 
 
+def cohort_utterances(corpus: SVCorpus, cfg: SVConfig) -> tuple[list[Path], list[str]]:
+    """The AS-norm cohort's audio: the first ``eval.asnorm_utterances_per_speaker`` utterances (by key) of each
+    labelled training speaker, and their speakers (disjoint from the trial list's speakers by construction)."""
+    per = cfg.eval.asnorm_utterances_per_speaker
+    chosen: dict[str, list] = {}
+    for u in sorted(corpus.train, key=lambda u: u.key):
+        chosen.setdefault(u.speaker, [])
+        if len(chosen[u.speaker]) < per:
+            chosen[u.speaker].append(u)
+    speakers = labelled_speakers(corpus, cfg)
+    utts = [u for s in speakers for u in chosen.get(s, [])]
+    return [u.path for u in utts], [u.speaker for u in utts]
+
+
 def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, FitResult]:
     """Train with AAM-softmax on random crops, resuming from the run's checkpoint.
 
@@ -272,6 +287,25 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
     labels = np.array([t.label for t in corpus.trials])
     table = pd.DataFrame({"label": labels, "score": scores, "enroll": [t.enroll for t in corpus.trials],
                           "test": [t.test for t in corpus.trials]})
+    asnorm_metrics: dict[str, Any] = {}
+    if cfg.eval.asnorm_top_n:
+        t2 = time.perf_counter()
+        cohort_paths, cohort_speakers = cohort_utterances(corpus, cfg)
+        cohort_embeddings = extract_embeddings(speaker_model, cohort_paths, cfg.corpus.sample_rate,
+                                               cfg.eval.max_eval_seconds, device, progress, states=states)
+        cohort = speaker_cohort(cohort_embeddings, cohort_speakers)
+        buf = io.BytesIO()
+        np.savez(buf, speakers=np.array(sorted(set(cohort_speakers))), embeddings=cohort)
+        atomic_write_bytes(run.file("cohort.npz"), buf.getvalue())
+        table["asnorm_score"] = as_norm_scores(embeddings, index, corpus.trials, cohort, cfg.eval.asnorm_top_n)
+        normed = verification_metrics(table["asnorm_score"].to_numpy(), labels, p_targets=cfg.eval.p_targets,
+                                      bootstrap=cfg.eval.bootstrap, level=cfg.eval.ci_level, seed=cfg.train.seed)
+        asnorm_metrics = {f"asnorm_{k}": v for k, v in normed.items() if k.startswith(("eer", "min_dcf"))}
+        asnorm_metrics.update({"asnorm_top_n": min(cfg.eval.asnorm_top_n, len(cohort)),
+                               "asnorm_cohort_speakers": len(cohort),
+                               "asnorm_seconds": round(time.perf_counter() - t2, 2)})
+        run.log(f"AS-norm: cohort of {len(cohort)} training speakers ({len(cohort_paths)} utterances), "
+                f"top {asnorm_metrics['asnorm_top_n']}")
     atomic_write_text(run.file("scores.tsv"), table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics = verification_metrics(scores, labels, p_targets=cfg.eval.p_targets, bootstrap=cfg.eval.bootstrap,
                                    level=cfg.eval.ci_level, seed=cfg.train.seed)
@@ -284,6 +318,7 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
         "utterances_per_second": round(len(keys) / max(t_embed, 1e-9), 1),
         "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else None,
         "final_train_accuracy": float(np.mean([h["accuracy"] for h in history[-20:]])) if history else None,
+        **asnorm_metrics,
     })
     run.log("metrics: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}))
     run.finish(metrics, inputs=inputs)
