@@ -125,6 +125,10 @@ class SVTrainConfig(OptimConfig):
     aam_scale: float = 30.0
     seed: int = 0
     labelled_speakers: int = 0  # train on the first N training speakers (sorted ids) only; 0 = all of them
+    # on-the-fly augmentation (sslsv.data.augment), as the VoxCeleb recipes: "" = off
+    musan_root: str = ""  # MUSAN layout: noise/, music/, speech/ (additive noise, music, babble)
+    rir_root: str = ""  # room impulse responses (.wav/.flac, e.g. RIRS_NOISES/simulated_rirs): reverberation
+    augment_probability: float = 0.6  # chance that a crop is augmented (one available kind, uniformly)
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,10 @@ HASH_NEUTRAL: dict[str, Any] = {
     # issue 25: AS-norm off scores as before; the cohort size only matters when it is on
     "eval.asnorm_top_n": 0,
     "eval.asnorm_utterances_per_speaker": 4,
+    # issue 25: no augmentation directories trains on clean crops, as before; the probability then has no effect
+    "train.musan_root": "",
+    "train.rir_root": "",
+    "train.augment_probability": 0.6,
 }
 
 

@@ -170,6 +170,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         # AS-norm beside raw cosine, as the WeSpeaker / SpeechBrain / WavLM results report it (top 300 of a
         # cohort of Vox1-dev speakers, one mean embedding of 4 utterances each)
         "eval.asnorm_top_n": 300,
+        # additive noise (MUSAN) and reverberation (simulated RIRs) on 60 % of the crops, as WeSpeaker
+        "train.musan_root": "data/musan",
+        "train.rir_root": "data/RIRS_NOISES/simulated_rirs",
         "device": "auto",
         # pre-training: the published HuBERT Base recipe (iteration 1: 100 MFCC clusters, 0.08 x 10 masks)
         "pretrain.backbone": "hubert",

@@ -40,9 +40,10 @@ from ..artifacts import (ArtifactError, Run, atomic_torch_save, atomic_write_byt
                          atomic_write_text, torch_load)
 from ..config import ConfigError, SVConfig, from_dict, to_dict, validate
 from ..data import load_sv_corpus
-from ..data.fingerprint import sv_fingerprint, upstream_fingerprint
+from ..data.fingerprint import directory_fingerprint, sv_fingerprint, upstream_fingerprint
 from ..data.audio import probe_audio_files
 from ..errors import warn_data
+from ..data.augment import build_augmenter
 from ..data.batching import CropSampler
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
@@ -79,6 +80,10 @@ def check_sv_config(cfg: SVConfig) -> None:
     f = cfg.frontend
     if f.kind not in FRONTENDS:
         raise ConfigError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
+    if f.cache_features and (cfg.train.musan_root or cfg.train.rir_root):
+        raise ConfigError("frontend.cache_features trains on stored hidden states of clean audio, so train.musan_root "
+                          "/ train.rir_root augmentation could not be applied: set frontend.cache_features=false, "
+                          "or train.musan_root=\"\" and train.rir_root=\"\"")
     if f.cache_features and (f.kind != "ssl" or f.finetune):
         raise ConfigError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
                          f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
@@ -95,6 +100,12 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
         front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
     return SpeakerModel(front, cfg.ecapa)
+
+
+def augmenter(cfg: SVConfig):
+    """The crops' :class:`~sslsv.data.augment.Augmenter` (``None`` without augmentation directories)."""
+    t = cfg.train
+    return build_augmenter(t.musan_root, t.rir_root, t.augment_probability, cfg.corpus.sample_rate)
 
 
 def sv_run(cfg: SVConfig) -> Run:
@@ -149,6 +160,9 @@ def load_result(run: Run) -> SVResult:
 def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
     """The fingerprint of what an SV run reads: its corpus and, for a saved upstream, its weights."""
     inputs: dict[str, Any] = {"corpus": sv_fingerprint(cfg.corpus, progress)}
+    for key, root in (("musan", cfg.train.musan_root), ("rir", cfg.train.rir_root)):
+        if root and Path(root).is_dir():  # augmentation audio by name, size and time, like the corpus
+            inputs[key] = directory_fingerprint(root)
     if cfg.frontend.kind == "ssl" and not cfg.frontend.upstream.startswith("init:"):
         path = Path(resolve_upstream_reference(cfg.frontend.upstream))
         if path.is_dir():
@@ -213,7 +227,7 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
                                          cfg.corpus.sample_rate, progress)
         run.log(f"cached upstream features of {len(paths)} utterances ({sampler.nbytes / 2**20:.0f} MiB)")
     else:
-        sampler = CropSampler(paths, labels, crop_samples)
+        sampler = CropSampler(paths, labels, crop_samples, augment=augmenter(cfg))
     head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, len(speakers), cfg.train.aam_margin, cfg.train.aam_scale)
     model = SVTrainingModel(speaker_model, head)
     device = resolve_device(cfg.device)
@@ -255,6 +269,7 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
     t0 = time.perf_counter()
     if cfg.frontend.kind == "ssl":  # a broken or NaN-holding upstream: one line, before the run directory exists
         check_upstream(cfg.frontend.upstream, "frontend.upstream")
+    augmenter(cfg)  # a missing or empty augmentation directory: one line naming the key, before the run exists
     corpus = load_sv_corpus(cfg.corpus, progress=progress, check_files=False)
     validate_corpus(corpus, cfg)  # every problem at once, before the run directory exists
     n_labelled = len(labelled_speakers(corpus, cfg))

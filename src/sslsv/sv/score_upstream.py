@@ -96,15 +96,17 @@ def check_sv_data(cfg: SVConfig) -> None:
 
 
 def preflight(configs: Sequence[SVConfig], progress: bool = True) -> None:
-    """Every check before any run directory: configuration, data root, trial list and corpus, upstream."""
+    """Every check before any run directory: configuration, data root, trial list and corpus, augmentation
+    directories, upstream."""
     from ..data import load_sv_corpus
     from ..upstreams import check_upstream
-    from .pipeline import check_sv_config
+    from .pipeline import augmenter, check_sv_config
 
     for cfg in configs:
         check_sv_config(cfg)
     cfg = configs[0]
     check_sv_data(cfg)
+    augmenter(cfg)  # the MUSAN / RIR directories, when set
     if cfg.frontend.kind == "ssl":
         check_upstream(cfg.frontend.upstream, "--upstream (frontend.upstream)")
     load_sv_corpus(cfg.corpus, progress=progress, check_files=False)  # the trial list is read and checked here
