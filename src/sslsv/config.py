@@ -129,6 +129,9 @@ class SVTrainConfig(OptimConfig):
     musan_root: str = ""  # MUSAN layout: noise/, music/, speech/ (additive noise, music, babble)
     rir_root: str = ""  # room impulse responses (.wav/.flac, e.g. RIRS_NOISES/simulated_rirs): reverberation
     augment_probability: float = 0.6  # chance that a crop is augmented (one available kind, uniformly)
+    # crops read by this many DataLoader worker processes (sslsv.data.loader), the same batches bit for bit;
+    # -1 = auto: up to 8 on CUDA (with pinned memory), none on a CPU (workers compete with the model there)
+    loader_workers: int = -1
 
 
 @dataclass(frozen=True)
@@ -405,6 +408,8 @@ HASH_NEUTRAL: dict[str, Any] = {
     "train.musan_root": "",
     "train.rir_root": "",
     "train.augment_probability": 0.6,
+    # issue 25: auto reads in the training process on a CPU, as every earlier run did (same batches either way)
+    "train.loader_workers": -1,
 }
 
 

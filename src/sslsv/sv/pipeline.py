@@ -45,6 +45,7 @@ from ..data.audio import probe_audio_files
 from ..errors import warn_data
 from ..data.augment import build_augmenter
 from ..data.batching import CropSampler
+from ..data.loader import loader_workers, prefetching
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..upstreams import check_upstream
@@ -237,17 +238,26 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
     def batch_fn(step: int, rank: int, world: int):
         return step, sampler.batch(step_rng(cfg.train.seed, step, rank), cfg.train.batch_size)
 
+    workers = loader_workers(cfg.train.loader_workers, device) if isinstance(sampler, CropSampler) else 0
+    batches = prefetching(batch_fn, cfg.train.steps, workers, pin_memory=device.type == "cuda")
+    if workers:
+        run.log(f"crops read by {workers} DataLoader worker processes (pinned memory: {device.type == 'cuda'})")
+
     def loss_fn(m: torch.nn.Module, batch):
         step, (wave, labels) = batch
         if isinstance(front, SSLFrontend) and cfg.frontend.finetune:
             front.upstream_frozen = step < cfg.frontend.freeze_steps  # frozen warm-up
             front.train()
-        loss, acc = m(wave.to(device), labels.to(device))
+        loss, acc = m(wave.to(device, non_blocking=True), labels.to(device, non_blocking=True))
         return loss, {"accuracy": acc, "n": len(labels)}
 
-    result = fit(model, batch_fn, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
-                 param_groups=param_groups(model, cfg), device=device, desc="SV training", progress=progress,
-                 log=run.log)
+    try:
+        result = fit(model, batches, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
+                     param_groups=param_groups(model, cfg), device=device, desc="SV training", progress=progress,
+                     log=run.log)
+    finally:
+        if batches is not batch_fn:
+            batches.close()
     if isinstance(front, SSLFrontend):
         front.upstream_frozen = not cfg.frontend.finetune
     return speaker_model, result
