@@ -221,3 +221,24 @@ def test_sv_prints_asnorm_beside_raw_cosine(artifacts, capsys):
     header = out.splitlines()[1].split()
     assert header == ["seed", "eer_percent", "min_dcf_0.01", "min_dcf_0.05", "asnorm_eer_percent",
                       "asnorm_min_dcf_0.01", "asnorm_min_dcf_0.05"]
+
+
+def test_pretraining_crops_longer_than_the_pool_and_a_batch_larger_than_it_warn(tmp_path, monkeypatch, capsys):
+    """The smoke pool's files last 1.5-2.5 s: 10 s crops are mostly padding; 40 utterances cannot fill 500."""
+    from sslsv import cli
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr("sslsv.pretrain.train.pretrain", stop)
+    with pytest.raises(Stop):  # the stand-in stops the command once the warnings are out, before pre-training
+        cli.main(["pretrain", "--profile", "smoke", "--set", "pretrain.crop_seconds=10", "--set",
+                  "optim.batch_size=500", "--no-progress", "--debug"])
+    err = capsys.readouterr().err
+    assert re.search(r"sslsv: warning: pretrain.crop_seconds=10 is longer than every file of the pool \(the longest "
+                     r"is \d\.\d\d s\): \d+ % of the average crop is zero padding", err), err
+    assert re.search(r"sslsv: warning: optim.batch_size=500 is larger than the pool's \d+ utterances", err), err

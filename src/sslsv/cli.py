@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -264,11 +265,25 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from .pretrain.train import pretrain
     from .training import distributed_info
 
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process says it
+        _warn_pool(cfg, progress=not args.no_progress)
     run = pretrain(cfg, progress=not args.no_progress)
     if distributed_info()[0] == 0:
         print(run.path)
         print(json.dumps(run.metrics(), indent=2, sort_keys=True))
     return 0
+
+
+def _warn_pool(cfg: PretrainExperimentConfig, progress: bool) -> None:
+    """Crops longer than every pool file, a batch larger than the pool: a warning each, before pre-training.
+
+    Said by the command only (the studies' data-scale conditions use tiny pools on purpose)."""
+    from .data.corpus import pool_problems
+    from .errors import warn_data
+    from .pretrain.data import load_pool
+
+    for message in pool_problems(load_pool(cfg, progress=progress), cfg.pretrain.crop_seconds, cfg.optim.batch_size):
+        warn_data(message)
 
 
 def user_error(e: BaseException) -> str | None:
