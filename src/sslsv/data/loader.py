@@ -95,7 +95,10 @@ class _Prefetched:
             it._shutdown_workers()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the workers end with their parent anyway
+            pass
 
 
 def prefetching(batch_fn: BatchFn, steps: int, workers: int = 0, pin_memory: bool = False,

@@ -16,6 +16,12 @@ run directory (``sv-<hash>``) follows a fixed layout::
     MANIFEST.json      size and SHA-256 of every file above, and the fingerprint of the inputs
     DONE               written last: the run is complete and will be reused
 
+Training crops are read from disk (on a GPU by DataLoader worker processes,
+:mod:`sslsv.data.loader`) and, with ``train.musan_root`` / ``train.rir_root``,
+augmented on the fly (:mod:`sslsv.data.augment`); with ``eval.asnorm_top_n``
+the trials are also scored with AS-norm against a cohort of the training
+speakers (``asnorm_*`` metrics).
+
 Stages restart where they stopped: a complete run is loaded when its files
 match its manifest and its corpus (and upstream) the recorded fingerprint;
 otherwise it is moved aside and computed again. An interrupted training

@@ -189,9 +189,9 @@ def format_report(score: UpstreamScore, digits: int = 2) -> str:
         lines.append("over seeds: " + ", ".join(f"{m} {t[m].mean():.{digits + 1}f} ± {t[m].std():.{digits + 1}f}"
                                                 for m in cols))
     if len(score.layer_weights):
-        w = score.layer_weights.set_index("seed")
+        w = score.layer_weights
         lines.append("layer weights (softmax of the featurizer; layer 0 = the embedding layer):")
-        lines.append(w.round(3).to_string())
-        lines.append(f"heaviest layer: {int(w.mean().to_numpy().argmax())}")
+        lines.append(w.round(3).to_string(index=False))
+        lines.append(f"heaviest layer: {int(w.drop(columns='seed').mean().to_numpy().argmax())}")
     lines += [f"run: {r.run.path}" for r in score.results]
     return "\n".join(lines)
