@@ -50,28 +50,38 @@ class Measured:
 
 
 def _time_steps(step: Callable[[], Any], steps: int, device) -> tuple[float, float]:
+    """Median seconds of ``steps`` steps after 2 warm-up ones, and the peak GPU memory in GiB (0 on a CPU, where
+    the tests run the same code at a tiny scale)."""
     import torch
 
-    torch.cuda.reset_peak_memory_stats(device)
+    cuda = torch.device(device).type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
     for _ in range(2):  # warm-up: allocations, kernel choice
         step()
-    torch.cuda.synchronize(device)
+    sync()
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
-        torch.cuda.synchronize(device)
+        sync()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), torch.cuda.max_memory_allocated(device) / 2**30
+    return statistics.median(times), (torch.cuda.max_memory_allocated(device) / 2**30 if cuda else 0.0)
 
 
 def _train_step(model, loss_of, device) -> Callable[[], None]:
     import torch
 
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    cuda = torch.device(device).type == "cuda"
 
     def step():
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        with torch.autocast(device_type="cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda):
             loss = loss_of()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -97,7 +107,8 @@ def measure_pretrain(size: str, batch: int, crop_seconds: float, steps: int, dev
                   "mask": torch.from_numpy(compute_mask((batch, frames), 0.08, 10, np.random.default_rng(0))).to(device)}
     s, peak = _time_steps(_train_step(model, lambda: model(batch_dict)[0], device), steps, device)
     del model
-    torch.cuda.empty_cache()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return Measured(f"pre-training HuBERT {size}, {batch} x {crop_seconds:g} s", "pretrain", size, batch,
                     crop_seconds, s, peak)
 
@@ -123,18 +134,20 @@ def measure_sv(what: str, batch: int, crop_seconds: float, steps: int, device) -
     labels = torch.randint(0, 1211, (batch,), device=device)
     s, peak = _time_steps(_train_step(model, lambda: model(wave, labels)[0], device), steps, device)
     del model
-    torch.cuda.empty_cache()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return Measured(f"SV ECAPA C=512 on {what}, {batch} x {crop_seconds:g} s", "sv", what, batch, crop_seconds, s, peak)
 
 
-def loader_rates(n_files: int, batch: int, crop_seconds: float, workers: list[int], batches: int) -> dict[int, float]:
+def loader_rates(n_files: int, batch: int, crop_seconds: float, workers: list[int], batches: int,
+                 root: Path = REPO / ".cache" / "bench-gpu") -> dict[int, float]:
     """Crops per second of the SV loader with each number of workers (the first batch, start-up, not timed)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_loader import crops_per_second, evict, write_corpus
 
     from sslsv.data.batching import CropSampler
 
-    paths = write_corpus(REPO / ".cache" / "bench-gpu", n_files)
+    paths = write_corpus(root, n_files)
     sampler = CropSampler(paths, [0] * len(paths), int(crop_seconds * SR))
     rates = {}
     for i, w in enumerate(workers):

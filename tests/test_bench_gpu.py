@@ -70,3 +70,18 @@ def test_the_gpu_profile_is_priced_by_the_plan(tmp_path, monkeypatch):
     bench = load_bench()
     hours, runs = bench.plan_hours("gpu", fake_measurements(bench), chapters=["01_baseline"])
     assert runs == 3 and hours == pytest.approx(3 * 20_000 * 0.05 / 3600, rel=1e-3)
+
+
+def test_its_measurements_run_on_a_cpu_at_a_tiny_scale(tmp_path):
+    """The GPU path's model building, steps and loader, on the CPU (no CUDA call is made there)."""
+    import torch
+
+    bench = load_bench()
+    cpu = torch.device("cpu")
+    pre = bench.measure_pretrain("micro", 2, 1.0, 1, cpu)
+    assert pre.kind == "pretrain" and pre.step_seconds > 0 and pre.peak_gib == 0.0
+    for what in ("fbank", "frozen:micro", "fine-tuned:micro"):
+        m = bench.measure_sv(what, 2, 0.5, 1, cpu)
+        assert m.what == what and m.step_seconds > 0
+    rates = bench.loader_rates(40, 4, 0.5, [0, 1], 2, root=tmp_path / "corpus")
+    assert set(rates) == {0, 1} and all(r > 0 for r in rates.values())
