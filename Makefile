@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench clean-book
+.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader clean-book
 
 env: $(VENV)/.installed
 
@@ -115,6 +115,15 @@ spread: env
 	  --paths native ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 \
 	  --against "the references of commit $$(git log -1 --format=%h -- tests/notebooks/*.ipynb)" \
 	  --record $(SPREAD_RECORD) --record-dir $(SPREAD_RECORD)
+
+# The device check on one GPU (under 8 min): step times, peak memory, loader throughput and the GPU-hours of
+# the paper and gpu plans; one line and exit 0 without CUDA.
+bench-gpu: env
+	$(PY) benchmarks/bench_gpu.py
+
+# Crops per second against DataLoader workers on a 20k-file VoxCeleb-layout corpus under .cache/ (a few min).
+bench-loader: env
+	nice -n 10 $(PY) benchmarks/bench_loader.py
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py

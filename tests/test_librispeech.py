@@ -149,3 +149,13 @@ def test_same_pool_without_librispeech_level(tiny_librispeech, tmp_path):
     flat = tmp_path / "flat"
     shutil.copytree(tiny_librispeech / "LibriSpeech", flat)
     assert [u.key for u in read_librispeech(flat).utterances] == KEYS
+
+
+def test_a_flac_cut_after_its_header_is_caught_when_the_pool_is_read(tiny_librispeech):
+    """Its STREAMINFO still gives the full length: only decoding its end shows it is cut (issue 25, item 5)."""
+    path = chapter_dir(tiny_librispeech) / "19-198-0001.flac"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(AudioError, match=re.escape(f"{path}: truncated or corrupt: its header says 0.500 s, but the "
+                                                   "end of the audio cannot be decoded")):
+        read_librispeech(tiny_librispeech)

@@ -42,9 +42,9 @@ def test_loads_alignments(tiny_voxceleb):
 
 
 def test_other_trial_file_and_blank_lines(tiny_voxceleb):
-    (tiny_voxceleb / "my_trials.txt").write_text("\n1 t1/s1/00001.wav t1/s2/00001.wav\n\n")
+    (tiny_voxceleb / "my_trials.txt").write_text("\n1 t1/s1/00001.wav t1/s2/00001.wav\n\n0 t1/s1/00001.wav t2/s1/00001.wav\n")
     corpus = read_voxceleb1(tiny_voxceleb, trials_file="my_trials.txt")
-    assert len(corpus.trials) == 1
+    assert len(corpus.trials) == 2
 
 
 def test_root_without_wav_states_layout(tmp_path):
@@ -137,3 +137,32 @@ def test_sample_rate_argument(tiny_voxceleb, tone_writer):
 def test_read_trials_standalone(tiny_voxceleb):
     trials = read_trials(tiny_voxceleb / "veri_test2.txt")
     assert np.array([t.label for t in trials]).sum() == 1
+
+
+# --- trial lists that would give a wrong number silently (issue 25, item 5) ---------------------
+
+
+@pytest.mark.parametrize("label", ["1", "0"])
+def test_a_trial_list_of_one_class_is_refused_when_read(tiny_voxceleb, label):
+    path = tiny_voxceleb / "veri_test2.txt"
+    path.write_text(f"{label} t1/s1/00001.wav t1/s2/00001.wav\n{label} t1/s1/00001.wav t2/s1/00001.wav\n")
+    kind = "target" if label == "1" else "non-target"
+    with pytest.raises(VoxCelebError, match=re.escape(f"{path}: all 2 trials are {kind} trials")):
+        read_voxceleb1(tiny_voxceleb, check_files=False)
+
+
+def test_repeated_trials_are_refused_with_their_count(tiny_voxceleb):
+    path = tiny_voxceleb / "veri_test2.txt"
+    original = path.read_text()
+    path.write_text(original * 200)
+    with pytest.raises(VoxCelebError, match=re.escape(f"{path}: 597 of 600 trials repeat an earlier (enroll, test) "
+                                                      "pair (line 4 repeats line 1")):
+        read_trials(path)
+
+
+def test_a_trial_of_a_file_with_itself_is_refused_naming_the_line(tiny_voxceleb):
+    path = tiny_voxceleb / "veri_test2.txt"
+    path.write_text(path.read_text() + "1 t2/s1/00001.wav t2/s1/00001.wav\n")
+    with pytest.raises(VoxCelebError, match=re.escape(f"{path}: 1 trial(s) compare a file with itself "
+                                                      "(line 4: t2/s1/00001.wav)")):
+        read_voxceleb1(tiny_voxceleb)

@@ -5,6 +5,8 @@ Examples::
     sslsv corpus --profile cpu                      # generate (or reuse) the synthetic corpus
     sslsv baseline --profile smoke --seeds 0 1      # fbank ECAPA-TDNN, one run per seed
     sslsv baseline --profile cpu --set train.steps=400 --set corpus.n_trials=3000
+    sslsv sv --profile paper --upstream /models/wavlm-base-plus --mode fine-tuned --set corpus.voxceleb_root=/data/vox1
+    sslsv sv --profile smoke --frontend fbank --seeds 0 1   # the baseline's runs, through the same command
     sslsv book --profile cpu                        # papermill-execute notebooks/ into book/
     sslsv pretrain --profile smoke --set pretrain.objective=unmasked
     torchrun --nproc_per_node 2 -m sslsv.cli pretrain --profile smoke   # DDP (gloo on CPU)
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -96,6 +99,25 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     print(result.summary.round(3).to_string(index=False))
     for r in result.results:
         print(r.run.path)
+    return 0
+
+
+def cmd_sv(args: argparse.Namespace) -> int:
+    """Handler of ``sslsv sv``: score one upstream (or fbank), one cached run per seed."""
+    from .sv.score_upstream import sv_command_config
+
+    sets = parse_sets(args.sets)
+    _seeds(args)
+    frontend = args.frontend or ("ssl" if args.upstream else None)
+    if frontend is None:
+        raise ConfigError("sslsv sv needs --upstream <run:NAME | directory | checkpoint name>, or --frontend fbank")
+    for seed in args.seeds:  # every key, value and choice checked before torch is imported
+        sv_command_config(args.profile, frontend, args.upstream or "", args.mode, seed, sets)
+    from .sv.score_upstream import format_report, score_upstream
+
+    score = score_upstream(args.profile, args.upstream or "", args.mode, frontend, args.seeds, sets,
+                           progress=not args.no_progress)
+    print(format_report(score))
     return 0
 
 
@@ -177,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.set_defaults(func=cmd_baseline)
 
+    p = sub.add_parser("sv", help="score one upstream (or fbank) for speaker verification, frozen or fine-tuned",
+                       description="Train the ECAPA-TDNN on the layer-weighted hidden states of an upstream (or on "
+                                   "fbank), score the trial list; prints EER and minDCF with their intervals, the "
+                                   "learned layer weights and the run directories. Cached and resumable per seed.")
+    p.add_argument("--upstream", default=None,
+                   help="run:<pre-training run name>, a save_pretrained directory (HuBERT, WavLM, wav2vec 2.0, "
+                        "w2v-BERT) or a checkpoint name")
+    p.add_argument("--mode", default="frozen", choices=("frozen", "fine-tuned"), help="upstream frozen or fine-tuned")
+    p.add_argument("--frontend", default=None, choices=("ssl", "fbank"),
+                   help="ssl (the default with --upstream) or fbank (the baseline: the runs of `sslsv baseline`)")
+    _common(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="SV seeds, one run each (default: 0)")
+    p.set_defaults(func=cmd_sv)
+
     p = sub.add_parser("study", help="a factor study (chapters 02-05) or all four with verdicts (summary)")
     p.add_argument("study", choices=STUDIES)
     _common(p)
@@ -222,14 +258,32 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     """Handler of ``sslsv pretrain``."""
     cfg = resolve(args.profile, parse_sets(args.sets), base=PretrainExperimentConfig())  # before torch is imported
+    if cfg.pretrain.init:  # a missing, incomplete or NaN-holding checkpoint: one line, before any run directory
+        from .upstreams import check_upstream
+
+        check_upstream(cfg.pretrain.init, "pretrain.init")
     from .pretrain.train import pretrain
     from .training import distributed_info
 
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process says it
+        _warn_pool(cfg, progress=not args.no_progress)
     run = pretrain(cfg, progress=not args.no_progress)
     if distributed_info()[0] == 0:
         print(run.path)
         print(json.dumps(run.metrics(), indent=2, sort_keys=True))
     return 0
+
+
+def _warn_pool(cfg: PretrainExperimentConfig, progress: bool) -> None:
+    """Crops longer than every pool file, a batch larger than the pool: a warning each, before pre-training.
+
+    Said by the command only (the studies' data-scale conditions use tiny pools on purpose)."""
+    from .data.corpus import pool_problems
+    from .errors import warn_data
+    from .pretrain.data import load_pool
+
+    for message in pool_problems(load_pool(cfg, progress=progress), cfg.pretrain.crop_seconds, cfg.optim.batch_size):
+        warn_data(message)
 
 
 def user_error(e: BaseException) -> str | None:
@@ -255,9 +309,30 @@ def user_error(e: BaseException) -> str | None:
     return str(e).strip() or type(e).__name__
 
 
+def _show_data_warnings() -> None:
+    """Print a :class:`~sslsv.errors.DataWarning` as one line, ``sslsv: warning: ...``; others as Python does."""
+    import warnings
+
+    from .errors import DataWarning
+
+    if getattr(warnings.showwarning, "_sslsv", False):
+        return
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataWarning):
+            print(f"sslsv: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._sslsv = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _show_data_warnings()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -125,6 +125,13 @@ class SVTrainConfig(OptimConfig):
     aam_scale: float = 30.0
     seed: int = 0
     labelled_speakers: int = 0  # train on the first N training speakers (sorted ids) only; 0 = all of them
+    # on-the-fly augmentation (sslsv.data.augment), as the VoxCeleb recipes: "" = off
+    musan_root: str = ""  # MUSAN layout: noise/, music/, speech/ (additive noise, music, babble)
+    rir_root: str = ""  # room impulse responses (.wav/.flac, e.g. RIRS_NOISES/simulated_rirs): reverberation
+    augment_probability: float = 0.6  # chance that a crop is augmented (one available kind, uniformly)
+    # crops read by this many DataLoader worker processes (sslsv.data.loader), the same batches bit for bit;
+    # -1 = auto: up to 8 on CUDA (with pinned memory), none on a CPU (workers compete with the model there)
+    loader_workers: int = -1
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,11 @@ class EvalConfig:
     bootstrap: int = 1000  # bootstrap resamples of the trial list
     ci_level: float = 0.95
     max_eval_seconds: float = 20.0  # longer test utterances are cut (memory)
+    # adaptive s-norm (AS-norm) beside raw cosine: each side of a trial is normalised by the mean and sd of
+    # its top-N cosine scores against a cohort of training speakers (one mean embedding per speaker, of the
+    # first asnorm_utterances_per_speaker utterances); 0 = raw cosine only. WeSpeaker uses N = 300.
+    asnorm_top_n: int = 0
+    asnorm_utterances_per_speaker: int = 4
 
 
 @dataclass(frozen=True)
@@ -388,7 +400,17 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
 # earlier run (and every run name printed in the references) valid; any other value counts as usual.
 # Only a value that truly reproduces the old behaviour may be listed here: tests/test_config.py checks
 # that each listed key exists and that its neutral value is accepted.
-HASH_NEUTRAL: dict[str, Any] = {}
+HASH_NEUTRAL: dict[str, Any] = {
+    # issue 25: AS-norm off scores as before; the cohort size only matters when it is on
+    "eval.asnorm_top_n": 0,
+    "eval.asnorm_utterances_per_speaker": 4,
+    # issue 25: no augmentation directories trains on clean crops, as before; the probability then has no effect
+    "train.musan_root": "",
+    "train.rir_root": "",
+    "train.augment_probability": 0.6,
+    # issue 25: auto reads in the training process on a CPU, as every earlier run did (same batches either way)
+    "train.loader_workers": -1,
+}
 
 
 def _without_neutral_keys(data: Any) -> Any:

@@ -152,6 +152,69 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.regime.sv_steps": (150, 300, 400),
         "study.regime.finetune_speakers": (4,),
     },
+    # The synthetic study at 10-100x the cpu scale, on one GPU: 10x the labelled speakers (1,000, VoxCeleb1-dev
+    # has 1,211), 50x the pool (50 h), the paper's ECAPA-TDNN (C=512) and batches, a small HuBERT upstream
+    # (6 x 256; Base with --set pretrain.size=base), fine-tuned as well as frozen SV. `sslsv plan --profile gpu`
+    # prices it; `make bench-gpu` measures the step times it rests on.
+    "gpu": {
+        "corpus.n_train_speakers": 1000,
+        "corpus.n_test_speakers": 100,
+        "corpus.sessions_per_speaker": 6,
+        "corpus.utterances_per_session": 4,
+        "corpus.min_seconds": 2.0,
+        "corpus.max_seconds": 5.0,
+        "corpus.n_trials": 30000,
+        "corpus.pretrain_hours": 50.0,
+        "corpus.pretrain_speakers": 2000,
+        "ecapa.channels": 512,
+        "ecapa.attention_channels": 128,
+        "ecapa.embedding_dim": 192,
+        "train.steps": 20000,
+        "train.batch_size": 128,
+        "train.lr": 1e-3,
+        "train.warmup_steps": 1000,
+        "train.checkpoint_every": 1000,
+        "train.crop_seconds": 3.0,
+        "eval.asnorm_top_n": 300,  # a cohort of the 1,000 training speakers
+        "device": "auto",
+        # pre-training: HuBERT iteration 1 on the pool, small preset, the published masks
+        "pretrain.backbone": "hubert",
+        "pretrain.size": "small",
+        "pretrain.n_clusters": 100,
+        "pretrain.crop_seconds": 4.0,
+        "pretrain.mask_prob": 0.08,
+        "pretrain.mask_length": 10,
+        "pretrain.kmeans_layer": 4,
+        "pretrain.kmeans_max_frames": 500_000,
+        "optim.steps": 50_000,
+        "optim.batch_size": 32,
+        "optim.lr": 5e-4,
+        "optim.warmup_steps": 4_000,
+        "optim.checkpoint_every": 2_500,
+        # the studies: fine-tuned and frozen upstreams on audio (states of 24,000 utterances x 7 layers would
+        # take ~60 GB), 3 SV seeds, 2 pre-training seeds for the deciding conditions
+        "study.sv.steps": 10_000,
+        "study.sv.warmup_steps": 500,
+        "study.sv.checkpoint_every": 1_000,
+        "study.cache_features": False,
+        "study.seeds": (0, 1, 2),
+        "study.pretrain_seeds": (0, 1),
+        "study.modes": ("frozen", "fine-tuned"),
+        "study.data_scale_hours": (2.5, 10.0, 25.0, 50.0),
+        "study.model_sizes": ("tiny", "small", "base"),
+        "study.attribution.n_trials": 100,
+        "study.attribution.steps": 64,
+        "study.attribution.max_seconds": 5.0,
+        "study.landscape.n_batches": 4,
+        "study.landscape.batch_size": 32,
+        "study.landscape.alphas": 21,
+        "study.landscape.grid": 11,
+        "study.landscape.hessian_iters": 20,
+        "study.regime.speakers": (50, 200, 1000),
+        "study.regime.budgets": (5_000, 20_000, 50_000),
+        "study.regime.seeds": (0, 1, 2),
+        "study.regime.sv_steps": (4_000, 8_000, 10_000),
+    },
     # The real-scale study: VoxCeleb1 + LibriSpeech on disk, GPU(s).
     "paper": {
         "corpus.source": "voxceleb1",
@@ -167,6 +230,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.warmup_steps": 2000,
         "train.checkpoint_every": 2000,
         "train.crop_seconds": 3.0,
+        # AS-norm beside raw cosine, as the WeSpeaker / SpeechBrain / WavLM results report it (top 300 of a
+        # cohort of Vox1-dev speakers, one mean embedding of 4 utterances each)
+        "eval.asnorm_top_n": 300,
+        # additive noise (MUSAN) and reverberation (simulated RIRs) on 60 % of the crops, as WeSpeaker
+        "train.musan_root": "data/musan",
+        "train.rir_root": "data/RIRS_NOISES/simulated_rirs",
         "device": "auto",
         # pre-training: the published HuBERT Base recipe (iteration 1: 100 MFCC clusters, 0.08 x 10 masks)
         "pretrain.backbone": "hubert",

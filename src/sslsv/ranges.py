@@ -65,9 +65,11 @@ RANGES: dict[type, dict[str, Range]] = {
                   "warmup_steps": AT_LEAST_0, "min_lr_ratio": UNIT, "grad_clip": POSITIVE,
                   "checkpoint_every": AT_LEAST_1},
     SVTrainConfig: {"crop_seconds": POSITIVE, "aam_margin": AT_LEAST_0, "aam_scale": POSITIVE, "seed": AT_LEAST_0,
-                    "labelled_speakers": AT_LEAST_0},
+                    "labelled_speakers": AT_LEAST_0, "augment_probability": UNIT,
+                    "loader_workers": Range(-1)},
     EvalConfig: {"p_targets": OPEN_UNIT, "bootstrap": AT_LEAST_0, "ci_level": OPEN_UNIT,
-                 "max_eval_seconds": POSITIVE},
+                 "max_eval_seconds": POSITIVE, "asnorm_top_n": AT_LEAST_0,
+                 "asnorm_utterances_per_speaker": AT_LEAST_1},
     FrontendConfig: {"upstream_lr_scale": AT_LEAST_0, "layer_weights_lr_scale": AT_LEAST_0,
                      "freeze_steps": AT_LEAST_0},
     PretrainConfig: {

@@ -45,6 +45,12 @@ def load_sv_corpus(cfg: CorpusConfig, progress: bool = True, check_files: bool =
         root = Path(cfg.voxceleb_root)
     else:
         raise ConfigError(f"unknown corpus source {cfg.source!r}; valid sources: synthetic, voxceleb1")
+    trials = root / cfg.voxceleb_trials
+    if (root / "wav").is_dir() and not trials.is_file():
+        from .voxceleb import VoxCelebError
+
+        raise VoxCelebError(f"{trials}: trial list not found; set corpus.voxceleb_trials to the trial list (relative "
+                            "to corpus.voxceleb_root, or absolute), lines 'label enroll test'")
     return read_voxceleb1(root, trials_file=cfg.voxceleb_trials, check_files=check_files,
                           sample_rate=cfg.sample_rate)
 

@@ -192,13 +192,44 @@ def read_audio(path, sample_rate: int | None = 16000, min_seconds: float = 0.0) 
     return samples.mean(axis=1, dtype=np.float32)
 
 
+# Formats whose header gives a length the data may not hold (a compressed stream cut short still has its
+# STREAMINFO): the last frames are decoded to prove they are there. A cut WAV's length comes from its size.
+_COMPRESSED_SUFFIXES = (".flac", ".ogg", ".oga", ".opus", ".mp3")
+TAIL_FRAMES = 1024
+
+
+def _tail_problem(path: Path, info: AudioInfo) -> str | None:
+    """``"truncated ..."`` when the last :data:`TAIL_FRAMES` frames of a compressed file cannot be decoded.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "cut.flac"
+    >>> sf.write(f, 0.1 * np.sin(np.arange(48000) / 7.0), 16000)
+    >>> _ = f.write_bytes(f.read_bytes()[:9000])
+    >>> _tail_problem(f, probe_audio(f))
+    'truncated or corrupt: its header says 3.000 s, but the end of the audio cannot be decoded (...)'
+    """
+    if path.suffix.lower() not in _COMPRESSED_SUFFIXES:
+        return None
+    start = max(0, info.frames - TAIL_FRAMES)
+    try:
+        tail, _ = sf.read(str(path), start=start, frames=info.frames - start, dtype="float32", always_2d=True)
+        why = None if len(tail) == info.frames - start else f"{len(tail)} of the last {info.frames - start} frames"
+    except Exception as e:
+        why = _reason(e, path)
+    if why is None:
+        return None
+    return (f"truncated or corrupt: its header says {info.seconds:.3f} s, but the end of the audio cannot be "
+            f"decoded ({why})")
+
+
 def probe_audio_files(paths: Iterable, sample_rate: int | None = 16000, min_seconds: float = 0.0,
                       max_listed: int | None = None) -> list[AudioInfo]:
     """Check many files and return their :class:`AudioInfo`, in order.
 
     Headers are read with ``soundfile.info``; only files stored as floating
     point (the only encodings that can hold NaN/Inf) are decoded to look for
-    non-finite samples.
+    non-finite samples, and the last frames of compressed files (FLAC, Ogg)
+    to catch a file cut short whose header still gives the full length.
 
     Args:
         paths: audio files.
@@ -219,6 +250,10 @@ def probe_audio_files(paths: Iterable, sample_rate: int | None = 16000, min_seco
             info = probe_audio(path, sample_rate, min_seconds)
         except AudioError as e:
             problems.append(str(e))
+            continue
+        problem = _tail_problem(path, info)
+        if problem:
+            problems.append(f"{path}: {problem}")
             continue
         if info.subtype in _FLOAT_SUBTYPES:
             try:

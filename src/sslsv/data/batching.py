@@ -9,7 +9,7 @@ which the training loop derives from ``(seed, step, rank)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -41,10 +41,12 @@ class CropSampler:
     """Speaker-labelled random crops.
 
     ``batch(rng, batch_size)`` returns ``(wave (batch, crop_samples), labels (batch,))``.
-    Utterances are drawn uniformly at random (with replacement).
+    Utterances are drawn uniformly at random (with replacement); ``augment(crop, rng)``, when given,
+    then transforms each crop with draws from the same generator.
     """
 
-    def __init__(self, paths: Sequence[Path], labels: Sequence[int], crop_samples: int):
+    def __init__(self, paths: Sequence[Path], labels: Sequence[int], crop_samples: int,
+                 augment: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, str]] | None = None):
         if len(paths) != len(labels):
             raise ValueError("paths and labels differ in length")
         if not paths:
@@ -53,8 +55,12 @@ class CropSampler:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.lengths = np.array([sf.info(str(p)).frames for p in self.paths], dtype=np.int64)
         self.crop_samples = int(crop_samples)
+        self.augment = augment  # e.g. a sslsv.data.augment.Augmenter, drawing from the batch's generator
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = rng.integers(0, len(self.paths), size=batch_size)
-        waves = np.stack([read_crop(self.paths[i], int(self.lengths[i]), self.crop_samples, rng) for i in idx])
+        crops = [read_crop(self.paths[i], int(self.lengths[i]), self.crop_samples, rng) for i in idx]
+        if self.augment is not None:  # after every crop is read: the same crops with and without augmentation
+            crops = [self.augment(c, rng)[0] for c in crops]
+        waves = np.stack(crops).astype(np.float32, copy=False)
         return torch.from_numpy(waves), torch.from_numpy(self.labels[idx])

@@ -96,6 +96,32 @@ class PretrainPool:
         return sum(u.seconds for u in self.utterances) / 3600.0
 
 
+def pool_problems(pool: PretrainPool, crop_seconds: float, batch_size: int) -> list[str]:
+    """What a pre-training configuration does to this pool that the user probably did not mean.
+
+    A crop longer than the pool's files is mostly zero padding; a batch larger than the pool repeats
+    utterances in every batch. One message per problem, naming the keys (``pretrain.crop_seconds``,
+    ``optim.batch_size``).
+
+    >>> pool = PretrainPool([PretrainUtterance(f"1-1-{i}", Path("x"), "1", "", 1.5) for i in range(3)])
+    >>> for message in pool_problems(pool, crop_seconds=5.0, batch_size=8):
+    ...     print(message)
+    pretrain.crop_seconds=5 is longer than every file of the pool (the longest is 1.50 s): 70 % of the average crop is zero padding; set pretrain.crop_seconds to at most 1.50
+    optim.batch_size=8 is larger than the pool's 3 utterances: every batch repeats utterances
+    """
+    out = []
+    seconds = [u.seconds for u in pool.utterances]
+    if seconds and crop_seconds > max(seconds):
+        padding = sum(max(0.0, crop_seconds - s) for s in seconds) / (len(seconds) * crop_seconds)
+        out.append(f"pretrain.crop_seconds={crop_seconds:g} is longer than every file of the pool (the longest is "
+                   f"{max(seconds):.2f} s): {100 * padding:.0f} % of the average crop is zero padding; set "
+                   f"pretrain.crop_seconds to at most {max(seconds):.2f}")
+    if seconds and batch_size > len(seconds):
+        out.append(f"optim.batch_size={batch_size} is larger than the pool's {len(seconds)} utterances: every batch "
+                   "repeats utterances")
+    return out
+
+
 def write_alignments(path: Path, alignments: dict[str, list[Segment]]) -> None:
     """Write ``{key: segments}`` as JSON lines (one utterance per line), atomically."""
     import json

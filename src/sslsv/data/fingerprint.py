@@ -38,7 +38,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["voxceleb_fingerprint", "librispeech_fingerprint", "sv_fingerprint", "pool_fingerprint",
+__all__ = ["directory_fingerprint", "voxceleb_fingerprint", "librispeech_fingerprint", "sv_fingerprint", "pool_fingerprint",
            "upstream_fingerprint", "describe_change"]
 
 _TEXT_SUFFIXES = (".txt", ".jsonl")
@@ -61,6 +61,15 @@ def _digest(lines: Iterable[str]) -> str:
 def _stat_line(path: Path, base: Path) -> str:
     st = os.stat(path)
     return f"{path.relative_to(base).as_posix()} {st.st_size} {st.st_mtime_ns}"
+
+
+def directory_fingerprint(root) -> dict[str, Any]:
+    """Every audio file under ``root`` (augmentation sources) by name, size and modification time."""
+    from .augment import list_audio
+
+    root = Path(root)
+    files = list_audio(root)
+    return {"files": len(files), "audio": _digest(_stat_line(p, root) for p in files)}
 
 
 def voxceleb_fingerprint(root, trials_file: str = "veri_test2.txt") -> dict[str, Any]:

@@ -33,7 +33,8 @@ from ..errors import UserError
 from .audio import check_audio_files
 from .corpus import SVCorpus, Trial, Utterance, read_alignments
 
-__all__ = ["read_voxceleb1", "read_trials", "VoxCelebError", "MAX_LISTED"]
+__all__ = ["read_voxceleb1", "read_trials", "check_trial_pairs", "check_trial_classes", "VoxCelebError",
+           "MAX_LISTED"]
 
 MAX_LISTED = 20  # how many offending entries an error message lists
 
@@ -62,12 +63,14 @@ def read_trials(path) -> list[Trial]:
 
     Raises:
         VoxCelebError: the file is missing, empty, or a line is malformed
-            (the message names ``file:line``).
+            (the message names ``file:line``); a trial compares a file with
+            itself or repeats an earlier pair (:func:`check_trial_pairs`).
     """
     path = Path(path)
     if not path.is_file():
         raise VoxCelebError(f"{path}: trial list not found")
     trials: list[Trial] = []
+    linenos: list[int] = []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
@@ -86,9 +89,58 @@ def read_trials(path) -> list[Trial]:
             if problem:
                 raise VoxCelebError(f"{path}:{lineno}: malformed trial line {line.rstrip()!r}: {problem}")
             trials.append(Trial(int(fields[0]), fields[1], fields[2]))
+            linenos.append(lineno)
     if not trials:
         raise VoxCelebError(f"{path}: trial list holds no trials")
+    check_trial_pairs(trials, linenos, path)
     return trials
+
+
+def check_trial_pairs(trials: list[Trial], linenos: list[int], path) -> None:
+    """Refuse trials that compare a file with itself, and pairs listed more than once.
+
+    A self-trial is a perfect target score that lowers the EER; a repeated
+    pair counts its trial twice and narrows the bootstrap interval without
+    adding evidence. Both name their lines (``file:line``).
+
+    >>> check_trial_pairs([Trial(1, "a/s/1.wav", "a/s/1.wav")], [3], "trials.txt")
+    Traceback (most recent call last):
+    ...
+    sslsv.data.voxceleb.VoxCelebError: trials.txt: 1 trial(s) compare a file with itself (line 3: a/s/1.wav); remove them
+    """
+    selfs = [(n, t.enroll) for t, n in zip(trials, linenos) if t.enroll == t.test]
+    if selfs:
+        shown = ", ".join(f"line {n}: {k}" for n, k in selfs[:5]) + (f", ... and {len(selfs) - 5} more" if len(selfs) > 5 else "")
+        raise VoxCelebError(f"{path}: {len(selfs)} trial(s) compare a file with itself ({shown}); remove them")
+    first: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[int, int]] = []
+    for t, n in zip(trials, linenos):
+        pair = (t.enroll, t.test)
+        if pair in first:
+            repeats.append((n, first[pair]))
+        else:
+            first[pair] = n
+    if repeats:
+        shown = ", ".join(f"line {n} repeats line {m}" for n, m in repeats[:5])
+        more = f", ... and {len(repeats) - 5} more" if len(repeats) > 5 else ""
+        raise VoxCelebError(f"{path}: {len(repeats)} of {len(trials)} trials repeat an earlier (enroll, test) pair "
+                            f"({shown}{more}); a repeated trial counts twice and narrows the confidence interval "
+                            "without adding evidence: remove the repeats")
+
+
+def check_trial_classes(trials: list[Trial], path) -> None:
+    """A trial list needs target (1) and non-target (0) trials: EER and minDCF are undefined otherwise.
+
+    >>> check_trial_classes([Trial(1, "a/s/1.wav", "a/s/2.wav")], "trials.txt")
+    Traceback (most recent call last):
+    ...
+    sslsv.data.voxceleb.VoxCelebError: trials.txt: all 1 trials are target trials (label 1); EER and minDCF need target (1) and non-target (0) trials
+    """
+    n_target = sum(t.label for t in trials)
+    if n_target in (0, len(trials)):
+        kind = "target trials (label 1)" if n_target else "non-target trials (label 0)"
+        raise VoxCelebError(f"{path}: all {len(trials)} trials are {kind}; EER and minDCF need target (1) and "
+                            "non-target (0) trials")
 
 
 def read_voxceleb1(root, trials_file: str = "veri_test2.txt", check_files: bool = True,
@@ -139,6 +191,8 @@ def read_voxceleb1(root, trials_file: str = "veri_test2.txt", check_files: bool 
             f"{trials_path}: {len(missing)} of {len(test_keys)} utterances named by the trial list "
             f"do not exist under {wav_dir}:\n{_listing(missing)}"
         )
+
+    check_trial_classes(trials, trials_path)
 
     test_speakers = {k.split("/")[0] for k in test_keys}
     train = [Utterance(k, wav_dir / k, k.split("/")[0]) for k in keys if k.split("/")[0] not in test_speakers]

@@ -49,6 +49,7 @@ from transformers import (
 
 from ..config import ConfigError
 from ..config import FeatureConfig
+from ..errors import UserError
 from ..features import Fbank
 
 __all__ = ["SIZES", "BACKBONES", "Size", "Upstream", "build_upstream", "backbone_config",
@@ -65,8 +66,8 @@ def _no_progress_bars() -> None:
 
     hf_logging.disable_progress_bar()
 
-class UpstreamLoadError(RuntimeError):
-    """A checkpoint directory or name that cannot be loaded as an upstream."""
+class UpstreamLoadError(UserError, RuntimeError):
+    """A checkpoint directory or name that cannot be loaded as an upstream (the user's input: a user error)."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,18 @@ run directory (``sv-<hash>``) follows a fixed layout::
     checkpoint.pt      resumable training state (model, optimizer, step, RNG)
     speaker_model.pt   final weights with their config inside
     embeddings.npz     test embeddings (keys, matrix)
-    scores.tsv         label, score, enroll, test for every trial
+    scores.tsv         label, score, enroll, test for every trial (and asnorm_score with eval.asnorm_top_n)
+    cohort.npz         with eval.asnorm_top_n: the AS-norm cohort, one mean embedding per training speaker
     history.json       per-step loss, accuracy, learning rate
     metrics.json       EER, minDCF, confidence intervals, timings
     MANIFEST.json      size and SHA-256 of every file above, and the fingerprint of the inputs
     DONE               written last: the run is complete and will be reused
+
+Training crops are read from disk (on a GPU by DataLoader worker processes,
+:mod:`sslsv.data.loader`) and, with ``train.musan_root`` / ``train.rir_root``,
+augmented on the fly (:mod:`sslsv.data.augment`); with ``eval.asnorm_top_n``
+the trials are also scored with AS-norm against a cohort of the training
+speakers (``asnorm_*`` metrics).
 
 Stages restart where they stopped: a complete run is loaded when its files
 match its manifest and its corpus (and upstream) the recorded fingerprint;
@@ -39,16 +46,20 @@ from ..artifacts import (ArtifactError, Run, atomic_torch_save, atomic_write_byt
                          atomic_write_text, torch_load)
 from ..config import ConfigError, SVConfig, from_dict, to_dict, validate
 from ..data import load_sv_corpus
-from ..data.fingerprint import sv_fingerprint, upstream_fingerprint
-from ..data.audio import check_audio_files
+from ..data.fingerprint import directory_fingerprint, sv_fingerprint, upstream_fingerprint
+from ..data.audio import probe_audio_files
+from ..errors import warn_data
+from ..data.augment import build_augmenter
 from ..data.batching import CropSampler
+from ..data.loader import loader_workers, prefetching
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
+from ..upstreams import check_upstream
 from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
-from .scoring import cosine_scores
+from .scoring import as_norm_scores, cosine_scores, speaker_cohort
 
 FRONTENDS = ("fbank", "ssl")
 
@@ -76,6 +87,10 @@ def check_sv_config(cfg: SVConfig) -> None:
     f = cfg.frontend
     if f.kind not in FRONTENDS:
         raise ConfigError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
+    if f.cache_features and (cfg.train.musan_root or cfg.train.rir_root):
+        raise ConfigError("frontend.cache_features trains on stored hidden states of clean audio, so train.musan_root "
+                          "/ train.rir_root augmentation could not be applied: set frontend.cache_features=false, "
+                          "or train.musan_root=\"\" and train.rir_root=\"\"")
     if f.cache_features and (f.kind != "ssl" or f.finetune):
         raise ConfigError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
                          f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
@@ -92,6 +107,12 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
         front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
     return SpeakerModel(front, cfg.ecapa)
+
+
+def augmenter(cfg: SVConfig):
+    """The crops' :class:`~sslsv.data.augment.Augmenter` (``None`` without augmentation directories)."""
+    t = cfg.train
+    return build_augmenter(t.musan_root, t.rir_root, t.augment_probability, cfg.corpus.sample_rate)
 
 
 def sv_run(cfg: SVConfig) -> Run:
@@ -146,6 +167,9 @@ def load_result(run: Run) -> SVResult:
 def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
     """The fingerprint of what an SV run reads: its corpus and, for a saved upstream, its weights."""
     inputs: dict[str, Any] = {"corpus": sv_fingerprint(cfg.corpus, progress)}
+    for key, root in (("musan", cfg.train.musan_root), ("rir", cfg.train.rir_root)):
+        if root and Path(root).is_dir():  # augmentation audio by name, size and time, like the corpus
+            inputs[key] = directory_fingerprint(root)
     if cfg.frontend.kind == "ssl" and not cfg.frontend.upstream.startswith("init:"):
         path = Path(resolve_upstream_reference(cfg.frontend.upstream))
         if path.is_dir():
@@ -154,9 +178,18 @@ def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def validate_corpus(corpus: SVCorpus, cfg: SVConfig) -> None:
-    """Check every training and test file before any compute; report all problems at once, in one pass."""
+    """Check every training and test file before any compute; report all problems at once, in one pass.
+
+    A training crop longer than every training file is a :class:`~sslsv.errors.DataWarning` naming the
+    longest file's length: each crop would repeat its file to fill the crop.
+    """
     paths = [u.path for u in corpus.train] + [corpus.path(k) for k in corpus.test_keys]
-    check_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
+    infos = probe_audio_files(paths, sample_rate=cfg.corpus.sample_rate, min_seconds=MIN_SECONDS)
+    longest = max((i.seconds for i in infos[:len(corpus.train)]), default=0.0)
+    if corpus.train and cfg.train.crop_seconds > longest:
+        warn_data(f"train.crop_seconds={cfg.train.crop_seconds:g} is longer than every training file (the longest "
+                  f"is {longest:.2f} s): each crop repeats its file to fill {cfg.train.crop_seconds:g} s; set "
+                  f"train.crop_seconds to at most {longest:.2f}")
 
 
 def labelled_speakers(corpus: SVCorpus, cfg: SVConfig) -> list[str]:
@@ -168,6 +201,20 @@ def labelled_speakers(corpus: SVCorpus, cfg: SVConfig) -> list[str]:
     if n == 1:
         raise ConfigError("train.labelled_speakers=1: a speaker classifier needs at least 2 speakers")
     return speakers[:n] if n else speakers
+
+
+def cohort_utterances(corpus: SVCorpus, cfg: SVConfig) -> tuple[list[Path], list[str]]:
+    """The AS-norm cohort's audio: the first ``eval.asnorm_utterances_per_speaker`` utterances (by key) of each
+    labelled training speaker, and their speakers (disjoint from the trial list's speakers by construction)."""
+    per = cfg.eval.asnorm_utterances_per_speaker
+    chosen: dict[str, list] = {}
+    for u in sorted(corpus.train, key=lambda u: u.key):
+        chosen.setdefault(u.speaker, [])
+        if len(chosen[u.speaker]) < per:
+            chosen[u.speaker].append(u)
+    speakers = labelled_speakers(corpus, cfg)
+    utts = [u for s in speakers for u in chosen.get(s, [])]
+    return [u.path for u in utts], [u.speaker for u in utts]
 
 
 def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: bool = True) -> tuple[SpeakerModel, FitResult]:
@@ -187,7 +234,7 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
                                          cfg.corpus.sample_rate, progress)
         run.log(f"cached upstream features of {len(paths)} utterances ({sampler.nbytes / 2**20:.0f} MiB)")
     else:
-        sampler = CropSampler(paths, labels, crop_samples)
+        sampler = CropSampler(paths, labels, crop_samples, augment=augmenter(cfg))
     head = AAMSoftmaxHead(cfg.ecapa.embedding_dim, len(speakers), cfg.train.aam_margin, cfg.train.aam_scale)
     model = SVTrainingModel(speaker_model, head)
     device = resolve_device(cfg.device)
@@ -197,17 +244,26 @@ def train_speaker_model(cfg: SVConfig, corpus: SVCorpus, run: Run, progress: boo
     def batch_fn(step: int, rank: int, world: int):
         return step, sampler.batch(step_rng(cfg.train.seed, step, rank), cfg.train.batch_size)
 
+    workers = loader_workers(cfg.train.loader_workers, device) if isinstance(sampler, CropSampler) else 0
+    batches = prefetching(batch_fn, cfg.train.steps, workers, pin_memory=device.type == "cuda")
+    if workers:
+        run.log(f"crops read by {workers} DataLoader worker processes (pinned memory: {device.type == 'cuda'})")
+
     def loss_fn(m: torch.nn.Module, batch):
         step, (wave, labels) = batch
         if isinstance(front, SSLFrontend) and cfg.frontend.finetune:
             front.upstream_frozen = step < cfg.frontend.freeze_steps  # frozen warm-up
             front.train()
-        loss, acc = m(wave.to(device), labels.to(device))
+        loss, acc = m(wave.to(device, non_blocking=True), labels.to(device, non_blocking=True))
         return loss, {"accuracy": acc, "n": len(labels)}
 
-    result = fit(model, batch_fn, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
-                 param_groups=param_groups(model, cfg), device=device, desc="SV training", progress=progress,
-                 log=run.log)
+    try:
+        result = fit(model, batches, loss_fn, cfg.train, checkpoint=run.checkpoint_file, config_id=run.hash,
+                     param_groups=param_groups(model, cfg), device=device, desc="SV training", progress=progress,
+                     log=run.log)
+    finally:
+        if batches is not batch_fn:
+            batches.close()
     if isinstance(front, SSLFrontend):
         front.upstream_frozen = not cfg.frontend.finetune
     return speaker_model, result
@@ -227,6 +283,9 @@ def run_sv(cfg: SVConfig, progress: bool = True) -> SVResult:
 
 def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool) -> SVResult:
     t0 = time.perf_counter()
+    if cfg.frontend.kind == "ssl":  # a broken or NaN-holding upstream: one line, before the run directory exists
+        check_upstream(cfg.frontend.upstream, "frontend.upstream")
+    augmenter(cfg)  # a missing or empty augmentation directory: one line naming the key, before the run exists
     corpus = load_sv_corpus(cfg.corpus, progress=progress, check_files=False)
     validate_corpus(corpus, cfg)  # every problem at once, before the run directory exists
     n_labelled = len(labelled_speakers(corpus, cfg))
@@ -259,6 +318,25 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
     labels = np.array([t.label for t in corpus.trials])
     table = pd.DataFrame({"label": labels, "score": scores, "enroll": [t.enroll for t in corpus.trials],
                           "test": [t.test for t in corpus.trials]})
+    asnorm_metrics: dict[str, Any] = {}
+    if cfg.eval.asnorm_top_n:
+        t2 = time.perf_counter()
+        cohort_paths, cohort_speakers = cohort_utterances(corpus, cfg)
+        cohort_embeddings = extract_embeddings(speaker_model, cohort_paths, cfg.corpus.sample_rate,
+                                               cfg.eval.max_eval_seconds, device, progress, states=states)
+        cohort = speaker_cohort(cohort_embeddings, cohort_speakers)
+        buf = io.BytesIO()
+        np.savez(buf, speakers=np.array(sorted(set(cohort_speakers))), embeddings=cohort)
+        atomic_write_bytes(run.file("cohort.npz"), buf.getvalue())
+        table["asnorm_score"] = as_norm_scores(embeddings, index, corpus.trials, cohort, cfg.eval.asnorm_top_n)
+        normed = verification_metrics(table["asnorm_score"].to_numpy(), labels, p_targets=cfg.eval.p_targets,
+                                      bootstrap=cfg.eval.bootstrap, level=cfg.eval.ci_level, seed=cfg.train.seed)
+        asnorm_metrics = {f"asnorm_{k}": v for k, v in normed.items() if k.startswith(("eer", "min_dcf"))}
+        asnorm_metrics.update({"asnorm_top_n": min(cfg.eval.asnorm_top_n, len(cohort)),
+                               "asnorm_cohort_speakers": len(cohort),
+                               "asnorm_seconds": round(time.perf_counter() - t2, 2)})
+        run.log(f"AS-norm: cohort of {len(cohort)} training speakers ({len(cohort_paths)} utterances), "
+                f"top {asnorm_metrics['asnorm_top_n']}")
     atomic_write_text(run.file("scores.tsv"), table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics = verification_metrics(scores, labels, p_targets=cfg.eval.p_targets, bootstrap=cfg.eval.bootstrap,
                                    level=cfg.eval.ci_level, seed=cfg.train.seed)
@@ -271,6 +349,7 @@ def _compute_sv(cfg: SVConfig, run: Run, inputs: dict[str, Any], progress: bool)
         "utterances_per_second": round(len(keys) / max(t_embed, 1e-9), 1),
         "final_train_loss": float(np.mean([h["loss"] for h in history[-20:]])) if history else None,
         "final_train_accuracy": float(np.mean([h["accuracy"] for h in history[-20:]])) if history else None,
+        **asnorm_metrics,
     })
     run.log("metrics: " + json.dumps({k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}))
     run.finish(metrics, inputs=inputs)
