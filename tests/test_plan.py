@@ -7,8 +7,8 @@ import pytest
 
 from sslsv import cli
 from sslsv.artifacts import Run
+from sslsv.config import study_settings
 from sslsv.studies import baseline, explain, factors, objective, plan, quantizer, regime
-from sslsv.studies.settings import settings
 
 METRICS = {"eer_percent": 30.0, "eer_ci_low": 28.0, "eer_ci_high": 32.0, "min_dcf_0.01": 1.0,
            "min_dcf_0.01_ci_low": 0.9, "min_dcf_0.01_ci_high": 1.0, "min_dcf_0.05": 1.0,
@@ -44,8 +44,8 @@ def test_a_factor_studys_plan_is_exactly_what_it_computes(study, monkeypatch, tm
     n_sv = sum(name.startswith("sv-") for name in planned)
     conds = [c for c in study.conditions()]
     deciding = study.run.deciding(conds)
-    extra = len(deciding) * (len(settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
-    assert deciding and n_sv == (len(conds) + extra) * len(settings("cpu").seeds)  # frozen only at cpu
+    extra = len(deciding) * (len(study_settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
+    assert deciding and n_sv == (len(conds) + extra) * len(study_settings("cpu").seeds)  # frozen only at cpu
     n_pre = sum(name.startswith("pretrain-") for name in planned)
     assert n_pre >= len(conds) - 2 + extra
 
@@ -81,7 +81,7 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     assert (before[before["chapter"] == "08_loss_landscape"]["minutes"] == 0).all()
     assert set(before["estimate"]) == {"default", "shared with 07_attribution"}
     fbank_07 = before[(before["chapter"] == "07_attribution") & (before["system"] == "fbank")].iloc[0]
-    assert fbank_07["labelled"] == min(settings("smoke").regime.speakers)
+    assert fbank_07["labelled"] == min(study_settings("smoke").regime.speakers)
 
     # one finished fbank seed: cached, and its measured pace prices the other seeds
     first = baseline.plan("smoke", (0,))[0]

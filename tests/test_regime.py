@@ -8,11 +8,10 @@ import pandas as pd
 import pytest
 
 from sslsv.artifacts import Run
-from sslsv.config import ConfigError, PretrainExperimentConfig, resolve
+from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_settings
 from sslsv.statistics import welch
 from sslsv.studies import regime
 from sslsv.studies.factors import FBANK, RANDOM
-from sslsv.studies.settings import settings
 from test_sv import TINY
 
 
@@ -51,8 +50,8 @@ def test_the_plan_covers_every_cell_once():
         assert p.config.train.steps == 2 * regime.protocol("cpu", p.config.train.labelled_speakers)["train.steps"]
     sv = [p for p in sv if p not in check]
     for p in sv:  # the protocol: each amount of labelled speakers trains for its own number of steps
-        assert p.config.train.steps == settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
-            not settings("cpu").regime.sv_steps
+        assert p.config.train.steps == study_settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
+            not study_settings("cpu").regime.sv_steps
     frozen = [p for p in sv if p.mode != "fine-tuned"]
     assert len(frozen) // len(g.speakers) // len(g.seeds) == 1 + 1 + len(pre)  # fbank, random, each upstream
     # the default upstream and random init are fine-tuned where the profile says (cpu: the fewest speakers)
@@ -250,7 +249,7 @@ def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its
     assert where.margin < -4 and "clearly beats random init" in where.describe()
     sv = where.sv_overrides("cpu", {"train.lr": 0.01})
     assert sv["train.labelled_speakers"] == 4 and sv["train.lr"] == 0.01
-    assert sv["train.steps"] == settings("cpu").regime.steps_for(4, 0)
+    assert sv["train.steps"] == study_settings("cpu").regime.steps_for(4, 0)
     assert where.pretrain_overrides() == {"optim.steps": 10, "pretrain.in_domain": False}
     assert where.pretrain_overrides({"optim.lr": 0.1})["optim.lr"] == 0.1
     none = regime.regime_of(fake_map(helps_below=0).cells)
@@ -286,14 +285,16 @@ def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypa
     assert not regime.map_is_complete("smoke")
 
 
-def test_the_protocol_steps_grow_with_the_labelled_speakers():
-    s = settings("cpu").regime
+def test_the_protocol_steps_grow_with_the_labelled_speakers(monkeypatch):
+    s = study_settings("cpu").regime
     steps = [regime.protocol("cpu", n)["train.steps"] for n in s.speakers]
     assert steps == list(s.sv_steps) and steps == sorted(steps)
     assert regime.protocol("cpu", 12, {"train.steps": 7})["train.steps"] == 7  # an override wins
+    from sslsv.config import PROFILES
+
+    monkeypatch.setitem(PROFILES, "cpu", {**PROFILES["cpu"], "study.regime.sv_steps": (5,)})
     with pytest.raises(ConfigError, match="one value per amount"):
-        from sslsv.studies.settings import RegimeSettings
-        RegimeSettings(speakers=(1, 2, 3), sv_steps=(5,)).steps_for(2, 0)
+        study_settings("cpu")
 
 
 def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tmp_path):

@@ -14,9 +14,7 @@ import pandas as pd
 from ..config import SVConfig, check_seeds, override, refuse_controlled, resolve
 from . import controlled
 from ..sv.pipeline import SVResult, run_sv
-
-METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")
-
+from ..tables import METRIC_COLUMNS, metric_table  # noqa: F401  (metric_table: the chapters' text table)
 
 
 @dataclass
@@ -70,15 +68,6 @@ def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mappi
     results = [run_sv(item.config, progress=progress) for item in planned]
     table = per_seed_table(results, "fbank")
     return StudyResult(config=cfg, results=results, per_seed=table, summary=summarise(table))
-
-
-def metric_table(per_seed: pd.DataFrame, digits: int = 2) -> str:
-    """Per-run metrics as text, each with its bootstrap interval: ``4.12 [3.50, 4.80]``."""
-    out = per_seed[[c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant")]].copy()
-    for col in METRIC_COLUMNS:
-        out[col] = [f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for v, lo, hi in
-                    zip(per_seed[col], per_seed[f"{col}_ci_low"], per_seed[f"{col}_ci_high"])]
-    return out.to_string(index=False)
 
 
 def finding(study: StudyResult) -> str:

@@ -29,7 +29,7 @@ from . import controlled
 from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
-from .settings import settings as study_settings
+from ..config import study_settings
 
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
 

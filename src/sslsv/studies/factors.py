@@ -36,7 +36,8 @@ from . import controlled
 from ..statistics import compare
 from ..sv.pipeline import SVResult, run_sv
 from .baseline import METRIC_COLUMNS, per_seed_table, summarise
-from .settings import VALID_MODES, settings
+from ..config import study_settings
+from ..settings import VALID_MODES
 
 __all__ = ["Condition", "FactorStudy", "PlannedRun", "DEFAULT_RUN", "factor_plan", "run_factor_study",
            "difference", "layer_weights", "pretrain_config", "sv_config", "preflight", "trend", "seed_spread"]
@@ -84,7 +85,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
     """The SV configuration of a condition, seed and upstream mode, on the study schedule."""
     if mode not in VALID_MODES:
         raise ConfigError(f"unknown upstream mode {mode!r}; valid modes: {', '.join(VALID_MODES)}")
-    sets = {**settings(profile).sv.overrides(), **_split(overrides), "train.seed": int(seed)}
+    sets = {**study_settings(profile).sv.overrides(), **_split(overrides), "train.seed": int(seed)}
     if cond.kind == "fbank":
         return resolve(profile, {**sets, "frontend.kind": "fbank"})
     if cond.kind == "random":
@@ -93,7 +94,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
     elif not upstream:
         raise ConfigError(f"condition {cond.label!r} needs an upstream reference")
     finetune = mode == "fine-tuned"
-    return resolve(profile, {"frontend.cache_features": settings(profile).cache_features and not finetune,
+    return resolve(profile, {"frontend.cache_features": study_settings(profile).cache_features and not finetune,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
                              "frontend.finetune": finetune})
 
@@ -265,8 +266,8 @@ def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, A
              modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
              pretrain_overrides: Mapping[str, Any] | None = None,
              pretrain_seeds: Sequence[int] | None = None) -> list[PlannedRun]:
-        seeds = tuple(settings(profile).seeds if seeds is None else seeds)
-        modes = tuple(settings(profile).modes if modes is None else modes)
+        seeds = tuple(study_settings(profile).seeds if seeds is None else seeds)
+        modes = tuple(study_settings(profile).modes if modes is None else modes)
         conditions = conditions_of(profile, values, overrides)
         return factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides,
                            _pretrain_seeds(profile, pretrain_seeds), deciding(conditions))
@@ -286,7 +287,7 @@ def extremes(conditions: Sequence[Condition]) -> tuple[str, ...]:
 
 
 def _pretrain_seeds(profile: str, pretrain_seeds: Sequence[int] | None) -> tuple[int, ...]:
-    return tuple(check_seeds(settings(profile).pretrain_seeds if pretrain_seeds is None else pretrain_seeds,
+    return tuple(check_seeds(study_settings(profile).pretrain_seeds if pretrain_seeds is None else pretrain_seeds,
                              "pretrain_seeds"))
 
 
@@ -350,8 +351,8 @@ def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition],
     """Pre-train (or reuse) each condition's upstream(s) and train (or reuse) its SV systems."""
     from ..pretrain.train import pretrain
 
-    seeds = tuple(settings(profile).seeds if seeds is None else seeds)
-    modes = tuple(settings(profile).modes if modes is None else modes)
+    seeds = tuple(study_settings(profile).seeds if seeds is None else seeds)
+    modes = tuple(study_settings(profile).modes if modes is None else modes)
     pretrain_seeds = _pretrain_seeds(profile, pretrain_seeds)
     conditions = list(conditions)
     preflight(profile, conditions, seeds, modes, overrides, pretrain_overrides)

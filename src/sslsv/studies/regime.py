@@ -35,7 +35,7 @@ import pandas as pd
 from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve
 from ..statistics import compare
 from .factors import FBANK, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
-from .settings import settings
+from ..config import study_settings
 
 OUT, IN = "out-of-domain", "in-domain"
 DOMAINS = (OUT, IN)
@@ -68,7 +68,7 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
          seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
          overrides: Mapping[str, Any] | None = None) -> Grid:
     """The grid of ``profile`` (its ``study.regime`` settings unless given), checked."""
-    s = settings(profile).regime
+    s = study_settings(profile).regime
     speakers = tuple(int(v) for v in (s.speakers if speakers is None else speakers))
     budgets = tuple(int(v) for v in (s.budgets if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
@@ -91,7 +91,7 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
 def protocol(profile: str, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The SV overrides of the map's protocol for ``speakers`` labelled speakers: the amount, and the
     steps of ``study.regime.sv_steps`` (a warm-up of at most a fifth of them); ``overrides`` win."""
-    s = settings(profile)
+    s = study_settings(profile)
     steps = s.regime.steps_for(int(speakers), s.sv.steps or resolve(profile).train.steps)
     warmup = min(s.sv.warmup_steps or resolve(profile).train.warmup_steps, max(1, steps // 5))
     every = max(1, min(s.sv.checkpoint_every or steps, steps))
@@ -481,7 +481,7 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     from ..artifacts import Run, atomic_write_json
 
-    pinned = settings(profile).regime.pinned
+    pinned = study_settings(profile).regime.pinned
     if pinned:
         n, budget, domain = pinned
         if domain not in DOMAINS:
