@@ -13,7 +13,9 @@ from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError, resolve
 from ..config import study_settings
-from .factors import Condition, FactorStudy, extremes, references, factor_runner, scale_claim, scale_finding
+from .factors import FactorStudy, factor_runner
+from .findings import scale_claim, scale_finding
+from .runs import Condition, extremes, references
 
 def label(hours: float) -> str:
     """``0.25 h``; amounts under a minute read in seconds (``7 s``)."""

@@ -89,7 +89,7 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
 def plan(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
          pretrain_overrides: Mapping[str, Any] | None = None) -> list:
     """The analysed systems' runs: the default upstream's pre-training, then the four SV systems."""
-    from .factors import PlannedRun
+    from .runs import PlannedRun
 
     refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
     check_seeds([seed], "seed")

@@ -12,7 +12,9 @@ from typing import Any, Sequence
 
 from ..pretrain.backbones import SIZES
 from ..config import study_settings
-from .factors import Condition, FactorStudy, check_choices, extremes, references, factor_runner, scale_claim, scale_finding
+from .factors import FactorStudy, factor_runner
+from .findings import scale_claim, scale_finding
+from .runs import Condition, check_choices, extremes, references
 
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
     """References, then one condition per size (validated against the presets)."""

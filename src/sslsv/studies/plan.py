@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..artifacts import MANIFEST, artifact_root
-from .factors import PlannedRun
+from .runs import PlannedRun
 
 # Seconds per step at C=128 and 32 x 2 s crops, on one core of a 2-core machine (measured 2026-12-03 with
 # a training step of each kind; the backend's share scales with ECAPA's channels): used until a run of the

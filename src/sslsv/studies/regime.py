@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve
 from ..statistics import compare
-from .factors import FBANK, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
+from .runs import FBANK, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
 from ..config import study_settings
 
 OUT, IN = "out-of-domain", "in-domain"

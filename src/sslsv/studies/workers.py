@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..errors import UserError
-from .factors import PlannedRun
+from .runs import PlannedRun
 
 _RUN_REFERENCE = re.compile(r"run:(pretrain-[0-9a-f]+)")
 
