@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..errors import UserError
+from ..lifetime import exit_with_parent, leave_interrupt_to_parent
 from .runs import PlannedRun
 
 _RUN_REFERENCE = re.compile(r"run:(pretrain-[0-9a-f]+)")
@@ -107,7 +108,14 @@ def _work(kind: str, config: Any) -> None:
 
 
 def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
-    """One worker process: one thread, optionally pinned to core ``index``; runs tasks until ``None``."""
+    """One worker process: one thread, optionally pinned to core ``index``; runs tasks until ``None``.
+
+    It ends with the process that started it (:func:`sslsv.lifetime.exit_with_parent`: after a
+    ``kill -9`` of ``sslsv book`` it does not finish its run, then wait forever on its task queue), and
+    leaves Ctrl-C to it (which stops the workers: :func:`compute_runs`).
+    """
+    exit_with_parent()
+    leave_interrupt_to_parent()
     os.environ["OMP_NUM_THREADS"] = "1"
     if pin:
         try:
@@ -133,6 +141,25 @@ def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
                 return
 
 
+def start_workers(workers: int) -> tuple[Any, list[Any], list[Any], Any]:
+    """Start ``workers`` idle worker processes: ``(context, processes, their task queues, the results queue)``.
+
+    Each is pinned to a core of its own when there are enough cores, ends with this process and leaves
+    Ctrl-C to it (:func:`_worker`).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    task_queues = [ctx.Queue() for _ in range(workers)]
+    pin = workers <= available_cores()
+    procs = [ctx.Process(target=_worker, args=(i, pin, task_queues[i], results), daemon=False,
+                         name=f"sslsv-worker-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+    return ctx, procs, task_queues, results
+
+
 def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callable[[PlannedRun], float] | None = None,
                  progress: bool = True, desc: str = "runs") -> list[str]:
     """Compute every run of ``items`` not finished yet on ``workers`` processes; return the names computed.
@@ -140,8 +167,6 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     ``estimate(item)``: its seconds, for the order (longest first among the runs that can start) and
     the progress bar.  Runs already finished are skipped without starting a worker.
     """
-    import multiprocessing as mp
-
     from tqdm.auto import tqdm
 
     from .plan import _finished
@@ -158,14 +183,8 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     for job in jobs.values():  # a run read but neither planned nor finished cannot be waited for
         job.needs &= set(jobs)
     workers = max(1, min(int(workers), len(jobs)))
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    task_queues = [ctx.Queue() for _ in range(workers)]
+    ctx, procs, task_queues, results = start_workers(workers)
     pin = workers <= available_cores()
-    procs = [ctx.Process(target=_worker, args=(i, pin, task_queues[i], results), daemon=False,
-                         name=f"sslsv-worker-{i}") for i in range(workers)]
-    for p in procs:
-        p.start()
     bar = tqdm(total=sum(round(j.seconds) for j in jobs.values()), unit="s", desc=desc, disable=not progress,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
     pending = dict(jobs)
@@ -227,6 +246,10 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
                 failed[name] = error[0]
                 bar.write(f"run {name} ({job.item.label}) failed: {error[0]}\n{error[1]}")
                 skip_dependents()
+    except KeyboardInterrupt:  # the workers ignore Ctrl-C: stop them now (a run resumes from its checkpoint)
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for q in task_queues:
             q.put(None)
