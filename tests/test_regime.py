@@ -9,6 +9,7 @@ import pytest
 
 from sslsv.artifacts import Run
 from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_settings
+from sslsv.errors import UserError
 from sslsv.statistics import welch
 from sslsv.studies import regime
 from sslsv.studies.factors import FBANK, RANDOM
@@ -325,23 +326,26 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     from sslsv.metrics import min_dcf
 
     rng = np.random.default_rng(0)
-    rows = []
+    rows, runs, path = [], {}, {}
     for n, sep in ((4, 0.6), (16, 3.0)):
         for system, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), ("SSL", "frozen")):
             for seed in (0, 1):
                 y = np.repeat([1, 0], 500)
                 s = rng.normal(size=1000) + sep * y
-                name = f"sv-{n}{system[:3]}{seed}"
-                (tmp_path / "runs" / name).mkdir(parents=True)
-                pd.DataFrame({"label": y, "score": s}).to_csv(tmp_path / "runs" / name / "scores.tsv", sep="\t")
+                run = Run("sv", {"n": n, "system": system, "seed": seed}, root=tmp_path)
+                run.path.mkdir(parents=True)
+                run.metrics_file.write_text('{"n_trials": 1000}')
+                pd.DataFrame({"label": y, "score": s}).to_csv(run.file("scores.tsv"), sep="\t")
+                name = run.path.name
+                runs[name], path[f"{n}{system[:3]}{seed}"] = run, run.file("scores.tsv")
                 rows.append({"system": system, "mode": mode, "labelled_speakers": n, "seed": seed,
                              "eer_percent": 10.0 * seed, "run": name})
-    costs = regime.detection_costs(pd.DataFrame(rows), root=tmp_path)
+    costs = regime.detection_costs(pd.DataFrame(rows), runs)
     assert costs[["labelled_speakers", "system"]].values.tolist() == [[4, FBANK], [4, RANDOM], [16, FBANK], [16, RANDOM]]
-    t = pd.read_csv(tmp_path / "runs" / "sv-4fba0" / "scores.tsv", sep="\t")
+    t = pd.read_csv(path["4fba0"], sep="\t")
     fpr, tpr, _ = roc_curve(t["label"], t["score"])  # an independent reference for the miss rate
     miss0 = 100 * (1 - tpr[fpr <= 0.01].max())
-    t1 = pd.read_csv(tmp_path / "runs" / "sv-4fba1" / "scores.tsv", sep="\t")
+    t1 = pd.read_csv(path["4fba1"], sep="\t")
     fpr1, tpr1, _ = roc_curve(t1["label"], t1["score"])
     assert costs.loc[0, "miss_at_1pct_fa"] == pytest.approx((miss0 + 100 * (1 - tpr1[fpr1 <= 0.01].max())) / 2)
     assert costs.loc[0, "min_dcf_0.1"] == pytest.approx(np.mean([min_dcf(x["score"], x["label"], 0.1) for x in (t, t1)]))
@@ -351,9 +355,11 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     assert "is saturated" in regime.detection_cost_note(weak) and "P_miss + 99 P_fa < 1" in regime.detection_cost_note(weak)
     assert "carries some information" in regime.detection_cost_note(costs)
     assert "even minDCF(0.1) is saturated" in regime.detection_cost_note(weak)
-    (tmp_path / "runs" / "sv-4fba0" / "scores.tsv").write_text("not\ta table\n\"")
-    with pytest.raises(ConfigError, match="sv-4fba0/scores.tsv: unreadable trial scores"):
-        regime.detection_costs(pd.DataFrame(rows), root=tmp_path)
+    path["4fba0"].write_text("not\ta table\n\"")  # read through sv.pipeline.load_result, which says what to do
+    with pytest.raises(UserError, match=f"{path['4fba0'].parent.name}/scores.tsv: unreadable trial scores"):
+        regime.detection_costs(pd.DataFrame(rows), runs)
+    with pytest.raises(ConfigError, match="is not a run of the map"):
+        regime.detection_costs(pd.DataFrame(rows), {})
 
 
 def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_task():

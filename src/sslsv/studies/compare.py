@@ -15,12 +15,13 @@ import pandas as pd
 
 from ..statistics import compare
 from ..tables import METRIC_COLUMNS
-from .runs import FBANK, RANDOM
+from .runs import FBANK, LONGER, RANDOM
 
 if TYPE_CHECKING:
     from ..sv.pipeline import SVResult
 
-__all__ = ["per_seed_table", "summarise", "seed_spread", "difference", "trend", "comparison_table"]
+__all__ = ["per_seed_table", "summarise", "seed_spread", "difference", "trend", "comparison_table", "convergence",
+           "cells", "choose_regime", "miss_at_false_alarms"]
 
 
 def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
@@ -141,3 +142,90 @@ def comparison_table(study: Any, against: Sequence[str] = (FBANK, RANDOM),
                          "ci95": round(d["ci95"], 2) if not np.isnan(d["ci95"]) else None,
                          "clear": d["clear"]})
     return pd.DataFrame(rows)
+
+
+# ... and calls the protocol converged when training that long lowers the mean EER by at most this many
+# points. One-sided: a probe that gets *worse* when trained longer (it overfits a few labelled speakers:
+# fbank on 12 speakers, 26.0 % at 200 steps, 27.1 % at 400, cpu, 3 seeds) has stopped learning.
+CONVERGED_POINTS = 1.0
+
+def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Each frozen reference under the map's protocol against the same system trained twice as long, at
+    every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
+    interval, and whether the protocol is converged: training twice as long lowers the mean EER by at
+    most CONVERGED_POINTS (a longer probe that does worse has stopped learning, not been cut short)."""
+    rows = []
+    for n in sorted(per_seed["labelled_speakers"].unique()):
+        at = per_seed[per_seed["labelled_speakers"] == n]
+        for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
+            base = at[(at["system"] == label) & (at["mode"] == mode)]
+            longer = at[at["system"] == f"{label} ({LONGER}x steps)"]
+            if base.empty or longer.empty:
+                continue
+            span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
+            c = compare(longer["eer_percent"], base["eer_percent"], span(longer), span(base))
+            d, lo, hi = c.delta, c.low, c.high
+            rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
+                         "eer_percent": float(base["eer_percent"].mean()),
+                         "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
+                         "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(d >= -CONVERGED_POINTS)})
+    return pd.DataFrame(rows)
+
+
+COST_PRIORS = (0.01, 0.05, 0.1)  # P_target of the references' detection costs (0.1: computed from the scores)
+
+FALSE_ALARMS = 0.01  # the miss rate at this false-alarm rate says why minDCF(0.01) saturates
+
+def miss_at_false_alarms(scores: Any, labels: Any, false_alarms: float = FALSE_ALARMS) -> float:
+    """The lowest miss rate of any threshold whose false-alarm rate is at most ``false_alarms``.
+
+    >>> miss_at_false_alarms([0.9, 0.8, 0.7, 0.2, 0.1], [1, 1, 0, 1, 0], 0.0)
+    0.3333333333333333
+    """
+    from ..metrics import error_rates
+
+    fpr, fnr, _ = error_rates(scores, labels)
+    return float(fnr[fpr <= false_alarms].min())
+
+
+def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """One row per (labelled speakers, upstream, mode): EER(SSL) - EER(random init) and
+    EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear (the interval excludes
+    zero: :func:`sslsv.statistics.compare`, the one criterion of every chapter); ``probe_converged``
+    says whether the protocol passed the convergence check at that amount of labelled speakers
+    (``True`` where the map has no check)."""
+    conv = convergence(per_seed)
+    rows = []
+    for n, at in per_seed.groupby("labelled_speakers", sort=True):
+        checks = conv[conv["labelled_speakers"] == n]["converged"] if len(conv) else pd.Series([], dtype=bool)
+        at = at[~at["system"].str.endswith("x steps)")]  # the convergence check's runs are not cells
+        fbank = at[at["system"] == FBANK]
+        for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
+            random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]
+            row = {"labelled_speakers": int(n), "system": system, "mode": mode,
+                   "budget": int(ssl["budget"].iloc[0]), "domain": ssl["domain"].iloc[0],
+                   "eer_percent": float(ssl["eer_percent"].mean()), "probe_converged": bool(checks.all())}
+            for ref_name, ref in (("random", random), ("fbank", fbank)):
+                if ref.empty:
+                    continue
+                span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
+                # clear: the 95 % interval the cell shows excludes zero (with one seed a side, the
+                # runs' bootstrap intervals do not overlap)
+                c = compare(ssl["eer_percent"], ref["eer_percent"], span(ssl), span(ref))
+                d, lo, hi, clear = c.delta, c.low, c.high, c.clear
+                row.update({f"vs_{ref_name}": d, f"vs_{ref_name}_low": lo, f"vs_{ref_name}_high": hi,
+                            f"vs_{ref_name}_clear": bool(clear)})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def choose_regime(table: pd.DataFrame, mode: str = "frozen") -> dict[str, Any] | None:
+    """The book's regime: among the ``mode`` cells where SSL beats random init clearly, with a converged
+    probe, the largest margin; on a tie, fewer labelled speakers, then fewer updates (cheaper).  ``None``
+    when no cell shows it."""
+    ok = table["probe_converged"] if "probe_converged" in table else True
+    t = table[(table["mode"] == mode) & table["vs_random_clear"] & (table["vs_random"] < 0) & ok]
+    if t.empty:
+        return None
+    best = t.sort_values(["vs_random", "labelled_speakers", "budget"]).iloc[0]
+    return best.to_dict()

@@ -20,9 +20,10 @@ from ..settings import VALID_MODES
 from . import controlled
 
 __all__ = ["Condition", "PlannedRun", "DEFAULT_RUN", "FBANK", "RANDOM", "references", "pretrain_config",
-           "sv_config", "factor_plan", "preflight", "check_choices", "extremes", "pretrain_seeds_of"]
+           "sv_config", "factor_plan", "preflight", "check_choices", "extremes", "pretrain_seeds_of", "LONGER"]
 
 
+LONGER = 2  # the regime map's convergence check trains the references this many times as long
 DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
 
 FBANK = "fbank"
