@@ -144,3 +144,12 @@ def test_the_checks_catch_what_they_guard(bad):
         assert cycles({"sslsv.config": {"sslsv.ranges": False}, "sslsv.ranges": {"sslsv.config": True}})
     else:
         assert _layer("sslsv.config") > _layer("sslsv.errors") and _layer("sslsv.studies.plan") > _layer("sslsv.sv.model")
+
+
+MAX_STUDY_LINES = 400  # a module of sslsv.studies has one role (build runs, compare, write findings, a chapter)
+
+
+def test_study_modules_stay_small():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (SRC / "sslsv" / "studies").glob("*.py")}
+    big = {name: n for name, n in sizes.items() if n > MAX_STUDY_LINES}
+    assert not big, f"modules of sslsv.studies over {MAX_STUDY_LINES} lines (split them by role): {big}"
