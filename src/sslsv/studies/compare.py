@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..statistics import compare
 from ..tables import METRIC_COLUMNS
-from .runs import FBANK, LONGER, RANDOM
+from .runs import FBANK, RANDOM
 
 if TYPE_CHECKING:
     from ..sv.pipeline import SVResult
@@ -158,8 +158,8 @@ def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
     for n in sorted(per_seed["labelled_speakers"].unique()):
         at = per_seed[per_seed["labelled_speakers"] == n]
         for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
-            base = at[(at["system"] == label) & (at["mode"] == mode)]
-            longer = at[at["system"] == f"{label} ({LONGER}x steps)"]
+            system = at[(at["system"] == label) & (at["mode"] == mode)]
+            base, longer = system[system["role"] != "convergence"], system[system["role"] == "convergence"]
             if base.empty or longer.empty:
                 continue
             span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
@@ -198,7 +198,7 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for n, at in per_seed.groupby("labelled_speakers", sort=True):
         checks = conv[conv["labelled_speakers"] == n]["converged"] if len(conv) else pd.Series([], dtype=bool)
-        at = at[~at["system"].str.endswith("x steps)")]  # the convergence check's runs are not cells
+        at = at[at["role"] != "convergence"]  # the convergence check's runs are not cells
         fbank = at[at["system"] == FBANK]
         for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
             random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]

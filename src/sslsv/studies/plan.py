@@ -207,7 +207,7 @@ def _finished(run) -> bool:
 
 
 def _row(chapter: str, item: PlannedRun, name: str, cached: bool, minutes: float, source: str) -> dict[str, Any]:
-    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.label, "mode": item.mode,
+    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.shown_label, "mode": item.mode,
             "seed": item.seed, "labelled": (item.config.train.labelled_speakers or "all") if item.kind == "sv" else "",
             "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
             "estimate": source}

@@ -111,8 +111,9 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
          overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """Every run of the map, in the order :func:`run` computes them (nothing is computed).
 
-    ``PlannedRun.label`` is the system, ``mode`` its upstream mode, and the SV config carries the
-    amount of labelled data (``train.labelled_speakers``).
+    ``PlannedRun.label`` is the system, ``mode`` its upstream mode, ``role`` ``"convergence"`` for the
+    references trained :data:`LONGER` times as long, and the SV config carries the amount of labelled
+    data (``train.labelled_speakers``).
     """
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     out: list[PlannedRun] = []
@@ -148,13 +149,13 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
                 cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen", protocol(profile, n, overrides))
                 longer = override(cfg, {"train.steps": LONGER * cfg.train.steps,
                                         "train.warmup_steps": LONGER * cfg.train.warmup_steps})
-                out.append(PlannedRun("sv", f"{label} ({LONGER}x steps)", mode, int(s), longer))
+                out.append(PlannedRun("sv", label, mode, int(s), longer, role="convergence"))
     return out
 
 
 def detection_costs(self) -> pd.DataFrame:
         """The protocol's frozen references: minDCF at several priors, miss rate at 1 % false alarms."""
-        return detection_costs(self.per_seed[~self.per_seed["system"].str.endswith("x steps)")], self.runs)
+        return detection_costs(self.per_seed[self.per_seed["role"] != "convergence"], self.runs)
 
 
 def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
@@ -176,7 +177,8 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
         r = run_sv(item.config, progress=progress)
         m = r.metrics
         budget, domain = budget_of.get(item.label, (0, ""))
-        rows.append({"system": item.label, "mode": item.mode, "labelled_speakers": item.config.train.labelled_speakers,
+        rows.append({"system": item.label, "role": item.role, "mode": item.mode,
+                     "labelled_speakers": item.config.train.labelled_speakers,
                      "steps": item.config.train.steps,
                      "budget": budget, "domain": domain, "seed": item.seed, "eer_percent": m["eer_percent"],
                      "eer_ci_low": m["eer_ci_low"], "eer_ci_high": m["eer_ci_high"],
@@ -335,7 +337,7 @@ class RegimeMap:
 
     profile: str
     grid: Grid
-    per_seed: pd.DataFrame  # system, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
+    per_seed: pd.DataFrame  # system, role, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
     pretrain_runs: dict[str, Any]
     runs: dict[str, Any] = field(default_factory=dict)  # SV run name -> its Run (sslsv.artifacts)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from ..artifacts import Run
 from ..config import (ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, refuse_controlled,
@@ -24,6 +24,7 @@ __all__ = ["Condition", "PlannedRun", "DEFAULT_RUN", "FBANK", "RANDOM", "referen
 
 
 LONGER = 2  # the regime map's convergence check trains the references this many times as long
+Role = Literal["cell", "convergence"]  # what a planned run is for (PlannedRun.role)
 DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
 
 FBANK = "fbank"
@@ -106,7 +107,16 @@ def pretrain_seeds_of(profile: str, pretrain_seeds: Sequence[int] | None) -> tup
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run a study needs: its kind (``pretrain`` or ``sv``), what it is, and its config."""
+    """One run a study needs: its kind (``pretrain`` or ``sv``), what it is, and its config.
+
+    ``role`` says what the run is for: a ``"cell"`` of a comparison (every run of the factor studies, the
+    map's systems) or the map's ``"convergence"`` check (a reference trained :data:`LONGER` times as
+    long); the display name that says so is made only when shown (:attr:`shown_label`).
+
+    >>> item = PlannedRun("sv", "fbank", "fbank", 0, None, role="convergence")
+    >>> item.label, item.shown_label
+    ('fbank', 'fbank (2x steps)')
+    """
 
     kind: str
     label: str  # the condition (system) it belongs to
@@ -114,6 +124,12 @@ class PlannedRun:
     seed: int | None  # the SV seed (None for a pre-training run)
     config: Any
     pretrain_seed: int | None = None  # the upstream's pre-training seed (None: no pre-trained upstream)
+    role: Role = "cell"
+
+    @property
+    def shown_label(self) -> str:
+        """The system as tables and messages name it."""
+        return f"{self.label} ({LONGER}x steps)" if self.role == "convergence" else self.label
 
     @property
     def run(self) -> Run:

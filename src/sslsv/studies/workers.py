@@ -244,7 +244,7 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
                 bar.update(round(job.seconds))
             else:
                 failed[name] = error[0]
-                bar.write(f"run {name} ({job.item.label}) failed: {error[0]}\n{error[1]}")
+                bar.write(f"run {name} ({job.item.shown_label}) failed: {error[0]}\n{error[1]}")
                 skip_dependents()
     except KeyboardInterrupt:  # the workers ignore Ctrl-C: stop them now (a run resumes from its checkpoint)
         for p in procs:
@@ -261,5 +261,5 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     if failed:
         first = sorted(failed)[0]
         raise RunsFailedError(f"{len(failed)} of {len(jobs)} run(s) failed ({len(done)} computed and kept); "
-                              f"first: {first} ({jobs[first].item.label}): {failed[first]}")
+                              f"first: {first} ({jobs[first].item.shown_label}): {failed[first]}")
     return done
