@@ -119,3 +119,35 @@ def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     names = [p.run.path.name for p in baseline.plan("smoke")]
     assert all(n in out for n in names) and "05_model_size" in out and "estimated" in out
+
+
+def test_every_notebook_is_a_declared_chapter():
+    """One declaration of the chapters: the notebooks, in book order, are the registry's entries."""
+    from sslsv.book import MAP_CHAPTERS, notebook_names
+    from sslsv.studies.chapters import CHAPTERS
+
+    assert list(CHAPTERS) == notebook_names()
+    assert MAP_CHAPTERS == ("01_baseline", "01b_regime_map")
+
+
+def test_a_new_chapter_is_one_registry_entry_and_the_plan_prices_it(monkeypatch, tmp_path):
+    from sslsv.config import ConfigError
+    from sslsv.studies import chapters
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    seen = []
+
+    def made_up_plan(profile, parameters, where):
+        seen.append(where)
+        return baseline.plan(profile, (int(parameters.get("seed", 5)),))
+
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan))
+    table = plan.book_plan("smoke", ["99_made_up"], {"seed": 7})
+    assert list(table["chapter"]) == ["99_made_up"] and list(table["seed"]) == [7]
+    assert table["minutes"].iloc[0] > 0 and not table["cached"].any()
+    assert seen[0].how == "pinned" and "pinned regime" in table.attrs["regime"]  # it runs in the book's regime
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan, in_regime=False))
+    assert chapters.before_regime(["02_objective", "99_made_up"]) == ("99_made_up",)
+    assert plan.book_plan("smoke", ["99_made_up"]).attrs["regime"] == "" and seen[-1] is None
+    with pytest.raises(ConfigError, match="unknown chapter '98_nothing'; chapters: 01_baseline, "):
+        plan.chapter_runs("98_nothing", "smoke")

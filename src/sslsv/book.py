@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import UserError
+from .studies.chapters import before_regime
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -213,7 +214,7 @@ def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params:
             raise error
 
 
-MAP_CHAPTERS = ("01_baseline", "01b_regime_map")  # the chapters that do not run in the map's regime
+MAP_CHAPTERS = before_regime()  # the chapters that do not run in the map's regime (sslsv.studies.chapters)
 
 
 def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any], workers: int,
@@ -234,7 +235,7 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
     def seconds(item) -> float:
         return tp.estimate(item)[0]
 
-    in_regime = [n for n in names if n not in MAP_CHAPTERS]
+    in_regime = [n for n in names if n not in before_regime(names)]
     if "01b_regime_map" in names or (in_regime and not regime.map_is_complete(profile)):
         first = chapter_runs("01b_regime_map", profile, parameters) if "01b_regime_map" in names else []
         if in_regime:
