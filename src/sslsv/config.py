@@ -50,6 +50,7 @@ class Pattern:
 
     regex: str
     shown: tuple[str, ...]
+    noun: str  # what the value is, for the error message
 
 
 Source = Literal["synthetic", "voxceleb1"]
@@ -57,7 +58,7 @@ FrontendKind = Literal["fbank", "ssl"]
 Backbone = Literal["hubert", "wavlm", "w2v_bert"]  # the registry sslsv.pretrain.backbones.BACKBONES
 Objective = Literal["masked", "unmasked", "mixed", "contrastive", "ctc"]  # sslsv.pretrain.objectives.OBJECTIVES
 Quantizer = Literal["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]  # ...quantizers.QUANTIZERS
-Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"))]
+Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"), "device")]
 
 # What a choice is called in an error message, where the key's last part does not say it well.
 _CHOICE_NOUNS = {"kind": "front-end"}
@@ -263,7 +264,6 @@ def check_choice(key: str, value: Any, annotation: Any) -> Any:
     ...
     sslsv.config.ConfigError: device='gpu' is not a device; valid devices: cpu, cuda, cuda:<index>, auto
     """
-
     if typing.get_origin(annotation) is Literal:
         valid = typing.get_args(annotation)
         if value not in valid:
@@ -272,7 +272,8 @@ def check_choice(key: str, value: Any, annotation: Any) -> Any:
     elif typing.get_origin(annotation) is Annotated:
         pattern = next((m for m in annotation.__metadata__ if isinstance(m, Pattern)), None)
         if pattern is not None and not (isinstance(value, str) and re.fullmatch(pattern.regex, value)):
-            raise ConfigError(f"{key}={value!r} is not a device; valid devices: {', '.join(pattern.shown)}")
+            raise ConfigError(f"{key}={value!r} is not a {pattern.noun}; valid {pattern.noun}s: "
+                              f"{', '.join(pattern.shown)}")
     return value
 
 
