@@ -343,6 +343,9 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
                 rows.append({"system": system, "mode": mode, "labelled_speakers": n, "seed": seed,
                              "eer_percent": 10.0 * seed, "run": name})
     costs = regime.detection_costs(pd.DataFrame(rows), runs)
+    longer = [{**r, "role": "convergence", "eer_percent": 99.0} for r in rows]  # not the protocol's: left out
+    m = regime.RegimeMap("smoke", None, pd.DataFrame([{**r, "role": "cell"} for r in rows] + longer), {}, runs)
+    pd.testing.assert_frame_equal(m.detection_costs(), costs)  # what chapter 01b shows
     assert costs[["labelled_speakers", "system"]].values.tolist() == [[4, FBANK], [4, RANDOM], [16, FBANK], [16, RANDOM]]
     t = pd.read_csv(path["4fba0"], sep="\t")
     fpr, tpr, _ = roc_curve(t["label"], t["score"])  # an independent reference for the miss rate

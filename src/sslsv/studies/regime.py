@@ -153,7 +153,71 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
     return out
 
 
-def detection_costs(self) -> pd.DataFrame:
+def detection_costs(per_seed: pd.DataFrame, runs: Mapping[str, Any]) -> pd.DataFrame:
+    """The frozen references' detection costs at every amount of labelled speakers, means over seeds.
+
+    minDCF at each prior of ``COST_PRIORS`` and the miss rate at 1 % false alarms, from each run's
+    trial scores as stored (``runs``: run name -> :class:`~sslsv.artifacts.Run`, read by
+    :func:`~sslsv.sv.pipeline.load_result`).  Normalised minDCF(P_target) < 1 needs a threshold where
+    ``P_miss + (1 - P_target) / P_target * P_fa < 1``: at P_target = 0.01 the false alarms weigh 99
+    times, so a system that misses most targets at 1 % false alarms cannot score much below 1.
+    """
+    from ..metrics import min_dcf
+    from ..sv.pipeline import load_result
+
+    rows = []
+    refs = per_seed[per_seed["system"].isin([FBANK, RANDOM]) & per_seed["mode"].isin(["fbank", "frozen"])]
+    for (n, system), at in refs.groupby(["labelled_speakers", "system"], sort=True):
+        costs = []
+        for name in at["run"]:
+            if name not in runs:
+                raise ConfigError(f"run {name} is not a run of the map: its trial scores cannot be read")
+            t = load_result(runs[name]).scores
+            s, y = t["score"].to_numpy(), t["label"].to_numpy()
+            costs.append([min_dcf(s, y, p) for p in COST_PRIORS] + [100 * miss_at_false_alarms(s, y)])
+        mean = np.mean(costs, axis=0)
+        rows.append({"system": system, "labelled_speakers": int(n), "eer_percent": float(at["eer_percent"].mean()),
+                     **{f"min_dcf_{p:g}": float(v) for p, v in zip(COST_PRIORS, mean)},
+                     "miss_at_1pct_fa": float(mean[-1])})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class RegimeMap:
+    """The outcome: one row per SV run, and the cells of the map."""
+
+    profile: str
+    grid: Grid
+    per_seed: pd.DataFrame  # system, role, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
+    pretrain_runs: dict[str, Any]
+    runs: dict[str, Any] = field(default_factory=dict)  # SV run name -> its Run (sslsv.artifacts)
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        return cells(self.per_seed)
+
+    @property
+    def convergence(self) -> pd.DataFrame:
+        return convergence(self.per_seed)
+
+    def upstreams(self) -> pd.DataFrame:
+        """Each pre-trained upstream of the map: its budget and pool, how far it learned its task
+        (held-out masked accuracy against the majority-class chance, loss against the uniform
+        guess), and its best frozen margin over random init (at any amount of labelled speakers)."""
+        cells_ = self.cells
+        rows = []
+        for label, run in self.pretrain_runs.items():
+            m = run.metrics()
+            frozen = cells_[(cells_["system"] == label) & (cells_["mode"] == "frozen")]
+            best = frozen.loc[frozen["vs_random"].idxmin()] if len(frozen) else None
+            rows.append({"system": label, "budget": int(run.config.optim.steps),
+                         "domain": IN if run.config.pretrain.in_domain else OUT,
+                         "masked_acc": m.get("eval", {}).get("masked_acc"), "chance": m.get("chance_majority"),
+                         "loss_last": m.get("loss_last"), "loss_uniform": m.get("loss_uniform"),
+                         "best_vs_random": None if best is None else float(best["vs_random"])})
+        return pd.DataFrame(rows).sort_values(["budget", "domain"], ignore_index=True)
+
+    def detection_costs(self) -> pd.DataFrame:
         """The protocol's frozen references: minDCF at several priors, miss rate at 1 % false alarms."""
         return detection_costs(self.per_seed[self.per_seed["role"] != "convergence"], self.runs)
 
@@ -300,68 +364,3 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
     if now is None:  # the map is not complete: compute it (its runs are served or computed), then choose
         return choose()
     return key.serve(now, load, choose)
-
-
-def detection_costs(per_seed: pd.DataFrame, runs: Mapping[str, Any]) -> pd.DataFrame:
-    """The frozen references' detection costs at every amount of labelled speakers, means over seeds.
-
-    minDCF at each prior of ``COST_PRIORS`` and the miss rate at 1 % false alarms, from each run's
-    trial scores as stored (``runs``: run name -> :class:`~sslsv.artifacts.Run`, read by
-    :func:`~sslsv.sv.pipeline.load_result`).  Normalised minDCF(P_target) < 1 needs a threshold where
-    ``P_miss + (1 - P_target) / P_target * P_fa < 1``: at P_target = 0.01 the false alarms weigh 99
-    times, so a system that misses most targets at 1 % false alarms cannot score much below 1.
-    """
-    from ..metrics import min_dcf
-    from ..sv.pipeline import load_result
-
-    rows = []
-    refs = per_seed[per_seed["system"].isin([FBANK, RANDOM]) & per_seed["mode"].isin(["fbank", "frozen"])]
-    for (n, system), at in refs.groupby(["labelled_speakers", "system"], sort=True):
-        costs = []
-        for name in at["run"]:
-            if name not in runs:
-                raise ConfigError(f"run {name} is not a run of the map: its trial scores cannot be read")
-            t = load_result(runs[name]).scores
-            s, y = t["score"].to_numpy(), t["label"].to_numpy()
-            costs.append([min_dcf(s, y, p) for p in COST_PRIORS] + [100 * miss_at_false_alarms(s, y)])
-        mean = np.mean(costs, axis=0)
-        rows.append({"system": system, "labelled_speakers": int(n), "eer_percent": float(at["eer_percent"].mean()),
-                     **{f"min_dcf_{p:g}": float(v) for p, v in zip(COST_PRIORS, mean)},
-                     "miss_at_1pct_fa": float(mean[-1])})
-    return pd.DataFrame(rows)
-
-
-@dataclass
-class RegimeMap:
-    """The outcome: one row per SV run, and the cells of the map."""
-
-    profile: str
-    grid: Grid
-    per_seed: pd.DataFrame  # system, role, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
-    pretrain_runs: dict[str, Any]
-    runs: dict[str, Any] = field(default_factory=dict)  # SV run name -> its Run (sslsv.artifacts)
-
-    @property
-    def cells(self) -> pd.DataFrame:
-        return cells(self.per_seed)
-
-    @property
-    def convergence(self) -> pd.DataFrame:
-        return convergence(self.per_seed)
-
-    def upstreams(self) -> pd.DataFrame:
-        """Each pre-trained upstream of the map: its budget and pool, how far it learned its task
-        (held-out masked accuracy against the majority-class chance, loss against the uniform
-        guess), and its best frozen margin over random init (at any amount of labelled speakers)."""
-        cells_ = self.cells
-        rows = []
-        for label, run in self.pretrain_runs.items():
-            m = run.metrics()
-            frozen = cells_[(cells_["system"] == label) & (cells_["mode"] == "frozen")]
-            best = frozen.loc[frozen["vs_random"].idxmin()] if len(frozen) else None
-            rows.append({"system": label, "budget": int(run.config.optim.steps),
-                         "domain": IN if run.config.pretrain.in_domain else OUT,
-                         "masked_acc": m.get("eval", {}).get("masked_acc"), "chance": m.get("chance_majority"),
-                         "loss_last": m.get("loss_last"), "loss_uniform": m.get("loss_uniform"),
-                         "best_vs_random": None if best is None else float(best["vs_random"])})
-        return pd.DataFrame(rows).sort_values(["budget", "domain"], ignore_index=True)
