@@ -130,6 +130,20 @@ def test_every_notebook_is_a_declared_chapter():
     assert MAP_CHAPTERS == ("01_baseline", "01b_regime_map")
 
 
+@pytest.mark.parametrize("name", [n for n in __import__("sslsv.book", fromlist=["x"]).notebook_names()])
+def test_a_notebooks_parameters_cell_says_what_its_chapter_declares(name):
+    """The registry's parameters and defaults are the notebook's: a test fails when they drift."""
+    import ast
+
+    import papermill
+
+    from sslsv.book import NOTEBOOKS
+    from sslsv.studies.chapters import CHAPTERS
+
+    cell = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")).items()}
+    assert cell == dict(CHAPTERS[name].parameters), f"notebooks/{name}.py and sslsv.studies.chapters disagree"
+
+
 def test_a_new_chapter_is_one_registry_entry_and_the_plan_prices_it(monkeypatch, tmp_path):
     from sslsv.config import ConfigError
     from sslsv.studies import chapters
@@ -139,15 +153,21 @@ def test_a_new_chapter_is_one_registry_entry_and_the_plan_prices_it(monkeypatch,
 
     def made_up_plan(profile, parameters, where):
         seen.append(where)
-        return baseline.plan(profile, (int(parameters.get("seed", 5)),))
+        return baseline.plan(profile, (int(parameters["seed"]),))
 
-    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan))
+    declared = {"profile": "cpu", "seed": 5}
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan,
+                                                                           parameters=declared))
     table = plan.book_plan("smoke", ["99_made_up"], {"seed": 7})
     assert list(table["chapter"]) == ["99_made_up"] and list(table["seed"]) == [7]
     assert table["minutes"].iloc[0] > 0 and not table["cached"].any()
     assert seen[0].how == "pinned" and "pinned regime" in table.attrs["regime"]  # it runs in the book's regime
-    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan, in_regime=False))
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan, in_regime=False,
+                                                                           parameters=declared))
     assert chapters.before_regime(["02_objective", "99_made_up"]) == ("99_made_up",)
-    assert plan.book_plan("smoke", ["99_made_up"]).attrs["regime"] == "" and seen[-1] is None
+    no_regime = plan.book_plan("smoke", ["99_made_up"])  # the declared default seed
+    assert no_regime.attrs["regime"] == "" and seen[-1] is None and list(no_regime["seed"]) == [5]
+    with pytest.raises(ConfigError, match="chapter 99_made_up has no parameter 'seeds'; its parameters: profile, seed"):
+        plan.chapter_runs("99_made_up", "smoke", {"seeds": [1]})
     with pytest.raises(ConfigError, match="unknown chapter '98_nothing'; chapters: 01_baseline, "):
         plan.chapter_runs("98_nothing", "smoke")

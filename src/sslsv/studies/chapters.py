@@ -1,8 +1,10 @@
 """The book's chapters, declared once: what each notebook runs, and in which stage of the book.
 
-A :class:`Chapter` names its notebook (``notebooks/<name>.py``), says whether it runs in the regime the
-map picks (chapters 02-08) or before it (the baseline and the map itself), and plans its runs with its
-notebook's defaults (``plan(profile, parameters, where)``, ``parameters`` as papermill's ``-p``).
+A :class:`Chapter` names its notebook (``notebooks/<name>.py``), declares its notebook's parameters
+with their defaults (the notebook's ``parameters`` cell must say the same: ``tests/test_plan.py``),
+says whether it runs in the regime the map picks (chapters 02-08) or before it (the baseline and the
+map itself), and plans its runs (``plan(profile, parameters, where)``: the defaults with papermill's
+``-p`` values on top).
 ``sslsv plan``, ``sslsv book`` and its worker pool read :data:`CHAPTERS`; adding a chapter is one entry
 here (and its notebook).
 
@@ -14,13 +16,13 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..config import ConfigError
 from .runs import PlannedRun
 
-__all__ = ["Chapter", "CHAPTERS", "chapter", "before_regime"]
+__all__ = ["Chapter", "CHAPTERS", "FACTOR_CHAPTERS", "chapter", "before_regime"]
 
 # plan(profile, the notebook's parameters, the book's Regime or None) -> every run the chapter reads
 Planner = Callable[[str, Mapping[str, Any], Any], list[PlannedRun]]
@@ -33,12 +35,21 @@ class Chapter:
     name: str  # notebooks/<name>.py
     plan: Planner
     in_regime: bool = True  # run in the regime the map picks (False: the baseline and the map)
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # the notebook's parameters and their defaults
+
+    def runs(self, profile: str, parameters: Mapping[str, Any] | None = None, where: Any = None) -> list[PlannedRun]:
+        """Every run the chapter reads, for papermill's ``parameters`` over the declared defaults."""
+        unknown = sorted(set(parameters or {}) - set(self.parameters) - {"profile"})
+        if unknown:
+            raise ConfigError(f"chapter {self.name} has no parameter {unknown[0]!r}; its parameters: "
+                              f"{', '.join(self.parameters)}")
+        return self.plan(profile, {**self.parameters, **dict(parameters or {})}, where)
 
 
 def _baseline(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     from . import baseline
 
-    return baseline.plan(profile, p.get("seeds") or (0, 1, 2), overrides=p.get("overrides") or None)
+    return baseline.plan(profile, p["seeds"], overrides=p.get("overrides") or None)
 
 
 def _regime_map(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
@@ -56,28 +67,26 @@ def _in_regime(p: Mapping[str, Any], profile: str, where: Any) -> tuple[dict[str
     return common, factor
 
 
-def _factor(module: str, values_parameter: str, default: str | None = None) -> Planner:
-    """The planner of a factor-study chapter: ``values`` from the notebook parameter ``values_parameter``
-    (else the module's ``default`` constant, else the profile's)."""
+def _factor(module: str, values_parameter: str) -> Planner:
+    """The planner of a factor-study chapter: its levels are the notebook parameter ``values_parameter``
+    (``None``: the profile's)."""
 
     def plan(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
         import importlib
 
         study = importlib.import_module(f"sslsv.studies.{module}")
-        values = p.get(values_parameter) or (getattr(study, default) if default else None)
-        return study.run.plan(profile, values=values, **_in_regime(p, profile, where)[1])
+        return study.run.plan(profile, values=p.get(values_parameter), **_in_regime(p, profile, where)[1])
 
     return plan
 
 
-_OBJECTIVE = _factor("objective", "objectives", "STUDIED_OBJECTIVES")
-_QUANTIZER = _factor("quantizer", "quantizers", "STUDIED_QUANTIZERS")
-_DATA_SCALE = _factor("data_scale", "hours")
-_MODEL_SIZE = _factor("model_size", "sizes")
+FACTOR_CHAPTERS = ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")  # summarised by 06
 
 
 def _summary(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
-    return [r for plan in (_OBJECTIVE, _QUANTIZER, _DATA_SCALE, _MODEL_SIZE) for r in plan(profile, p, where)]
+    """The factor chapters' runs, each at its own defaults with the summary's parameters on top."""
+    return [r for name in FACTOR_CHAPTERS for r in CHAPTERS[name].plan(profile, {**CHAPTERS[name].parameters, **p},
+                                                                         where)]
 
 
 def _analysis(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
@@ -87,16 +96,24 @@ def _analysis(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun
     return explain.plan(profile, int(p.get("seed", 0)), **common, pretrain_overrides=factor["pretrain_overrides"])
 
 
+_SV = {"profile": "cpu", "seeds": None}  # every chapter's first parameters
+_FACTOR = {"modes": None, "overrides": {}, "pretrain_overrides": {}}  # a factor study's last ones
+
 CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
-    Chapter("01_baseline", _baseline, in_regime=False),
-    Chapter("01b_regime_map", _regime_map, in_regime=False),
-    Chapter("02_objective", _OBJECTIVE),
-    Chapter("03_quantizer", _QUANTIZER),
-    Chapter("04_data_scale", _DATA_SCALE),
-    Chapter("05_model_size", _MODEL_SIZE),
-    Chapter("06_summary", _summary),
-    Chapter("07_attribution", _analysis),
-    Chapter("08_loss_landscape", _analysis),
+    Chapter("01_baseline", _baseline, in_regime=False,
+            parameters={**_SV, "seeds": [0, 1, 2], "overrides": {}}),
+    Chapter("01b_regime_map", _regime_map, in_regime=False,
+            parameters={"profile": "cpu", "speakers": None, "budgets": None, "seeds": None, "overrides": {}}),
+    Chapter("02_objective", _factor("objective", "objectives"),
+            parameters={**_SV, "objectives": ["masked", "unmasked", "mixed", "contrastive", "ctc"], **_FACTOR}),
+    Chapter("03_quantizer", _factor("quantizer", "quantizers"),
+            parameters={**_SV, "quantizers": ["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"],
+                        **_FACTOR}),
+    Chapter("04_data_scale", _factor("data_scale", "hours"), parameters={**_SV, "hours": None, **_FACTOR}),
+    Chapter("05_model_size", _factor("model_size", "sizes"), parameters={**_SV, "sizes": None, **_FACTOR}),
+    Chapter("06_summary", _summary, parameters={**_SV, **_FACTOR}),
+    Chapter("07_attribution", _analysis, parameters={"profile": "cpu", "seed": 0, "overrides": {}}),
+    Chapter("08_loss_landscape", _analysis, parameters={"profile": "cpu", "seed": 0, "overrides": {}}),
 )}
 
 

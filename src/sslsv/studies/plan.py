@@ -130,12 +130,11 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
     from .chapters import chapter as declared
 
     ch = declared(chapter)
-    p = dict(parameters or {})
     if not ch.in_regime:
-        return ch.plan(profile, p, None)
+        return ch.runs(profile, parameters, None)
     where = where or regime.book_regime(profile, compute=False)
     first = regime.plan(profile) if where.how == "provisional" else []
-    return first + ch.plan(profile, p, where)
+    return first + ch.runs(profile, parameters, where)
 
 
 def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, Any] | None = None,
