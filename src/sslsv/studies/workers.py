@@ -30,10 +30,8 @@ computing it twice.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -42,7 +40,6 @@ from ..errors import UserError
 from ..lifetime import exit_with_parent, leave_interrupt_to_parent
 from .runs import PlannedRun
 
-_RUN_REFERENCE = re.compile(r"run:(pretrain-[0-9a-f]+)")
 
 
 class RunsFailedError(UserError, RuntimeError):
@@ -57,11 +54,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def reads(item: PlannedRun) -> set[str]:
-    """The names of the pre-training runs ``item`` reads (its upstream, its k-means source)."""
-    from ..config import to_dict
+# The config fields that may name another run (``run:<name>``): an SV run's upstream; a pre-training
+# run's starting checkpoint and the upstream whose hidden states its k-means targets cluster.
+READ_FIELDS = {"sv": (("frontend", "upstream"),), "pretrain": (("pretrain", "init"), ("pretrain", "kmeans_source"))}
 
-    return set(_RUN_REFERENCE.findall(json.dumps(to_dict(item.config))))
+
+def reads(item: PlannedRun) -> set[str]:
+    """The names of the runs ``item`` reads, from its typed config fields (:data:`READ_FIELDS`).
+
+    >>> from sslsv.config import PretrainExperimentConfig, override
+    >>> cfg = override(PretrainExperimentConfig(), {"pretrain.kmeans_source": "run:pretrain-0123456789ab"})
+    >>> reads(PlannedRun("pretrain", "iteration 2", "upstream", None, cfg))
+    {'pretrain-0123456789ab'}
+    """
+    from ..upstreams import RUN_PREFIX
+
+    values = [getattr(getattr(item.config, section), name) for section, name in READ_FIELDS.get(item.kind, ())]
+    return {v[len(RUN_PREFIX):] for v in values if isinstance(v, str) and v.startswith(RUN_PREFIX)}
 
 
 def upstream_of(item: PlannedRun) -> str:
