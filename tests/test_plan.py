@@ -140,7 +140,8 @@ def test_a_notebooks_parameters_cell_says_what_its_chapter_declares(name):
     from sslsv.book import NOTEBOOKS
     from sslsv.studies.chapters import CHAPTERS
 
-    cell = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")).items()}
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    cell = {k: ast.literal_eval(v["default"]) for k, v in declared.items()}
     assert cell == dict(CHAPTERS[name].parameters), f"notebooks/{name}.py and sslsv.studies.chapters disagree"
 
 
