@@ -82,16 +82,16 @@ def test_a_profile_key_that_no_config_has_is_refused(monkeypatch):
 def test_the_study_section_of_a_profile_is_strict(monkeypatch):
     """Every per-profile study setting lives in PROFILES under study.*, checked like a config."""
     from sslsv import config
-    from sslsv.studies.settings import settings
+    from sslsv.config import study_settings
 
     for profile in config.PROFILES:
-        s = settings(profile)
+        s = study_settings(profile)
         assert s.seeds and s.modes and len(s.data_scale_hours) >= 4 and len(s.model_sizes) >= 3
-    assert settings("cpu").sv.overrides() == {"train.steps": 150, "train.batch_size": 32, "train.warmup_steps": 20,
+    assert study_settings("cpu").sv.overrides() == {"train.steps": 150, "train.batch_size": 32, "train.warmup_steps": 20,
                                               "train.checkpoint_every": 50}
-    assert settings("paper").sv.overrides() == {}  # the paper's studies use the profile's own schedule
-    assert settings("paper").modes == ("frozen", "fine-tuned") and not settings("paper").cache_features
-    land = settings("smoke").landscape.kwargs()
+    assert study_settings("paper").sv.overrides() == {}  # the paper's studies use the profile's own schedule
+    assert study_settings("paper").modes == ("frozen", "fine-tuned") and not study_settings("paper").cache_features
+    land = study_settings("smoke").landscape.kwargs()
     assert len(land["alphas"]) == 7 and land["alphas"][0] == -1.0 and land["hessian_seeds"] == (0,)
 
     smoke = dict(config.PROFILES["smoke"])
@@ -100,10 +100,10 @@ def test_the_study_section_of_a_profile_is_strict(monkeypatch):
         config.resolve("smoke")  # resolving any config checks the study section too
     monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.seeds": "0"})
     with pytest.raises(config.ConfigError, match=r"key 'seeds' expects tuple"):
-        settings("smoke")
+        study_settings("smoke")
     monkeypatch.setitem(config.PROFILES, "smoke", {**smoke, "study.modes": ("frozn",)})
     with pytest.raises(config.ConfigError, match=r"study.modes has 'frozn'; valid modes: frozen, fine-tuned"):
-        settings("smoke")
+        study_settings("smoke")
 
 
 def test_a_key_added_later_keeps_earlier_run_hashes_only_at_its_neutral_value(monkeypatch):
@@ -129,3 +129,33 @@ def test_a_key_added_later_keeps_earlier_run_hashes_only_at_its_neutral_value(mo
     del before["train"]["aam_margin"]
     assert config.config_hash(config.SVConfig()) == config.config_hash(before)
     assert config.config_hash(config.SVConfig(train=config.SVTrainConfig(aam_margin=0.3))) != config.config_hash(before)
+
+
+def test_choice_fields_are_literals_checked_where_values_are_coerced():
+    """source, kind, backbone, objective, quantizer and device name their valid values in the type, and the
+    Literals list exactly the registries' names (in the registries' order, which the errors print)."""
+    import typing
+
+    from sslsv import config
+    from sslsv.pretrain.backbones import BACKBONES
+    from sslsv.pretrain.objectives import OBJECTIVES
+    from sslsv.pretrain.quantizers import QUANTIZERS
+
+    assert typing.get_args(config.Backbone) == tuple(BACKBONES)
+    assert typing.get_args(config.Objective) == tuple(OBJECTIVES)
+    assert typing.get_args(config.Quantizer) == tuple(QUANTIZERS)
+    for key, bad, message in [
+        ("corpus.source", "vox2", "unknown source 'vox2' (key 'corpus.source'); valid sources: synthetic, voxceleb1"),
+        ("frontend.kind", "mfcc", "valid front-ends: fbank, ssl"),
+        ("device", "gpu", "device='gpu' is not a device; valid devices: cpu, cuda, cuda:<index>, auto"),
+        ("device", 3, "key 'device' expects str"),
+    ]:
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            resolve("smoke", {key: bad})
+    for key, bad in [("pretrain.backbone", "bert"), ("pretrain.objective", "bert"), ("pretrain.quantizer", "vq")]:
+        with pytest.raises(ConfigError, match=f"valid {key.split('.')[1]}s: "):
+            resolve("smoke", {key: bad}, base=config.PretrainExperimentConfig())
+    assert resolve("smoke", {"device": "cuda:1"}).device == "cuda:1"
+    # a config built directly is checked by validate, with the same function and message
+    with pytest.raises(ConfigError, match="valid objectives: masked"):
+        config.validate(config.PretrainExperimentConfig(pretrain=config.PretrainConfig(objective="bert")))

@@ -174,3 +174,115 @@ def test_notebook_kernel_exits_when_papermill_is_killed(tmp_path):
         assert kernel in children(parent.pid)
     finally:
         kill_parent_and_expect_children_gone(parent, [int(pid_file.read_text())] if pid_file.exists() else [])
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``."""
+    found, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_book_workers_and_resource_tracker_exit_when_sslsv_book_is_killed(tmp_path):
+    """The run pool of ``sslsv book``: after a ``kill -9`` its idle workers (blocked on their task queue) and
+    multiprocessing's resource tracker exit instead of living on with parent 1."""
+    parent = start("""
+        import time
+        from sslsv.studies.workers import start_workers
+        ctx, procs, tasks, results = start_workers(2)
+        print("started", flush=True)
+        time.sleep(120)
+    """, tmp_path)
+    helpers: list[int] = []
+    try:
+        # two workers and the resource tracker; the workers past exit_with_parent (they import torch next)
+        helpers = wait_for(lambda: len(children(parent.pid)) >= 3 and children(parent.pid), 60, "the pool")
+        workers = [w for w in helpers if _is_worker(w)]
+        assert len(workers) == 2, helpers
+        # a spawned worker has one thread until exit_with_parent starts its watcher, its first statement
+        wait_for(lambda: all(_threads(w) >= 2 for w in workers), 60, "the workers to watch their parent")
+        assert any(_is_tracker(h) for h in helpers), "no resource tracker: the test would not check it"
+    finally:
+        kill_parent_and_expect_children_gone(parent, helpers, timeout=10)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _is_worker(pid: int) -> bool:
+    return b"spawn_main" in _cmdline(pid)
+
+
+def _is_tracker(pid: int) -> bool:
+    return b"resource_tracker" in _cmdline(pid)
+
+
+def _threads(pid: int) -> int:
+    """How many threads ``pid`` runs (0 once it is gone)."""
+    try:
+        return len(list(Path(f"/proc/{pid}/task").iterdir()))
+    except OSError:
+        return 0
+
+
+def _sleeping_chapter(tmp_path: Path) -> Path:
+    """A chapter that checks its parameters (its kernel then ends with its parent), notes its pid, and sleeps."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from sslsv.book import check_injected_parameters\n\ncheck_injected_parameters()\n"),
+        nbformat.v4.new_code_cell(f"import os, pathlib, time\n\npathlib.Path({str(tmp_path / 'kernel.pid')!r})"
+                                  ".write_text(str(os.getpid()))\ntime.sleep(60)\n"),
+    ]
+    nbformat.write(nb, str(tmp_path / "sleep.ipynb"))
+    return tmp_path / "sleep.ipynb"
+
+
+def test_ctrl_c_while_a_chapter_runs_prints_one_line_and_leaves_nothing_behind(tmp_path):
+    """Ctrl-C reaches the whole process group of ``sslsv book``: the chapter process and its kernel must
+    not print tracebacks of their own, and nothing may outlive the interrupted book."""
+    notebook = _sleeping_chapter(tmp_path)
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from tqdm import tqdm
+        from sslsv import book
+        try:
+            book._execute_side_by_side([("sleep", Path({str(notebook)!r}), Path({str(tmp_path / 'out.ipynb')!r}),
+                                         1.0)], {{"profile": "smoke"}}, 1, tqdm(total=1, disable=True))
+        except KeyboardInterrupt:
+            print("sslsv: interrupted", file=sys.stderr)
+            sys.exit(130)
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "output.log", "w") as log:  # its own session: the test sends Ctrl-C to its group only
+        book = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    pid_file = tmp_path / "kernel.pid"
+    helpers: list[int] = []
+    try:
+        kernel = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60, "the kernel to run"))
+        helpers = descendants(book.pid)
+        assert kernel in helpers
+        os.killpg(book.pid, signal.SIGINT)
+        assert book.wait(timeout=30) == 130
+        wait_for(lambda: not any(alive(p) for p in helpers), 10, f"the chapter's processes {helpers} to exit")
+    finally:
+        if book.poll() is None:
+            book.kill()
+        for p in helpers:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+    log = (tmp_path / "output.log").read_text()
+    assert "Traceback" not in log and log.count("sslsv: interrupted") == 1, log
+    assert "is gone" not in log, log  # the chapter process was stopped, not orphaned: no line of its own

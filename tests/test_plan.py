@@ -7,8 +7,8 @@ import pytest
 
 from sslsv import cli
 from sslsv.artifacts import Run
+from sslsv.config import study_settings
 from sslsv.studies import baseline, explain, factors, objective, plan, quantizer, regime
-from sslsv.studies.settings import settings
 
 METRICS = {"eer_percent": 30.0, "eer_ci_low": 28.0, "eer_ci_high": 32.0, "min_dcf_0.01": 1.0,
            "min_dcf_0.01_ci_low": 0.9, "min_dcf_0.01_ci_high": 1.0, "min_dcf_0.05": 1.0,
@@ -44,8 +44,8 @@ def test_a_factor_studys_plan_is_exactly_what_it_computes(study, monkeypatch, tm
     n_sv = sum(name.startswith("sv-") for name in planned)
     conds = [c for c in study.conditions()]
     deciding = study.run.deciding(conds)
-    extra = len(deciding) * (len(settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
-    assert deciding and n_sv == (len(conds) + extra) * len(settings("cpu").seeds)  # frozen only at cpu
+    extra = len(deciding) * (len(study_settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
+    assert deciding and n_sv == (len(conds) + extra) * len(study_settings("cpu").seeds)  # frozen only at cpu
     n_pre = sum(name.startswith("pretrain-") for name in planned)
     assert n_pre >= len(conds) - 2 + extra
 
@@ -81,7 +81,7 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     assert (before[before["chapter"] == "08_loss_landscape"]["minutes"] == 0).all()
     assert set(before["estimate"]) == {"default", "shared with 07_attribution"}
     fbank_07 = before[(before["chapter"] == "07_attribution") & (before["system"] == "fbank")].iloc[0]
-    assert fbank_07["labelled"] == min(settings("smoke").regime.speakers)
+    assert fbank_07["labelled"] == min(study_settings("smoke").regime.speakers)
 
     # one finished fbank seed: cached, and its measured pace prices the other seeds
     first = baseline.plan("smoke", (0,))[0]
@@ -119,3 +119,56 @@ def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     names = [p.run.path.name for p in baseline.plan("smoke")]
     assert all(n in out for n in names) and "05_model_size" in out and "estimated" in out
+
+
+def test_every_notebook_is_a_declared_chapter():
+    """One declaration of the chapters: the notebooks, in book order, are the registry's entries."""
+    from sslsv.book import MAP_CHAPTERS, notebook_names
+    from sslsv.studies.chapters import CHAPTERS
+
+    assert list(CHAPTERS) == notebook_names()
+    assert MAP_CHAPTERS == ("01_baseline", "01b_regime_map")
+
+
+@pytest.mark.parametrize("name", [n for n in __import__("sslsv.book", fromlist=["x"]).notebook_names()])
+def test_a_notebooks_parameters_cell_says_what_its_chapter_declares(name):
+    """The registry's parameters and defaults are the notebook's: a test fails when they drift."""
+    import ast
+
+    import papermill
+
+    from sslsv.book import NOTEBOOKS
+    from sslsv.studies.chapters import CHAPTERS
+
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    cell = {k: ast.literal_eval(v["default"]) for k, v in declared.items()}
+    assert cell == dict(CHAPTERS[name].parameters), f"notebooks/{name}.py and sslsv.studies.chapters disagree"
+
+
+def test_a_new_chapter_is_one_registry_entry_and_the_plan_prices_it(monkeypatch, tmp_path):
+    from sslsv.config import ConfigError
+    from sslsv.studies import chapters
+
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    seen = []
+
+    def made_up_plan(profile, parameters, where):
+        seen.append(where)
+        return baseline.plan(profile, (int(parameters["seed"]),))
+
+    declared = {"profile": "cpu", "seed": 5}
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan,
+                                                                           parameters=declared))
+    table = plan.book_plan("smoke", ["99_made_up"], {"seed": 7})
+    assert list(table["chapter"]) == ["99_made_up"] and list(table["seed"]) == [7]
+    assert table["minutes"].iloc[0] > 0 and not table["cached"].any()
+    assert seen[0].how == "pinned" and "pinned regime" in table.attrs["regime"]  # it runs in the book's regime
+    monkeypatch.setitem(chapters.CHAPTERS, "99_made_up", chapters.Chapter("99_made_up", made_up_plan, in_regime=False,
+                                                                           parameters=declared))
+    assert chapters.before_regime(["02_objective", "99_made_up"]) == ("99_made_up",)
+    no_regime = plan.book_plan("smoke", ["99_made_up"])  # the declared default seed
+    assert no_regime.attrs["regime"] == "" and seen[-1] is None and list(no_regime["seed"]) == [5]
+    with pytest.raises(ConfigError, match="chapter 99_made_up has no parameter 'seeds'; its parameters: profile, seed"):
+        plan.chapter_runs("99_made_up", "smoke", {"seeds": [1]})
+    with pytest.raises(ConfigError, match="unknown chapter '98_nothing'; chapters: 01_baseline, "):
+        plan.chapter_runs("98_nothing", "smoke")

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from sslsv.artifacts import Run
-from sslsv.config import ConfigError, PretrainExperimentConfig, resolve
+from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_settings
+from sslsv.errors import UserError
 from sslsv.statistics import welch
 from sslsv.studies import regime
 from sslsv.studies.factors import FBANK, RANDOM
-from sslsv.studies.settings import settings
 from test_sv import TINY
 
 
@@ -42,8 +42,9 @@ def test_the_plan_covers_every_cell_once():
     assert {p.config.train.labelled_speakers for p in sv} == set(g.speakers)
     tuned = {p.label for p in sv if p.mode == "fine-tuned"}
     assert tuned == {RANDOM, regime.upstream_label(g.default_budget, regime.OUT)}  # the default upstream and random
-    check = [p for p in sv if p.label.endswith("x steps)")]
-    assert {p.label for p in check} == {f"{FBANK} (2x steps)", f"{RANDOM} (2x steps)"}
+    check = [p for p in sv if p.role == "convergence"]  # a typed role; the label says it only when shown
+    assert {p.label for p in check} == {FBANK, RANDOM}
+    assert {p.shown_label for p in check} == {f"{FBANK} (2x steps)", f"{RANDOM} (2x steps)"}
     # at every amount of labelled speakers, twice the protocol's steps
     assert len(check) == 2 * len(g.seeds) * len(g.speakers)
     assert {p.config.train.labelled_speakers for p in check} == set(g.speakers)
@@ -51,8 +52,8 @@ def test_the_plan_covers_every_cell_once():
         assert p.config.train.steps == 2 * regime.protocol("cpu", p.config.train.labelled_speakers)["train.steps"]
     sv = [p for p in sv if p not in check]
     for p in sv:  # the protocol: each amount of labelled speakers trains for its own number of steps
-        assert p.config.train.steps == settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
-            not settings("cpu").regime.sv_steps
+        assert p.config.train.steps == study_settings("cpu").regime.steps_for(p.config.train.labelled_speakers, 0) or \
+            not study_settings("cpu").regime.sv_steps
     frozen = [p for p in sv if p.mode != "fine-tuned"]
     assert len(frozen) // len(g.speakers) // len(g.seeds) == 1 + 1 + len(pre)  # fbank, random, each upstream
     # the default upstream and random init are fine-tuned where the profile says (cpu: the fewest speakers)
@@ -76,13 +77,14 @@ def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3), c
         for system, mode, budget, domain, mean in systems:
             for i, s in enumerate(seeds):
                 e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.1 * (len(system) % 3) * (i == 0))
-                rows.append({"system": system, "mode": mode, "labelled_speakers": n, "budget": budget, "steps": 150,
+                rows.append({"system": system, "role": "cell", "mode": mode, "labelled_speakers": n, "budget": budget,
+                             "steps": 150,
                              "domain": domain, "seed": s, "eer_percent": e, "eer_ci_low": e - 2, "eer_ci_high": e + 2})
     for n in check_at:
         for system, mode, moved in ((FBANK, "fbank", converged_by[0]), (RANDOM, "frozen", converged_by[1])):
             ref = [r for r in rows if r["system"] == system and r["labelled_speakers"] == n]
             moved = moved - (3.0 if n in unconverged_at else 0.0)
-            rows += [{**r, "system": f"{system} (2x steps)", "steps": 300, "eer_percent": r["eer_percent"] + moved}
+            rows += [{**r, "role": "convergence", "steps": 300, "eer_percent": r["eer_percent"] + moved}
                      for r in ref]
     return regime.RegimeMap("smoke", None, pd.DataFrame(rows), {})
 
@@ -250,7 +252,7 @@ def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its
     assert where.margin < -4 and "clearly beats random init" in where.describe()
     sv = where.sv_overrides("cpu", {"train.lr": 0.01})
     assert sv["train.labelled_speakers"] == 4 and sv["train.lr"] == 0.01
-    assert sv["train.steps"] == settings("cpu").regime.steps_for(4, 0)
+    assert sv["train.steps"] == study_settings("cpu").regime.steps_for(4, 0)
     assert where.pretrain_overrides() == {"optim.steps": 10, "pretrain.in_domain": False}
     assert where.pretrain_overrides({"optim.lr": 0.1})["optim.lr"] == 0.1
     none = regime.regime_of(fake_map(helps_below=0).cells)
@@ -286,14 +288,16 @@ def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypa
     assert not regime.map_is_complete("smoke")
 
 
-def test_the_protocol_steps_grow_with_the_labelled_speakers():
-    s = settings("cpu").regime
+def test_the_protocol_steps_grow_with_the_labelled_speakers(monkeypatch):
+    s = study_settings("cpu").regime
     steps = [regime.protocol("cpu", n)["train.steps"] for n in s.speakers]
     assert steps == list(s.sv_steps) and steps == sorted(steps)
     assert regime.protocol("cpu", 12, {"train.steps": 7})["train.steps"] == 7  # an override wins
+    from sslsv.config import PROFILES
+
+    monkeypatch.setitem(PROFILES, "cpu", {**PROFILES["cpu"], "study.regime.sv_steps": (5,)})
     with pytest.raises(ConfigError, match="one value per amount"):
-        from sslsv.studies.settings import RegimeSettings
-        RegimeSettings(speakers=(1, 2, 3), sv_steps=(5,)).steps_for(2, 0)
+        study_settings("cpu")
 
 
 def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tmp_path):
@@ -324,23 +328,29 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     from sslsv.metrics import min_dcf
 
     rng = np.random.default_rng(0)
-    rows = []
+    rows, runs, path = [], {}, {}
     for n, sep in ((4, 0.6), (16, 3.0)):
         for system, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), ("SSL", "frozen")):
             for seed in (0, 1):
                 y = np.repeat([1, 0], 500)
                 s = rng.normal(size=1000) + sep * y
-                name = f"sv-{n}{system[:3]}{seed}"
-                (tmp_path / "runs" / name).mkdir(parents=True)
-                pd.DataFrame({"label": y, "score": s}).to_csv(tmp_path / "runs" / name / "scores.tsv", sep="\t")
+                run = Run("sv", {"n": n, "system": system, "seed": seed}, root=tmp_path)
+                run.path.mkdir(parents=True)
+                run.metrics_file.write_text('{"n_trials": 1000}')
+                pd.DataFrame({"label": y, "score": s}).to_csv(run.file("scores.tsv"), sep="\t")
+                name = run.path.name
+                runs[name], path[f"{n}{system[:3]}{seed}"] = run, run.file("scores.tsv")
                 rows.append({"system": system, "mode": mode, "labelled_speakers": n, "seed": seed,
                              "eer_percent": 10.0 * seed, "run": name})
-    costs = regime.detection_costs(pd.DataFrame(rows), root=tmp_path)
+    costs = regime.detection_costs(pd.DataFrame(rows), runs)
+    longer = [{**r, "role": "convergence", "eer_percent": 99.0} for r in rows]  # not the protocol's: left out
+    m = regime.RegimeMap("smoke", None, pd.DataFrame([{**r, "role": "cell"} for r in rows] + longer), {}, runs)
+    pd.testing.assert_frame_equal(m.detection_costs(), costs)  # what chapter 01b shows
     assert costs[["labelled_speakers", "system"]].values.tolist() == [[4, FBANK], [4, RANDOM], [16, FBANK], [16, RANDOM]]
-    t = pd.read_csv(tmp_path / "runs" / "sv-4fba0" / "scores.tsv", sep="\t")
+    t = pd.read_csv(path["4fba0"], sep="\t")
     fpr, tpr, _ = roc_curve(t["label"], t["score"])  # an independent reference for the miss rate
     miss0 = 100 * (1 - tpr[fpr <= 0.01].max())
-    t1 = pd.read_csv(tmp_path / "runs" / "sv-4fba1" / "scores.tsv", sep="\t")
+    t1 = pd.read_csv(path["4fba1"], sep="\t")
     fpr1, tpr1, _ = roc_curve(t1["label"], t1["score"])
     assert costs.loc[0, "miss_at_1pct_fa"] == pytest.approx((miss0 + 100 * (1 - tpr1[fpr1 <= 0.01].max())) / 2)
     assert costs.loc[0, "min_dcf_0.1"] == pytest.approx(np.mean([min_dcf(x["score"], x["label"], 0.1) for x in (t, t1)]))
@@ -350,9 +360,11 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     assert "is saturated" in regime.detection_cost_note(weak) and "P_miss + 99 P_fa < 1" in regime.detection_cost_note(weak)
     assert "carries some information" in regime.detection_cost_note(costs)
     assert "even minDCF(0.1) is saturated" in regime.detection_cost_note(weak)
-    (tmp_path / "runs" / "sv-4fba0" / "scores.tsv").write_text("not\ta table\n\"")
-    with pytest.raises(ConfigError, match="sv-4fba0/scores.tsv: unreadable trial scores"):
-        regime.detection_costs(pd.DataFrame(rows), root=tmp_path)
+    path["4fba0"].write_text("not\ta table\n\"")  # read through sv.pipeline.load_result, which says what to do
+    with pytest.raises(UserError, match=f"{path['4fba0'].parent.name}/scores.tsv: unreadable trial scores"):
+        regime.detection_costs(pd.DataFrame(rows), runs)
+    with pytest.raises(ConfigError, match="is not a run of the map"):
+        regime.detection_costs(pd.DataFrame(rows), {})
 
 
 def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_task():
@@ -372,7 +384,7 @@ def test_a_clear_cell_is_one_whose_shown_interval_excludes_zero():
     rows = []
     for system, mode, budget, values in ((FBANK, "fbank", 0, [20.0, 21.0, 22.0]), (RANDOM, "frozen", 0, [30.0, 33.0, 36.0]),
                                          ("SSL 10 updates, out-of-domain", "frozen", 10, [26.0, 27.0, 28.0])):
-        rows += [{"system": system, "mode": mode, "labelled_speakers": 8, "budget": budget, "steps": 100,
+        rows += [{"system": system, "role": "cell", "mode": mode, "labelled_speakers": 8, "budget": budget, "steps": 100,
                   "domain": "out-of-domain" if budget else "", "seed": s, "eer_percent": v, "eer_ci_low": v - 2,
                   "eer_ci_high": v + 2} for s, v in enumerate(values)]
     cell = regime.cells(pd.DataFrame(rows)).iloc[0]

@@ -82,3 +82,24 @@ def test_clear_difference_rule():
     with pytest.raises(ValueError, match="intervals"):
         compare([10.0], [12.0])
     assert intervals_overlap((1.0, 2.0), (2.0, 3.0)) and not intervals_overlap((1.0, 2.0), (2.1, 3.0))
+
+
+def test_compare_shows_the_interval_of_scipys_welch_test_or_the_span_of_the_runs_intervals():
+    """The one interval function: delta and (low, high) are scipy's Welch interval to the last bit (the numbers
+    the regime map printed before compare() carried them), the point with no spread, the span with one seed."""
+    import numpy as np
+    from scipy.stats import ttest_ind
+
+    from sslsv.statistics import compare
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        a, b = rng.normal(30, 3, rng.integers(2, 5)).round(2), rng.normal(31, 3, rng.integers(2, 5)).round(2)
+        ci = ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=0.95)
+        d = compare(a, b)
+        assert (d.delta, d.low, d.high) == (float(a.mean() - b.mean()), float(ci.low), float(ci.high))
+        assert d.clear == (not d.low <= 0 <= d.high) or abs(d.low) < 1e-9 or abs(d.high) < 1e-9
+    d = compare([2.0, 2.0], [1.0, 1.0, 1.0])
+    assert (d.delta, d.low, d.high, d.clear) == (1.0, 1.0, 1.0, True)
+    d = compare([30.0], [25.0], (28.0, 32.0), (24.0, 27.5))
+    assert (d.low, d.high, d.clear) == (0.5, 8.0, True)

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from sslsv.artifacts import Run
-from sslsv.config import ConfigError, OptimConfig
+from sslsv.config import ConfigError, OptimConfig, study_settings
 from sslsv.studies import data_scale, factors, model_size, objective, quantizer, summary
 from sslsv.studies.factors import FBANK, RANDOM, Condition, FactorStudy, difference
-from sslsv.studies.settings import settings
 
 
 def default_conditions(profile="smoke"):
@@ -50,7 +49,7 @@ def test_references_are_the_same_runs_in_every_study():
 def test_sv_config_per_kind_and_the_study_schedule():
     fb = factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 2)
     assert fb.frontend.kind == "fbank" and fb.train.seed == 2
-    assert fb.train.steps == settings("cpu").sv.steps == 150
+    assert fb.train.steps == study_settings("cpu").sv.steps == 150
     rnd = factors.sv_config("cpu", Condition(RANDOM, kind="random"), 0)
     assert rnd.frontend.upstream == "init:w2v_bert:tiny" and not rnd.frontend.finetune
     ssl = factors.sv_config("cpu", Condition("x"), 0, "fine-tuned", upstream="run:pretrain-abc")
@@ -68,7 +67,7 @@ def test_sv_config_per_kind_and_the_study_schedule():
     (model_size, {"micro", "small"})])
 def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, deciding):
     plan = study.run.plan("cpu")
-    seeds = settings("cpu").pretrain_seeds
+    seeds = study_settings("cpu").pretrain_seeds
     assert len(seeds) >= 2
     pre = [p for p in plan if p.kind == "pretrain" and p.mode == "upstream"]
     by_label = {}
@@ -81,7 +80,7 @@ def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, dec
     # each pre-training seed's upstream is probed with every SV seed, and reads its own upstream
     for label in deciding:
         sv = [p for p in plan if p.kind == "sv" and p.label == label]
-        assert len(sv) == len(seeds) * len(settings("cpu").seeds)
+        assert len(sv) == len(seeds) * len(study_settings("cpu").seeds)
         assert len({p.config.frontend.upstream for p in sv}) == len(seeds)
     assert all(p.pretrain_seed is None for p in plan if p.kind == "sv" and p.label in (FBANK, RANDOM))
     # the default upstream is one pair of runs for every study
@@ -130,12 +129,12 @@ def test_invalid_study_values_name_the_valid_set():
 
 def test_data_scale_spans_tenfold_and_the_whole_pool_is_the_default():
     for profile in ("smoke", "cpu", "paper"):
-        hours = settings(profile).data_scale_hours
+        hours = study_settings(profile).data_scale_hours
         assert len(hours) >= 4 and max(hours) / min(hours) >= 10
     conds = data_scale.conditions("cpu")
     assert [c.label for c in conds[2:]] == ["0.1 h", "0.25 h", "0.5 h", "1 h"]
     assert conds[-1].pretrain == {"pretrain.hours": 0.0}
-    assert settings("paper").model_sizes[-2:] == ("base", "large")
+    assert study_settings("paper").model_sizes[-2:] == ("base", "large")
 
 
 def test_preflight_fails_before_compute_on_a_missing_data_root(tmp_path):

@@ -358,8 +358,6 @@ class Run:
         if inputs is not None:
             before = manifest.get("inputs")
             if before != json.loads(json.dumps(dict(inputs), default=_json_default)):
-                from .data.fingerprint import describe_change
-
                 what = describe_change(before or {}, inputs) if before else "no input fingerprint recorded"
                 return f"its inputs changed since it finished ({what})"
         return None
@@ -453,3 +451,29 @@ class Run:
     def digest(self) -> str:
         """A short SHA-256 of the finished run's manifest: it names exactly these files and inputs."""
         return file_sha256(self.manifest_file)[:16]
+
+
+def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], limit: int = 3) -> str:
+    """What differs between two input fingerprints (nested dicts), in words.
+
+    >>> describe_change({"trials": "a", "audio": {"id1": "x"}}, {"trials": "b", "audio": {}})
+    'audio/id1 removed; trials changed'
+    """
+    changes: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                name = f"{where}/{k}" if where else str(k)
+                if k not in b:
+                    changes.append(f"{name} removed")
+                elif k not in a:
+                    changes.append(f"{name} added")
+                else:
+                    walk(a[k], b[k], name)
+        elif a != b:
+            changes.append(f"{where} changed")
+
+    walk(dict(recorded), dict(current), "")
+    shown = "; ".join(changes[:limit])
+    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import UserError
+from .studies.chapters import before_regime
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -159,12 +160,21 @@ def execute_notebook(src: Path, out: Path, params: Mapping[str, Any]) -> Path:
     return out
 
 
-def _share_of_cores(threads: int) -> None:
-    """A chapter process's kernels use ``threads`` threads: two kernels of two OpenMP threads each on two
-    cores spin-wait on each other (chapters 07 and 08 took 6 min side by side, against 1 min each
-    alone, in the cold build of 2026-12-03)."""
+def _chapter_process(threads: int) -> None:
+    """The initializer of a process that executes chapters.
+
+    Its kernels use ``threads`` threads: two kernels of two OpenMP threads each on two cores spin-wait
+    on each other (chapters 07 and 08 took 6 min side by side, against 1 min each alone, in the cold
+    build of 2026-12-03). It ends with ``sslsv book`` (:func:`sslsv.lifetime.exit_with_parent`; its
+    kernel then ends with it) and leaves Ctrl-C to it: interrupted in the middle of a cell, papermill
+    and the kernel would each print a traceback, where ``sslsv book`` prints one line.
+    """
     import os
 
+    from .lifetime import exit_with_parent, leave_interrupt_to_parent
+
+    exit_with_parent()
+    leave_interrupt_to_parent()
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(threads)
 
@@ -184,20 +194,27 @@ def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params:
     from .studies.workers import available_cores
 
     threads = max(1, available_cores() // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_share_of_cores,
-                             initargs=(threads,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_chapter_process,
+                               initargs=(threads,))
+    try:
         futures = {pool.submit(execute_notebook, src, out, params): (name, est) for name, src, out, est in jobs}
         for f in as_completed(futures):
             name, est = futures[f]
             bar.set_description(f"book: {name}")
             bar.update(round(est))
         errors = [f.exception() for f in futures]
+    except BaseException:  # Ctrl-C (which the chapter processes ignore): stop them, their kernels end with them
+        for process in dict(getattr(pool, "_processes", None) or {}).values():  # the executor's only handle
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     for error in errors:
         if error is not None:
             raise error
 
 
-MAP_CHAPTERS = ("01_baseline", "01b_regime_map")  # the chapters that do not run in the map's regime
+MAP_CHAPTERS = before_regime()  # the chapters that do not run in the map's regime (sslsv.studies.chapters)
 
 
 def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any], workers: int,
@@ -218,7 +235,7 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
     def seconds(item) -> float:
         return tp.estimate(item)[0]
 
-    in_regime = [n for n in names if n not in MAP_CHAPTERS]
+    in_regime = [n for n in names if n not in before_regime(names)]
     if "01b_regime_map" in names or (in_regime and not regime.map_is_complete(profile)):
         first = chapter_runs("01b_regime_map", profile, parameters) if "01b_regime_map" in names else []
         if in_regime:
@@ -259,7 +276,8 @@ def check_injected_parameters(history: Sequence[str] | None = None) -> None:
     injected cell checked again.
 
     It also makes the kernel end with its parent (:func:`sslsv.lifetime.exit_with_parent`):
-    a kernel whose papermill was killed stops computing.
+    a kernel whose papermill was killed stops computing, without a line of its own (``sslsv book``'s
+    chapter process, or the interrupted ``sslsv book``, says what happened).
 
     Args:
         history: the executed cells' sources, oldest first, as IPython's
@@ -284,7 +302,7 @@ def check_injected_parameters(history: Sequence[str] | None = None) -> None:
             return
         from .lifetime import exit_with_parent
 
-        exit_with_parent()
+        exit_with_parent(announce=False)  # a kernel of sslsv book: its chapter process says it, once
         history = shell.user_ns.get("In") or []
     history = list(history)
     injected_at = next((i for i in range(len(history) - 1, -1, -1) if _is_injected_cell(history[i])), None)

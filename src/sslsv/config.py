@@ -23,17 +23,45 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
+from typing import Annotated, Any, Literal, Mapping
 
 from .errors import UserError
+from .profiles import PROFILES
+from .ranges import AT_LEAST_0, AT_LEAST_1, AT_LEAST_2, OPEN_UNIT, POSITIVE, UNIT, Range
+from .settings import PREFIX, VALID_MODES, StudySettings
 
 
 class ConfigError(UserError, ValueError):
     """A configuration key or value that cannot be used."""
+
+
+# ---------------------------------------------------------------------------
+# Choice fields: a Literal lists the valid values, checked where values are coerced (:func:`check_choice`)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """``Annotated[str, Pattern(...)]``: a string that must match ``regex``; ``shown`` are its valid forms."""
+
+    regex: str
+    shown: tuple[str, ...]
+    noun: str  # what the value is, for the error message
+
+
+Source = Literal["synthetic", "voxceleb1"]
+FrontendKind = Literal["fbank", "ssl"]
+Backbone = Literal["hubert", "wavlm", "w2v_bert"]  # the registry sslsv.pretrain.backbones.BACKBONES
+Objective = Literal["masked", "unmasked", "mixed", "contrastive", "ctc"]  # sslsv.pretrain.objectives.OBJECTIVES
+Quantizer = Literal["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]  # ...quantizers.QUANTIZERS
+Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"), "device")]
+
+# What a choice is called in an error message, where the key's last part does not say it well.
+_CHOICE_NOUNS = {"kind": "front-end"}
 
 
 # ---------------------------------------------------------------------------
@@ -51,7 +79,7 @@ class CorpusConfig:
     ``librispeech_root`` from disk.
     """
 
-    source: str = "synthetic"  # "synthetic" | "voxceleb1"
+    source: Source = "synthetic"
     seed: int = 0  # generator seed: the same seed gives the same corpus, bit for bit
     sample_rate: int = 16000
     # --- synthetic speaker-verification part (VoxCeleb1 layout) ---
@@ -153,7 +181,7 @@ class EvalConfig:
 class FrontendConfig:
     """What turns the waveform into frames for the ECAPA-TDNN backend."""
 
-    kind: str = "fbank"  # "fbank" | "ssl"
+    kind: FrontendKind = "fbank"
     # ssl only: "run:<pretrain run name>", "init:<backbone>:<size>" (random init),
     # a local save_pretrained directory, or a public checkpoint name
     upstream: str = ""
@@ -177,7 +205,7 @@ class SVConfig:
     ecapa: EcapaConfig = field(default_factory=EcapaConfig)
     train: SVTrainConfig = field(default_factory=SVTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    device: Device = "cpu"  # "cpu", "cuda", "cuda:<index>" or "auto"
 
 
 @dataclass(frozen=True)
@@ -188,11 +216,11 @@ class PretrainConfig:
     (``BACKBONES``, ``SIZES``, ``OBJECTIVES``, ``QUANTIZERS``).
     """
 
-    backbone: str = "hubert"  # "hubert" | "wavlm" | "w2v_bert" (fbank-input conformer)
+    backbone: Backbone = "hubert"  # w2v_bert: the fbank-input conformer
     size: str = "tiny"  # "tiny" | "small" | "medium" (CPU) | "base" (12 x 768) | "large" (24 x 1024)
     init: str = ""  # "" = random init; else a checkpoint name or directory to start from
-    objective: str = "masked"  # "masked" | "unmasked" | "mixed" | "contrastive" | "ctc"
-    quantizer: str = "kmeans_mfcc"  # "kmeans_mfcc" | "kmeans_hidden" | "random_projection" | "oracle_phones"
+    objective: Objective = "masked"  # ctc: supervised ASR pre-training on the transcripts
+    quantizer: Quantizer = "kmeans_mfcc"  # the pre-training targets
     n_clusters: int = 100  # codebook size K (100 on MFCC, 500 on hidden layers in HuBERT)
     kmeans_source: str = ""  # iteration 2: upstream dir, hub name or pre-training run "run:<run name>"
     kmeans_layer: int = 6  # hidden state of kmeans_source that k-means clusters (0 = embedding layer)
@@ -222,10 +250,8 @@ class PretrainExperimentConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(
         steps=2000, batch_size=16, lr=5e-4, weight_decay=0.01, warmup_steps=200, grad_clip=10.0,
         checkpoint_every=250))
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    device: Device = "cpu"  # "cpu", "cuda", "cuda:<index>" or "auto"
 
-
-from .profiles import PROFILES  # noqa: E402  (plain data: the named sets of values)
 
 # ---------------------------------------------------------------------------
 # Strict overrides
@@ -233,13 +259,45 @@ from .profiles import PROFILES  # noqa: E402  (plain data: the named sets of val
 
 
 def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def check_choice(key: str, value: Any, annotation: Any) -> Any:
+    """``value`` if ``annotation`` (a ``Literal`` or a :class:`Pattern` string) allows it; else a ConfigError.
+
+    >>> check_choice("pretrain.objective", "masked", Objective)
+    'masked'
+    >>> check_choice("pretrain.objective", "bert", Objective)
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: unknown objective 'bert' (key 'pretrain.objective'); valid objectives: masked, unmasked, mixed, contrastive, ctc
+    >>> check_choice("device", "gpu", Device)
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: device='gpu' is not a device; valid devices: cpu, cuda, cuda:<index>, auto
+    """
+    if typing.get_origin(annotation) is Literal:
+        valid = typing.get_args(annotation)
+        if value not in valid:
+            noun = _CHOICE_NOUNS.get(key.rpartition(".")[2], key.rpartition(".")[2])
+            raise ConfigError(f"unknown {noun} {value!r} (key {key!r}); valid {noun}s: {', '.join(map(str, valid))}")
+    elif typing.get_origin(annotation) is Annotated:
+        pattern = next((m for m in annotation.__metadata__ if isinstance(m, Pattern)), None)
+        if pattern is not None and not (isinstance(value, str) and re.fullmatch(pattern.regex, value)):
+            raise ConfigError(f"{key}={value!r} is not a {pattern.noun}; valid {pattern.noun}s: "
+                              f"{', '.join(pattern.shown)}")
+    return value
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Return ``value`` converted to ``annotation`` or raise ConfigError naming ``key``."""
     origin = typing.get_origin(annotation)
-    if annotation is bool:
+    if origin is Literal:
+        if isinstance(value, str):
+            return check_choice(key, value, annotation)
+    elif origin is Annotated:
+        return check_choice(key, _coerce(key, value, typing.get_args(annotation)[0]), annotation)
+    elif annotation is bool:
         if isinstance(value, bool):
             return value
     elif annotation is int:
@@ -360,21 +418,42 @@ def resolve(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, ba
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     cfg = base if base is not None else SVConfig()
     # A profile holds the keys of both experiment configs; a key that neither has is a typo.
-    from .studies.settings import PREFIX, settings
-
     unknown = [k for k in PROFILES[profile] if not k.startswith(PREFIX)
                and not any(_has_key(c, k) for c in (SVConfig(), PretrainExperimentConfig()))]
     if unknown:
         raise ConfigError(f"profile {profile!r} sets {', '.join(map(repr, unknown))}, which no config has "
                           "(see sslsv/profiles.py)")
-    settings(profile)  # the study section is as strict
+    study_settings(profile)  # the study section is as strict
     profile_values = {k: v for k, v in PROFILES[profile].items() if _has_key(cfg, k)}
     cfg = override(cfg, profile_values)
     cfg = override(cfg, overrides)
-    from .ranges import validate
-
     validate(cfg)
     return cfg
+
+
+def study_settings(profile: str) -> StudySettings:
+    """The study settings of ``profile`` (:mod:`sslsv.settings`; strict: an unknown ``study.*`` key raises).
+
+    >>> study_settings("smoke").seeds
+    (0,)
+    >>> study_settings("cpu").sv.steps > 0
+    True
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    section = {k[len(PREFIX):]: v for k, v in PROFILES[profile].items() if k.startswith(PREFIX)}
+    try:
+        s = override(StudySettings(), section)
+    except ConfigError as exc:
+        raise ConfigError(f"profile {profile!r}, study section: {exc}") from None
+    bad = [m for m in s.modes if m not in VALID_MODES]
+    if bad:
+        raise ConfigError(f"profile {profile!r}: study.modes has {bad[0]!r}; valid modes: {', '.join(VALID_MODES)}")
+    r = s.regime
+    if r.sv_steps and len(r.sv_steps) != len(r.speakers):
+        raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
+                          f"of study.regime.speakers {list(r.speakers)}")
+    return s
 
 
 def _has_key(cfg: Any, dotted: str) -> bool:
@@ -469,6 +548,126 @@ def config_hash(cfg: Any, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-# The value checks live in sslsv.ranges; imported last, as they need the classes above.
-from .ranges import (ORDERED, RANGES, Range, check_seeds, refuse_controlled,  # noqa: E402,F401
-                     validate)
+# ---------------------------------------------------------------------------
+# The valid values of every key (the ranges of sslsv.ranges), and the checks of a resolved config
+# ---------------------------------------------------------------------------
+#
+# validate() checks every number of a (nested) config against RANGES, every ordered pair in ORDERED and
+# every choice field (check_choice); resolve() calls it, and so does every entry point that takes a config
+# built another way. check_seeds() and refuse_controlled() check what a study is asked to run.
+
+# Valid values of every numeric key, per config class (subclasses inherit their parents' ranges).
+RANGES: dict[type, dict[str, Range]] = {
+    CorpusConfig: {
+        "seed": AT_LEAST_0, "sample_rate": POSITIVE, "n_train_speakers": AT_LEAST_2, "n_test_speakers": AT_LEAST_2,
+        "sessions_per_speaker": AT_LEAST_2, "utterances_per_session": AT_LEAST_1, "min_seconds": POSITIVE,
+        "max_seconds": POSITIVE, "n_trials": AT_LEAST_2, "pretrain_hours": POSITIVE, "pretrain_speakers": AT_LEAST_1,
+        "reverb_probability": UNIT, "rt60_max_s": Range(0.2), "channel_variability": AT_LEAST_0,
+        "prosody_drift": AT_LEAST_0, "speaker_spread": POSITIVE,
+    },
+    FeatureConfig: {"n_mels": AT_LEAST_1, "n_fft": Range(16), "win_ms": POSITIVE, "hop_ms": POSITIVE,
+                    "f_min": AT_LEAST_0, "f_max": POSITIVE},
+    EcapaConfig: {"channels": AT_LEAST_1, "attention_channels": AT_LEAST_1, "embedding_dim": AT_LEAST_1},
+    OptimConfig: {"steps": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr": POSITIVE, "weight_decay": AT_LEAST_0,
+                  "warmup_steps": AT_LEAST_0, "min_lr_ratio": UNIT, "grad_clip": POSITIVE,
+                  "checkpoint_every": AT_LEAST_1},
+    SVTrainConfig: {"crop_seconds": POSITIVE, "aam_margin": AT_LEAST_0, "aam_scale": POSITIVE, "seed": AT_LEAST_0,
+                    "labelled_speakers": AT_LEAST_0, "augment_probability": UNIT,
+                    "loader_workers": Range(-1)},
+    EvalConfig: {"p_targets": OPEN_UNIT, "bootstrap": AT_LEAST_0, "ci_level": OPEN_UNIT,
+                 "max_eval_seconds": POSITIVE, "asnorm_top_n": AT_LEAST_0,
+                 "asnorm_utterances_per_speaker": AT_LEAST_1},
+    FrontendConfig: {"upstream_lr_scale": AT_LEAST_0, "layer_weights_lr_scale": AT_LEAST_0,
+                     "freeze_steps": AT_LEAST_0},
+    PretrainConfig: {
+        "n_clusters": AT_LEAST_2, "kmeans_layer": AT_LEAST_0, "kmeans_max_frames": AT_LEAST_1, "hours": AT_LEAST_0,
+        "crop_seconds": POSITIVE, "mask_prob": UNIT, "mask_length": AT_LEAST_1, "unmasked_weight": AT_LEAST_0,
+        "temperature": POSITIVE, "proj_dim": AT_LEAST_1, "num_negatives": AT_LEAST_1, "codevectors": AT_LEAST_2,
+        "codevector_groups": AT_LEAST_1, "diversity_weight": AT_LEAST_0, "feature_grad_scale": AT_LEAST_0,
+        "seed": AT_LEAST_0,
+    },
+}
+
+# Pairs of keys of one config class that must be ordered: (low, high).
+ORDERED: dict[type, tuple[tuple[str, str], ...]] = {
+    CorpusConfig: (("min_seconds", "max_seconds"), ("snr_db_min", "snr_db_max")),
+    FeatureConfig: (("f_min", "f_max"),),
+}
+
+def _ranges(cls: type) -> dict[str, Range]:
+    out: dict[str, Range] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(RANGES.get(klass, {}))
+    return out
+
+
+def validate(cfg: Any, prefix: str = "") -> None:
+    """Check every value of a (nested) config against :data:`RANGES` and :data:`ORDERED`.
+
+    One error names the key, the value and the valid range:
+
+    >>> validate(SVConfig(train=SVTrainConfig(steps=0)))
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: train.steps=0 is out of range: it must be >= 1
+    >>> validate(resolve("smoke", base=PretrainExperimentConfig()))
+    """
+    ranges, annotations = _ranges(type(cfg)), _field_types(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), prefix + f.name
+        if dataclasses.is_dataclass(value):
+            validate(value, key + ".")
+            continue
+        check_choice(key, value, annotations[f.name])
+        valid = ranges.get(f.name)
+        if valid is None:
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, (int, float)) and not isinstance(item, bool) and (item != item or item not in valid):
+                shown = f"{key}={item!r}" if not isinstance(value, tuple) else f"{key}={list(value)!r} (item {item!r})"
+                raise ConfigError(f"{shown} is out of range: it must be {valid}")
+    for low, high in ORDERED.get(type(cfg), ()):
+        if getattr(cfg, low) > getattr(cfg, high):
+            raise ConfigError(f"{prefix}{low}={getattr(cfg, low)!r} is above {prefix}{high}={getattr(cfg, high)!r}; "
+                              f"{prefix}{low} must be <= {prefix}{high}")
+
+
+def check_seeds(seeds: Any, what: str = "seeds") -> tuple[int, ...]:
+    """Distinct non-negative integer seeds, as a tuple; anything else is refused by name.
+
+    >>> check_seeds([0, 1])
+    (0, 1)
+    >>> check_seeds([0, 0])
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: seeds [0, 0] repeat 0: each seed trains one system, so repeats would count one run twice; give distinct seeds
+    """
+    seeds = list(seeds) if seeds is not None else []
+    if not seeds:
+        raise ConfigError(f"{what} is empty: give at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ConfigError(f"{what} {seeds!r}: {s!r} is not a non-negative integer")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"{what} {seeds!r} repeat {', '.join(map(str, repeated))}: each seed trains one system, "
+                          "so repeats would count one run twice; give distinct seeds")
+    return tuple(int(s) for s in seeds)
+
+
+def refuse_controlled(overrides: Mapping[str, Any] | None, controlled: Mapping[str, str], command: str) -> None:
+    """Refuse overrides of keys that ``command`` sets itself (it could not honour them).
+
+    ``controlled`` maps a dotted key, or a section ending in ``.`` (``"frontend."``: every key under
+    it), to what to use instead.
+
+    >>> refuse_controlled({"train.seed": 5}, {"train.seed": "give --seeds 5"}, "the baseline")
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: the baseline sets train.seed itself, so --set train.seed=5 would be ignored; give --seeds 5
+    """
+    for key, value in _flatten(overrides or {}).items():
+        for name, instead in controlled.items():
+            if key == name or (name.endswith(".") and key.startswith(name)):
+                raise ConfigError(f"{command} sets {key} itself, so --set {key}={json.dumps(value)} would be "
+                                  f"ignored; {instead}")

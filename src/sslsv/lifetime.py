@@ -15,15 +15,21 @@ the parent is gone (a pid is never re-parented while its parent lives).
 
 A parent that dies before the child calls :func:`exit_with_parent` is not
 noticed: call it first thing in the child (a pool ``initializer``).
+
+Ctrl-C reaches every process of the terminal's process group at once. A
+helper process that should leave the interrupt to its parent calls
+:func:`leave_interrupt_to_parent` (the parent then stops it, and says so in
+one line), so that no helper prints a traceback of its own.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
-__all__ = ["exit_with_parent", "watching_parent"]
+__all__ = ["exit_with_parent", "watching_parent", "leave_interrupt_to_parent"]
 
 THREAD_NAME = "sslsv-exit-with-parent"
 
@@ -41,7 +47,7 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def exit_with_parent(poll_seconds: float = 0.5) -> None:
+def exit_with_parent(poll_seconds: float = 0.5, announce: bool = True) -> None:
     """End this process (``os._exit(1)``) within ``poll_seconds`` of its parent's death.
 
     The parent is :func:`os.getppid` at the time of the call.  A daemon
@@ -51,6 +57,8 @@ def exit_with_parent(poll_seconds: float = 0.5) -> None:
     write half a result).  Idempotent: one watcher per process, and a child
     forked afterwards starts its own when it calls this.  Usable as a
     :class:`~concurrent.futures.ProcessPoolExecutor` ``initializer``.
+    ``announce=False`` exits without the line (a process whose parent's own
+    parent says what happened, such as a chapter's kernel).
     """
     if not poll_seconds > 0:
         raise ValueError(f"poll_seconds must be positive, got {poll_seconds}")
@@ -59,7 +67,7 @@ def exit_with_parent(poll_seconds: float = 0.5) -> None:
         if pid in _watched:
             return
         parent = os.getppid()
-        thread = threading.Thread(target=_watch, args=(parent, float(poll_seconds)), name=THREAD_NAME,
+        thread = threading.Thread(target=_watch, args=(parent, float(poll_seconds), announce), name=THREAD_NAME,
                                   daemon=True)
         thread.start()
         _watched[pid] = parent
@@ -70,11 +78,22 @@ def watching_parent() -> int | None:
     return _watched.get(os.getpid())
 
 
-def _watch(parent: int, poll_seconds: float) -> None:
+def leave_interrupt_to_parent() -> None:
+    """Ignore Ctrl-C (SIGINT) in this helper process: its parent handles it and stops the helper.
+
+    Call it from the helper's main thread (a pool ``initializer``), together with
+    :func:`exit_with_parent`, so that the helper cannot outlive a parent that was stopped.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _watch(parent: int, poll_seconds: float, announce: bool = True) -> None:
     """Poll the parent pid; exit the whole process once it changed."""
     while True:
         time.sleep(poll_seconds)
         if os.getppid() != parent:
+            if not announce:
+                os._exit(1)
             message = f"sslsv: parent process {parent} is gone; process {os.getpid()} exits with it\n"
             try:  # the raw descriptor: sys.stderr may be redirected (a kernel's) or locked by another thread
                 os.write(2, message.encode())

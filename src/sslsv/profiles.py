@@ -4,7 +4,7 @@ A profile maps dotted keys of :class:`~sslsv.config.SVConfig` and
 :class:`~sslsv.config.PretrainExperimentConfig` to values;
 :func:`sslsv.config.resolve` applies one, then the user's overrides.  Its
 ``study.*`` keys say how the studies spend their compute
-(:func:`sslsv.studies.settings.settings`).
+(:func:`sslsv.settings.settings`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "optim.lr": 1e-3,
         "optim.warmup_steps": 5,
         "optim.checkpoint_every": 15,
-        # the studies (sslsv.studies.settings): one seed, so the nbval references stay quick
+        # the studies (sslsv.settings): one seed, so the nbval references stay quick
         "study.sv.steps": 20,
         "study.sv.warmup_steps": 4,
         "study.sv.checkpoint_every": 10,
@@ -115,7 +115,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "optim.lr": 1e-3,
         "optim.warmup_steps": 50,
         "optim.checkpoint_every": 100,
-        # the studies (sslsv.studies.settings). The factor studies and the analyses run in the regime
+        # the studies (sslsv.settings). The factor studies and the analyses run in the regime
         # the map picks (chapter 01b), with the map's protocol: the backend trains for the steps of its
         # amount of labelled speakers (study.regime.sv_steps) on the hidden states of the frozen
         # upstream, computed once per training utterance (study.cache_features). Fine-tuning costs

@@ -217,6 +217,10 @@ class Difference:
     clear: bool
     rule: str  # "welch" (the 95 % Welch interval excludes zero) or "intervals" (non-overlapping intervals)
     half_width: float = float("nan")  # of the 95 % Welch interval, t(0.975, df) * se; nan with one value a side
+    # the interval shown beside delta: the 95 % Welch interval (scipy's ttest_ind), or with one value a side
+    # the conservative span of the two confidence intervals, (low_a - high_b, high_a - low_b)
+    low: float = float("nan")
+    high: float = float("nan")
 
 
 def compare(a, b, interval_a: Sequence[float] | None = None,
@@ -226,7 +230,15 @@ def compare(a, b, interval_a: Sequence[float] | None = None,
     With two or more values on each side: clear when the 95 % Welch interval
     ``delta ± t(0.975, df) se`` excludes zero (with zero spread, when ``delta != 0``).  Otherwise clear when
     ``interval_a = (low, high)`` and ``interval_b`` (the confidence
-    intervals, needed then) do not overlap.
+    intervals, needed then) do not overlap. ``low``/``high`` is the interval a table shows: the
+    Welch interval as :func:`scipy.stats.ttest_ind` computes it, or the span of the two intervals.
+
+    >>> d = compare([10.0, 11.0, 12.0], [20.0, 21.0, 23.0])
+    >>> d.delta, d.clear, round(d.low, 3), round(d.high, 3)
+    (-10.333333333333332, True, -13.454, -7.212)
+    >>> d = compare([10.0], [12.0], (9.0, 11.0), (11.5, 13.0))
+    >>> d.clear, d.low, d.high
+    (True, -4.0, -0.5)
     """
     a = np.atleast_1d(np.asarray(a, dtype=np.float64))
     b = np.atleast_1d(np.asarray(b, dtype=np.float64))
@@ -234,14 +246,23 @@ def compare(a, b, interval_a: Sequence[float] | None = None,
     if len(a) > 1 and len(b) > 1:
         from scipy.stats import t as student
 
+        from scipy.stats import ttest_ind
+
         w = welch(a, b)
         if w.se > 0:
             half = float(student.ppf(0.5 + LEVEL / 2, w.df) * w.se)
             clear = abs(delta) > half
         else:
             half, clear = 0.0, delta != 0
-        return Difference(delta=delta, se=w.se, p=w.p, clear=bool(clear), rule="welch", half_width=half)
+        if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread: the interval is the point
+            low = high = delta
+        else:
+            ci = ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=LEVEL)
+            low, high = float(ci.low), float(ci.high)
+        return Difference(delta=delta, se=w.se, p=w.p, clear=bool(clear), rule="welch", half_width=half,
+                          low=low, high=high)
     if interval_a is None or interval_b is None:
         raise ValueError("with a single value on a side, compare() needs both confidence intervals")
     return Difference(delta=delta, se=float("nan"), p=float("nan"),
-                      clear=not intervals_overlap(interval_a, interval_b), rule="intervals")
+                      clear=not intervals_overlap(interval_a, interval_b), rule="intervals",
+                      low=float(interval_a[0] - interval_b[1]), high=float(interval_a[1] - interval_b[0]))

@@ -184,11 +184,29 @@ def stack(*tables: Table) -> Table:
     return Table("\n".join(t.html for t in tables), "\n\n".join(t.text for t in tables))
 
 
+METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")  # the metrics of every SV run
+
+
+def metric_table(per_seed: "pd.DataFrame", digits: int = 2) -> str:
+    """Per-run metrics as text, each with its bootstrap interval: ``4.12 [3.50, 4.80]``.
+
+    >>> import pandas as pd
+    >>> row = {"system": "fbank", "seed": 0, **{f"{m}{s}": v for m in METRIC_COLUMNS
+    ...        for s, v in (("", 4.123), ("_ci_low", 3.5), ("_ci_high", 4.8))}}
+    >>> print(metric_table(pd.DataFrame([row])))
+    system  seed       eer_percent      min_dcf_0.01      min_dcf_0.05
+     fbank     0 4.12 [3.50, 4.80] 4.12 [3.50, 4.80] 4.12 [3.50, 4.80]
+    """
+    out = per_seed[[c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant")]].copy()
+    for col in METRIC_COLUMNS:
+        out[col] = [f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for v, lo, hi in
+                    zip(per_seed[col], per_seed[f"{col}_ci_low"], per_seed[f"{col}_ci_high"])]
+    return out.to_string(index=False)
+
+
 def per_run(per_seed: "pd.DataFrame", digits: int = 2, caption: str | None = None) -> Table:
     """Per-run metrics with their 95 % bootstrap intervals (the plain text of
-    :func:`sslsv.studies.baseline.metric_table`: ``37.33 [31.20, 43.57]``)."""
-    from .studies.baseline import METRIC_COLUMNS, metric_table
-
+    :func:`metric_table`: ``37.33 [31.20, 43.57]``)."""
     keep = [c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant", "reference")]
     cols = keep + [f"{m}{s}" for m in METRIC_COLUMNS for s in ("", "_ci_low", "_ci_high")]
     return table(per_seed[cols], digits, caption, text=metric_table(per_seed, digits))

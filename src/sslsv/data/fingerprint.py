@@ -36,17 +36,20 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
-__all__ = ["directory_fingerprint", "voxceleb_fingerprint", "librispeech_fingerprint", "sv_fingerprint", "pool_fingerprint",
-           "upstream_fingerprint", "describe_change"]
+from ..artifacts import describe_change, file_sha256
+from ..config import ConfigError
+from . import SYNTHETIC_SUBSET, corpus_root
+from .librispeech import base_dir
+
+__all__ = ["directory_fingerprint", "voxceleb_fingerprint", "librispeech_fingerprint", "sv_fingerprint",
+           "pool_fingerprint", "upstream_fingerprint", "describe_change"]  # describe_change: sslsv.artifacts
 
 _TEXT_SUFFIXES = (".txt", ".jsonl")
 
 
 def _sha256(path: Path) -> str:
-    from ..artifacts import file_sha256
-
     return file_sha256(path)
 
 
@@ -86,9 +89,7 @@ def voxceleb_fingerprint(root, trials_file: str = "veri_test2.txt") -> dict[str,
 
 def librispeech_fingerprint(root, subsets: Sequence[str]) -> dict[str, Any]:
     """``{"audio": {"<subset>/<speaker>": digest}}`` of LibriSpeech-layout subsets (texts by content)."""
-    from .librispeech import _base_dir
-
-    base = _base_dir(Path(root), tuple(subsets))
+    base = base_dir(Path(root), tuple(subsets))
     out: dict[str, str] = {}
     for subset in subsets:
         for speaker_dir in sorted(p for p in (base / subset).glob("*") if p.is_dir()):
@@ -107,10 +108,6 @@ def sv_fingerprint(cfg, progress: bool = True) -> dict[str, Any]:
 
     The synthetic corpus is generated first when it is not on disk yet.
     """
-    from . import corpus_root
-
-    from ..config import ConfigError
-
     if cfg.source == "synthetic":
         root = corpus_root(cfg, progress) / "voxceleb1"
     elif cfg.voxceleb_root:
@@ -122,10 +119,6 @@ def sv_fingerprint(cfg, progress: bool = True) -> dict[str, Any]:
 
 def pool_fingerprint(cfg, progress: bool = True) -> dict[str, Any]:
     """The fingerprint of a :class:`~sslsv.config.CorpusConfig`'s pre-training pool."""
-    from . import SYNTHETIC_SUBSET, corpus_root
-
-    from ..config import ConfigError
-
     if cfg.source == "synthetic":
         return librispeech_fingerprint(corpus_root(cfg, progress) / "librispeech", (SYNTHETIC_SUBSET,))
     if not cfg.librispeech_root:
@@ -138,25 +131,3 @@ def upstream_fingerprint(directory) -> dict[str, str]:
     directory = Path(directory)
     return {p.relative_to(directory).as_posix(): _sha256(p)[:16]
             for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def describe_change(recorded: Mapping[str, Any], current: Mapping[str, Any], limit: int = 3) -> str:
-    """What differs between two fingerprints (nested dicts), in words: ``trials: changed; audio/id1: removed``."""
-    changes: list[str] = []
-
-    def walk(a: Any, b: Any, where: str) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for k in sorted(set(a) | set(b)):
-                name = f"{where}/{k}" if where else str(k)
-                if k not in b:
-                    changes.append(f"{name} removed")
-                elif k not in a:
-                    changes.append(f"{name} added")
-                else:
-                    walk(a[k], b[k], name)
-        elif a != b:
-            changes.append(f"{where} changed")
-
-    walk(dict(recorded), dict(current), "")
-    shown = "; ".join(changes[:limit])
-    return shown + (f"; and {len(changes) - limit} more" if len(changes) > limit else "")

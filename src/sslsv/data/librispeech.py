@@ -77,7 +77,7 @@ def read_transcripts(path) -> dict[str, str]:
     return out
 
 
-def _base_dir(root: Path, subsets: Sequence[str]) -> Path:
+def base_dir(root: Path, subsets: Sequence[str]) -> Path:
     """``<root>/LibriSpeech`` when it holds the first subset, else ``root``."""
     nested = root / "LibriSpeech"
     if nested.is_dir() and (nested / subsets[0]).is_dir():
@@ -152,7 +152,7 @@ def read_librispeech(root, subsets: Sequence[str] = ("train-clean-100",), hours:
         raise LibriSpeechError(f"hours must be positive, got {hours}")
     if not root.is_dir():
         raise LibriSpeechError(f"{root}: LibriSpeech root directory not found")
-    base = _base_dir(root, subsets)
+    base = base_dir(root, subsets)
 
     rows = []
     problems: list[str] = []

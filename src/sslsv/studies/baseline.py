@@ -12,11 +12,11 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..config import SVConfig, check_seeds, override, refuse_controlled, resolve
-from . import controlled
 from ..sv.pipeline import SVResult, run_sv
-
-METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")
-
+from ..tables import metric_table  # noqa: F401  (the chapters' text table, sslsv.tables.metric_table)
+from . import controlled
+from .compare import per_seed_table, summarise
+from .runs import PlannedRun
 
 
 @dataclass
@@ -27,34 +27,8 @@ class StudyResult:
     summary: pd.DataFrame  # mean and sd over seeds
 
 
-def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
-    """One row per run: system, seed, EER and minDCF with bootstrap intervals."""
-    rows = []
-    for r in results:
-        m = r.metrics
-        row: dict[str, Any] = {"system": system, "seed": r.run.config.train.seed}
-        for col in METRIC_COLUMNS:
-            ci = "eer" if col == "eer_percent" else col  # metrics.json names the EER interval eer_ci_*
-            row[col] = m[col]
-            row[f"{col}_ci_low"] = m[f"{ci}_ci_low"]
-            row[f"{col}_ci_high"] = m[f"{ci}_ci_high"]
-        row["train_seconds"] = m["train_seconds"]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def summarise(per_seed: pd.DataFrame, by: Sequence[str] = ("system",)) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric."""
-    agg = per_seed.groupby(list(by), sort=False)[list(METRIC_COLUMNS)].agg(["mean", "std"])
-    agg.columns = [f"{metric}_{stat}" for metric, stat in agg.columns]
-    agg["n_seeds"] = per_seed.groupby(list(by), sort=False).size()
-    return agg.reset_index()
-
-
 def plan(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None):
-    """The baseline's runs (:class:`~sslsv.studies.factors.PlannedRun`), one per seed, computing nothing."""
-    from .factors import PlannedRun
-
+    """The baseline's runs (:class:`~sslsv.studies.runs.PlannedRun`), one per seed, computing nothing."""
     seeds = check_seeds(seeds)
     refuse_controlled(overrides, controlled.BASELINE, "the baseline")
     cfg = resolve(profile, overrides)
@@ -70,15 +44,6 @@ def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mappi
     results = [run_sv(item.config, progress=progress) for item in planned]
     table = per_seed_table(results, "fbank")
     return StudyResult(config=cfg, results=results, per_seed=table, summary=summarise(table))
-
-
-def metric_table(per_seed: pd.DataFrame, digits: int = 2) -> str:
-    """Per-run metrics as text, each with its bootstrap interval: ``4.12 [3.50, 4.80]``."""
-    out = per_seed[[c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant")]].copy()
-    for col in METRIC_COLUMNS:
-        out[col] = [f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for v, lo, hi in
-                    zip(per_seed[col], per_seed[f"{col}_ci_low"], per_seed[f"{col}_ci_high"])]
-    return out.to_string(index=False)
 
 
 def finding(study: StudyResult) -> str:

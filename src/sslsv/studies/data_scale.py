@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..config import ConfigError, resolve
-from .settings import settings
-from .factors import Condition, FactorStudy, extremes, references, factor_runner, scale_claim, scale_finding
+from ..config import study_settings
+from .factors import FactorStudy, factor_runner
+from .findings import scale_claim, scale_finding
+from .runs import Condition, extremes, references
 
 def label(hours: float) -> str:
     """``0.25 h``; amounts under a minute read in seconds (``7 s``)."""
@@ -23,7 +25,7 @@ def label(hours: float) -> str:
 def conditions(profile: str, hours: Sequence[float] | None = None,
                overrides: Mapping[str, Any] | None = None) -> list[Condition]:
     """References, then one condition per amount (``pretrain.hours``; the whole pool as 0 = all)."""
-    hours = tuple(settings(profile).data_scale_hours if hours is None else hours)
+    hours = tuple(study_settings(profile).data_scale_hours if hours is None else hours)
     pool = resolve(profile, {k: v for k, v in (overrides or {}).items() if k.startswith("corpus.")}).corpus
     bad = [h for h in hours if not 0 < float(h) <= pool.pretrain_hours + 1e-9] if pool.source == "synthetic" else \
         [h for h in hours if not float(h) > 0]

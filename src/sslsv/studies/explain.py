@@ -29,7 +29,7 @@ from . import controlled
 from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
-from .settings import settings as study_settings
+from ..config import study_settings
 
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
 
@@ -89,7 +89,7 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
 def plan(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
          pretrain_overrides: Mapping[str, Any] | None = None) -> list:
     """The analysed systems' runs: the default upstream's pre-training, then the four SV systems."""
-    from .factors import PlannedRun
+    from .runs import PlannedRun
 
     refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
     check_seeds([seed], "seed")

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..pretrain.backbones import SIZES
-from .settings import settings
-from .factors import Condition, FactorStudy, check_choices, extremes, references, factor_runner, scale_claim, scale_finding
+from ..config import study_settings
+from .factors import FactorStudy, factor_runner
+from .findings import scale_claim, scale_finding
+from .runs import Condition, check_choices, extremes, references
 
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
     """References, then one condition per size (validated against the presets)."""
-    sizes = tuple(settings(profile).model_sizes if sizes is None else sizes)
+    sizes = tuple(study_settings(profile).model_sizes if sizes is None else sizes)
     check_choices("sizes", sizes, SIZES)
     return references() + [Condition(s, pretrain={"pretrain.size": s}) for s in sizes]
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .factors import FBANK, RANDOM, Condition, FactorStudy, check_choices, describe_difference, difference, references, \
-    factor_runner, verdict
+from .compare import difference
+from .factors import FactorStudy, factor_runner
+from .findings import describe_difference, verdict
+from .runs import FBANK, RANDOM, Condition, check_choices, references
 
 STUDIED_OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")
 LABELS = {"masked": "masked", "unmasked": "unmasked", "mixed": "masked+unmasked", "contrastive": "contrastive",

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..artifacts import MANIFEST, artifact_root
-from .factors import PlannedRun
+from .runs import PlannedRun
 
 # Seconds per step at C=128 and 32 x 2 s crops, on one core of a 2-core machine (measured 2026-12-03 with
 # a training step of each kind; the backend's share scales with ECAPA's channels): used until a run of the
@@ -119,50 +119,22 @@ class Throughput:
 
 def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None,
                  where: Any = None) -> list[PlannedRun]:
-    """The runs one chapter needs, with its notebook's defaults (``parameters`` as papermill's ``-p``).
+    """The runs one chapter needs (:data:`sslsv.studies.chapters.CHAPTERS`), with its notebook's defaults
+    (``parameters`` as papermill's ``-p``).
 
-    Chapters 02-08 run in ``where``, the book's :class:`~sslsv.studies.regime.Regime` (``None``: the
-    map's choice if the map is computed, else the provisional regime).
+    A chapter run in the map's regime runs in ``where``, the book's :class:`~sslsv.studies.regime.Regime`
+    (``None``: the map's choice if the map is computed, else the provisional regime, and then the map's
+    runs lead the chapter's: it computes the map first).
     """
-    from . import baseline, regime
+    from . import regime
+    from .chapters import chapter as declared
 
-    p = dict(parameters or {})
-    common = {"overrides": p.get("overrides") or None}
-    if chapter == "01_baseline":
-        return baseline.plan(profile, p.get("seeds") or (0, 1, 2), **common)
-    if chapter == "01b_regime_map":
-        return regime.plan(profile, p.get("speakers"), p.get("budgets"), p.get("seeds"), **common)
-    # chapters 02-08 run in the regime the map picks (provisional while the map is not computed, and
-    # then each of them computes the map first: its runs lead the chapter's)
+    ch = declared(chapter)
+    if not ch.in_regime:
+        return ch.runs(profile, parameters, None)
     where = where or regime.book_regime(profile, compute=False)
     first = regime.plan(profile) if where.how == "provisional" else []
-    common = {"overrides": where.sv_overrides(profile, p.get("overrides"))}
-    factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
-              "pretrain_overrides": where.pretrain_overrides(p.get("pretrain_overrides"))}
-    return first + _chapter_runs_in(chapter, profile, p, common, factor)
-
-
-def _chapter_runs_in(chapter: str, profile: str, p: dict[str, Any], common: dict[str, Any],
-                     factor: dict[str, Any]) -> list[PlannedRun]:
-    from . import data_scale, explain, model_size, objective, quantizer
-    from .objective import STUDIED_OBJECTIVES
-    from .quantizer import STUDIED_QUANTIZERS
-
-    if chapter == "02_objective":
-        return objective.run.plan(profile, values=p.get("objectives") or STUDIED_OBJECTIVES, **factor)
-    if chapter == "03_quantizer":
-        return quantizer.run.plan(profile, values=p.get("quantizers") or STUDIED_QUANTIZERS, **factor)
-    if chapter == "04_data_scale":
-        return data_scale.run.plan(profile, values=p.get("hours"), **factor)
-    if chapter == "05_model_size":
-        return model_size.run.plan(profile, values=p.get("sizes"), **factor)
-    if chapter == "06_summary":
-        return [r for ch in ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")
-                for r in _chapter_runs_in(ch, profile, p, common, factor)]
-    if chapter in ("07_attribution", "08_loss_landscape"):
-        return explain.plan(profile, int(p.get("seed", 0)), **common,
-                            pretrain_overrides=factor["pretrain_overrides"])
-    return []
+    return first + ch.runs(profile, parameters, where)
 
 
 def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, Any] | None = None,
@@ -173,12 +145,13 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     steps, cached, minutes (0 when cached or
     already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
     """
+    from .chapters import before_regime
     from .regime import book_regime
 
     tp = throughput or Throughput.measured()
     rows, first = [], {}
     chapters = list(chapters)
-    where = book_regime(profile, compute=False) if set(chapters) - {"01_baseline", "01b_regime_map"} else None
+    where = book_regime(profile, compute=False) if set(chapters) - set(before_regime(chapters)) else None
     for chapter in chapters:
         here = set()  # a run a chapter needs twice (the map's and an analysis's) is one row
         for item in chapter_runs(chapter, profile, parameters, where):
@@ -207,7 +180,7 @@ def _finished(run) -> bool:
 
 
 def _row(chapter: str, item: PlannedRun, name: str, cached: bool, minutes: float, source: str) -> dict[str, Any]:
-    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.label, "mode": item.mode,
+    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.shown_label, "mode": item.mode,
             "seed": item.seed, "labelled": (item.config.train.labelled_speakers or "all") if item.kind == "sv" else "",
             "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
             "estimate": source}

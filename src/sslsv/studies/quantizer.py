@@ -18,8 +18,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .factors import DEFAULT_RUN, FBANK, RANDOM, Condition, FactorStudy, check_choices, describe_difference, difference, \
-    references, factor_runner, verdict
+from .compare import difference
+from .factors import FactorStudy, factor_runner
+from .findings import describe_difference, verdict
+from .runs import DEFAULT_RUN, FBANK, RANDOM, Condition, check_choices, references
 
 STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
 LABELS = {"kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",

@@ -26,16 +26,18 @@ cheapest on a tie; with no such cell, none, and the book says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve
-from ..statistics import compare
-from .factors import FBANK, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
-from .settings import settings
+from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve, study_settings
+# The chapter calls these as regime.X; they live in the modules of their role.
+from .compare import (COST_PRIORS, CONVERGED_POINTS, choose_regime, cells, convergence,  # noqa: F401
+                      miss_at_false_alarms)
+from .findings import detection_cost_note, learning_note, regime_finding as finding  # noqa: F401
+from .runs import FBANK, LONGER, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
 
 OUT, IN = "out-of-domain", "in-domain"
 DOMAINS = (OUT, IN)
@@ -68,7 +70,7 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
          seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
          overrides: Mapping[str, Any] | None = None) -> Grid:
     """The grid of ``profile`` (its ``study.regime`` settings unless given), checked."""
-    s = settings(profile).regime
+    s = study_settings(profile).regime
     speakers = tuple(int(v) for v in (s.speakers if speakers is None else speakers))
     budgets = tuple(int(v) for v in (s.budgets if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
@@ -91,7 +93,7 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
 def protocol(profile: str, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The SV overrides of the map's protocol for ``speakers`` labelled speakers: the amount, and the
     steps of ``study.regime.sv_steps`` (a warm-up of at most a fifth of them); ``overrides`` win."""
-    s = settings(profile)
+    s = study_settings(profile)
     steps = s.regime.steps_for(int(speakers), s.sv.steps or resolve(profile).train.steps)
     warmup = min(s.sv.warmup_steps or resolve(profile).train.warmup_steps, max(1, steps // 5))
     every = max(1, min(s.sv.checkpoint_every or steps, steps))
@@ -109,8 +111,9 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
          overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """Every run of the map, in the order :func:`run` computes them (nothing is computed).
 
-    ``PlannedRun.label`` is the system, ``mode`` its upstream mode, and the SV config carries the
-    amount of labelled data (``train.labelled_speakers``).
+    ``PlannedRun.label`` is the system, ``mode`` its upstream mode, ``role`` ``"convergence"`` for the
+    references trained :data:`LONGER` times as long, and the SV config carries the amount of labelled
+    data (``train.labelled_speakers``).
     """
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     out: list[PlannedRun] = []
@@ -146,79 +149,31 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
                 cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen", protocol(profile, n, overrides))
                 longer = override(cfg, {"train.steps": LONGER * cfg.train.steps,
                                         "train.warmup_steps": LONGER * cfg.train.warmup_steps})
-                out.append(PlannedRun("sv", f"{label} ({LONGER}x steps)", mode, int(s), longer))
+                out.append(PlannedRun("sv", label, mode, int(s), longer, role="convergence"))
     return out
 
 
-LONGER = 2  # the convergence check trains the references this many times as long
-# ... and calls the protocol converged when training that long lowers the mean EER by at most this many
-# points. One-sided: a probe that gets *worse* when trained longer (it overfits a few labelled speakers:
-# fbank on 12 speakers, 26.0 % at 200 steps, 27.1 % at 400, cpu, 3 seeds) has stopped learning.
-CONVERGED_POINTS = 1.0
-
-
-def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Each frozen reference under the map's protocol against the same system trained twice as long, at
-    every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
-    interval, and whether the protocol is converged: training twice as long lowers the mean EER by at
-    most CONVERGED_POINTS (a longer probe that does worse has stopped learning, not been cut short)."""
-    rows = []
-    for n in sorted(per_seed["labelled_speakers"].unique()):
-        at = per_seed[per_seed["labelled_speakers"] == n]
-        for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
-            base = at[(at["system"] == label) & (at["mode"] == mode)]
-            longer = at[at["system"] == f"{label} ({LONGER}x steps)"]
-            if base.empty or longer.empty:
-                continue
-            span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
-            d, lo, hi = difference_interval(longer["eer_percent"], base["eer_percent"], 0.95, span(longer),
-                                            span(base))
-            rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
-                         "eer_percent": float(base["eer_percent"].mean()),
-                         "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
-                         "longer_ci_low": lo, "longer_ci_high": hi, "converged": bool(d >= -CONVERGED_POINTS)})
-    return pd.DataFrame(rows)
-
-
-COST_PRIORS = (0.01, 0.05, 0.1)  # P_target of the references' detection costs (0.1: computed from the scores)
-FALSE_ALARMS = 0.01  # the miss rate at this false-alarm rate says why minDCF(0.01) saturates
-
-
-def miss_at_false_alarms(scores: Any, labels: Any, false_alarms: float = FALSE_ALARMS) -> float:
-    """The lowest miss rate of any threshold whose false-alarm rate is at most ``false_alarms``.
-
-    >>> miss_at_false_alarms([0.9, 0.8, 0.7, 0.2, 0.1], [1, 1, 0, 1, 0], 0.0)
-    0.3333333333333333
-    """
-    from ..metrics import error_rates
-
-    fpr, fnr, _ = error_rates(scores, labels)
-    return float(fnr[fpr <= false_alarms].min())
-
-
-def detection_costs(per_seed: pd.DataFrame, root: Any = None) -> pd.DataFrame:
+def detection_costs(per_seed: pd.DataFrame, runs: Mapping[str, Any]) -> pd.DataFrame:
     """The frozen references' detection costs at every amount of labelled speakers, means over seeds.
 
     minDCF at each prior of ``COST_PRIORS`` and the miss rate at 1 % false alarms, from each run's
-    trial scores.  Normalised minDCF(P_target) < 1 needs a threshold where
+    trial scores as stored (``runs``: run name -> :class:`~sslsv.artifacts.Run`, read by
+    :func:`~sslsv.sv.pipeline.load_result`).  Normalised minDCF(P_target) < 1 needs a threshold where
     ``P_miss + (1 - P_target) / P_target * P_fa < 1``: at P_target = 0.01 the false alarms weigh 99
     times, so a system that misses most targets at 1 % false alarms cannot score much below 1.
     """
-    from ..artifacts import artifact_root
     from ..metrics import min_dcf
+    from ..sv.pipeline import load_result
 
-    runs = (root or artifact_root()) / "runs"
     rows = []
     refs = per_seed[per_seed["system"].isin([FBANK, RANDOM]) & per_seed["mode"].isin(["fbank", "frozen"])]
     for (n, system), at in refs.groupby(["labelled_speakers", "system"], sort=True):
         costs = []
         for name in at["run"]:
-            path = runs / name / "scores.tsv"
-            try:
-                t = pd.read_csv(path, sep="\t")
-                s, y = t["score"].to_numpy(), t["label"].to_numpy()
-            except (OSError, ValueError, KeyError) as e:
-                raise ConfigError(f"{path}: unreadable trial scores ({e}); delete {path.parent} to compute it again") from e
+            if name not in runs:
+                raise ConfigError(f"run {name} is not a run of the map: its trial scores cannot be read")
+            t = load_result(runs[name]).scores
+            s, y = t["score"].to_numpy(), t["label"].to_numpy()
             costs.append([min_dcf(s, y, p) for p in COST_PRIORS] + [100 * miss_at_false_alarms(s, y)])
         mean = np.mean(costs, axis=0)
         rows.append({"system": system, "labelled_speakers": int(n), "eer_percent": float(at["eer_percent"].mean()),
@@ -227,58 +182,15 @@ def detection_costs(per_seed: pd.DataFrame, root: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def learning_note(upstreams: pd.DataFrame, chosen: Mapping[str, Any] | None) -> str:
-    """How much of its pre-training task the chosen upstream had learned, against the most trained one:
-    a benefit from an upstream that is near chance on its own task is not masked-prediction skill."""
-    if upstreams.empty or chosen is None:
-        return ""
-    t = upstreams.set_index("system")
-    if chosen["system"] not in t.index or t["masked_acc"].isna().all():
-        return ""
-    c, top = t.loc[chosen["system"]], t.loc[t["masked_acc"].idxmax()]
-    text = (f"The upstream the rule picks, {chosen['system']}, reaches a held-out masked accuracy of "
-            f"{c['masked_acc']:.3f} against a majority-class chance of {c['chance']:.3f} (loss {c['loss_last']:.2f}, "
-            f"uniform guess {c['loss_uniform']:.2f})")
-    if top.name == chosen["system"]:
-        return text + ": the most trained upstream of the map."
-    ratio = (c["masked_acc"] - c["chance"]) / max(top["masked_acc"] - top["chance"], 1e-9)
-    text += (f"; {top.name} reaches {top['masked_acc']:.3f}, yet its best frozen margin over random init is "
-             f"{top['best_vs_random']:+.2f} EER points against {c['best_vs_random']:+.2f}.")
-    if ratio < 0.25:
-        text += (" The clearest benefit thus comes from an upstream that has learned little of its task (under a "
-                 f"quarter of the most trained one's gain over chance): what {int(c['budget'])} updates give a frozen "
-                 "probe is not yet masked-prediction skill, and the factor chapters measure shifts in that regime.")
-    return text
-
-
-def detection_cost_note(costs: pd.DataFrame, saturated: float = 0.9) -> str:
-    """Why minDCF(0.01) does (not) carry information here, from :func:`detection_costs`."""
-    if costs.empty:
-        return ""
-    lo, hi = costs["min_dcf_0.01"].min(), costs["min_dcf_0.01"].max()
-    miss_lo, miss_hi = costs["miss_at_1pct_fa"].min(), costs["miss_at_1pct_fa"].max()
-    wide = costs["min_dcf_0.1"]
-    if lo < saturated:
-        return (f"minDCF(0.01) of the references spans {lo:.2f}-{hi:.2f}: below {saturated:g} in part of the map, "
-                f"so it carries some information beside the EER.")
-    return (f"minDCF(0.01) of the references is saturated: {lo:.2f}-{hi:.2f} everywhere. At P_target = 0.01 "
-            "a false alarm weighs 99 times a miss, so a cost below 1 needs a threshold where "
-            "P_miss + 99 P_fa < 1; at 1 % false alarms these references still miss "
-            f"{miss_lo:.0f}-{miss_hi:.0f} % of targets (EER {costs['eer_percent'].min():.1f}-"
-            f"{costs['eer_percent'].max():.1f} %). It cannot separate systems at this EER, and the book compares "
-            "EERs; " + (f"minDCF(0.1), {wide.min():.2f}-{wide.max():.2f}, still moves with the EER."
-                        if wide.min() < saturated else
-                        f"even minDCF(0.1) is saturated ({wide.min():.2f}-{wide.max():.2f})."))
-
-
 @dataclass
 class RegimeMap:
     """The outcome: one row per SV run, and the cells of the map."""
 
     profile: str
     grid: Grid
-    per_seed: pd.DataFrame  # system, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
+    per_seed: pd.DataFrame  # system, role, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
     pretrain_runs: dict[str, Any]
+    runs: dict[str, Any] = field(default_factory=dict)  # SV run name -> its Run (sslsv.artifacts)
 
     @property
     def cells(self) -> pd.DataFrame:
@@ -307,7 +219,7 @@ class RegimeMap:
 
     def detection_costs(self) -> pd.DataFrame:
         """The protocol's frozen references: minDCF at several priors, miss rate at 1 % false alarms."""
-        return detection_costs(self.per_seed[~self.per_seed["system"].str.endswith("x steps)")])
+        return detection_costs(self.per_seed[self.per_seed["role"] != "convergence"], self.runs)
 
 
 def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
@@ -319,7 +231,7 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
 
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     items = plan(profile, speakers, budgets, seeds, domains, overrides)
-    pre_runs, rows = {}, []
+    pre_runs, rows, runs = {}, [], {}
     budget_of = {}
     for item in items:
         if item.kind == "pretrain":
@@ -329,74 +241,15 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
         r = run_sv(item.config, progress=progress)
         m = r.metrics
         budget, domain = budget_of.get(item.label, (0, ""))
-        rows.append({"system": item.label, "mode": item.mode, "labelled_speakers": item.config.train.labelled_speakers,
+        rows.append({"system": item.label, "role": item.role, "mode": item.mode,
+                     "labelled_speakers": item.config.train.labelled_speakers,
                      "steps": item.config.train.steps,
                      "budget": budget, "domain": domain, "seed": item.seed, "eer_percent": m["eer_percent"],
                      "eer_ci_low": m["eer_ci_low"], "eer_ci_high": m["eer_ci_high"],
                      "min_dcf_0.01": m["min_dcf_0.01"], "min_dcf_0.05": m["min_dcf_0.05"],
                      "run": r.run.path.name})
-    return RegimeMap(profile=profile, grid=g, per_seed=pd.DataFrame(rows), pretrain_runs=pre_runs)
-
-
-def difference_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95,
-                        ci_a: Sequence[float] | None = None, ci_b: Sequence[float] | None = None) -> tuple[float, float, float]:
-    """``mean(a) - mean(b)`` with a ``level`` interval: Welch's t interval over seeds with two or more
-    values a side (scipy); with one, the conservative span of the two runs' bootstrap intervals."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    delta = float(a.mean() - b.mean())
-    if len(a) > 1 and len(b) > 1:
-        from scipy.stats import ttest_ind
-
-        if np.ptp(a) == 0 and np.ptp(b) == 0:
-            return delta, delta, delta
-        ci = ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=level)
-        return delta, float(ci.low), float(ci.high)
-    if ci_a is None or ci_b is None:
-        return delta, float("nan"), float("nan")
-    return delta, float(ci_a[0] - ci_b[1]), float(ci_a[1] - ci_b[0])
-
-
-def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """One row per (labelled speakers, upstream, mode): EER(SSL) - EER(random init) and
-    EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear (the interval excludes
-    zero: :func:`sslsv.statistics.compare`, the one criterion of every chapter); ``probe_converged``
-    says whether the protocol passed the convergence check at that amount of labelled speakers
-    (``True`` where the map has no check)."""
-    conv = convergence(per_seed)
-    rows = []
-    for n, at in per_seed.groupby("labelled_speakers", sort=True):
-        checks = conv[conv["labelled_speakers"] == n]["converged"] if len(conv) else pd.Series([], dtype=bool)
-        at = at[~at["system"].str.endswith("x steps)")]  # the convergence check's runs are not cells
-        fbank = at[at["system"] == FBANK]
-        for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
-            random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]
-            row = {"labelled_speakers": int(n), "system": system, "mode": mode,
-                   "budget": int(ssl["budget"].iloc[0]), "domain": ssl["domain"].iloc[0],
-                   "eer_percent": float(ssl["eer_percent"].mean()), "probe_converged": bool(checks.all())}
-            for ref_name, ref in (("random", random), ("fbank", fbank)):
-                if ref.empty:
-                    continue
-                span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
-                d, lo, hi = difference_interval(ssl["eer_percent"], ref["eer_percent"], 0.95, span(ssl), span(ref))
-                # clear: the 95 % interval the cell shows excludes zero (with one seed a side, the
-                # runs' bootstrap intervals do not overlap)
-                clear = compare(ssl["eer_percent"], ref["eer_percent"], span(ssl), span(ref)).clear
-                row.update({f"vs_{ref_name}": d, f"vs_{ref_name}_low": lo, f"vs_{ref_name}_high": hi,
-                            f"vs_{ref_name}_clear": bool(clear)})
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def choose_regime(table: pd.DataFrame, mode: str = "frozen") -> dict[str, Any] | None:
-    """The book's regime: among the ``mode`` cells where SSL beats random init clearly, with a converged
-    probe, the largest margin; on a tie, fewer labelled speakers, then fewer updates (cheaper).  ``None``
-    when no cell shows it."""
-    ok = table["probe_converged"] if "probe_converged" in table else True
-    t = table[(table["mode"] == mode) & table["vs_random_clear"] & (table["vs_random"] < 0) & ok]
-    if t.empty:
-        return None
-    best = t.sort_values(["vs_random", "labelled_speakers", "budget"]).iloc[0]
-    return best.to_dict()
+        runs[r.run.path.name] = r.run
+    return RegimeMap(profile=profile, grid=g, per_seed=pd.DataFrame(rows), pretrain_runs=pre_runs, runs=runs)
 
 
 @dataclass(frozen=True)
@@ -481,7 +334,7 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     from ..artifacts import Run, atomic_write_json
 
-    pinned = settings(profile).regime.pinned
+    pinned = study_settings(profile).regime.pinned
     if pinned:
         n, budget, domain = pinned
         if domain not in DOMAINS:
@@ -511,54 +364,3 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
     if now is None:  # the map is not complete: compute it (its runs are served or computed), then choose
         return choose()
     return key.serve(now, load, choose)
-
-
-def finding(m: RegimeMap) -> str:
-    """Where, if anywhere, pre-training clearly helps: computed from the cells, after the convergence check."""
-    t = m.cells
-    lines = []
-    conv = m.convergence
-    if len(conv):
-        moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> {r.eer_longer:.2f} %"
-                          for r in conv.itertuples())
-        if conv["converged"].all():
-            lines.append(f"The probe is converged: trained {LONGER}x as long, no reference improves by more than "
-                         f"{CONVERGED_POINTS:g} EER point ({moved}).")
-        else:
-            rows = sorted({int(r.labelled_speakers) for r in conv.itertuples() if not r.converged})
-            lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
-                         f"trained {LONGER}x as long, a reference improves by more than {CONVERGED_POINTS:g} EER "
-                         f"point ({moved}), so those cells compare probes that stopped early, the rule passes "
-                         "them over, and a missing benefit there is not a finding.")
-    for ref, words in (("random", "the same network from random weights"), ("fbank", "fbank")):
-        col = f"vs_{ref}"
-        clear = t[t[f"{col}_clear"] & (t[col] < 0)]
-        if clear.empty:
-            best = t.loc[t[col].idxmin()]
-            lines.append(f"No cell shows pre-training clearly beating {words}: the best, {best['system']} "
-                         f"({best['mode']}) with {best['labelled_speakers']} labelled speakers, is "
-                         f"{best[col]:+.2f} EER points [{best[col + '_low']:+.2f}, {best[col + '_high']:+.2f}].")
-        else:
-            rows = []
-            for n, at in t.groupby("labelled_speakers", sort=True):
-                hits = clear[clear["labelled_speakers"] == n]
-                if hits.empty:
-                    rows.append(f"with {n} labelled speakers in none of {len(at)}")
-                    continue
-                best = hits.loc[hits[col].idxmin()]
-                rows.append(f"with {n} labelled speakers in {len(hits)} of {len(at)} (the largest margin "
-                            f"{best[col]:+.2f}, {best['system']}, {best['mode']})")
-            lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {'; '.join(rows)}.")
-    chosen = choose_regime(t)
-    converged = bool(len(conv)) and bool(conv["converged"].all())
-    if chosen is None and not converged:
-        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
-                     "helps, but with a probe that has not converged this map cannot say that there is none: "
-                     "train the SV backend longer (the profile's study.sv.steps) and run it again.")
-    elif chosen is None:
-        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
-                     "helps; the factor studies then measure shifts in a regime without a benefit.")
-    else:
-        lines.append(f"The rule picks {chosen['labelled_speakers']} labelled speakers and the upstream "
-                     f"{chosen['system']} ({chosen['vs_random']:+.2f} EER points against random init).")
-    return " ".join(lines)

@@ -43,7 +43,7 @@ class Summary:
     def seed_spread(self) -> pd.DataFrame:
         """How far the pre-training seed moves EER, beside the SV seed, for every system pre-trained with
         several seeds (:func:`~sslsv.studies.factors.seed_spread`; a system shared by studies appears once)."""
-        from .factors import seed_spread
+        from .compare import seed_spread
 
         t = seed_spread(self.per_seed().drop_duplicates(["system", "upstream", "pretrain_seed", "seed"]))
         return t
@@ -158,7 +158,8 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     Every claim presumes that pre-training helps SV in the first place; this is that check. The
     best system is the lowest mean EER among the non-reference systems of ``mode``.
     """
-    from .factors import FBANK, RANDOM, difference
+    from .compare import difference
+    from .runs import FBANK, RANDOM
 
     t = summary.table()
     t = t[~t["reference"] & (t["upstream"] == mode)]
@@ -173,7 +174,7 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
 
 def finding(summary: Summary) -> str:
     """The book's answer in a paragraph, computed from the verdicts and the premise check."""
-    from .factors import describe_difference
+    from .findings import describe_difference
 
     v = summary.verdicts()
     counts = v["verdict"].value_counts()

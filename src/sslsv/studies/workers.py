@@ -30,18 +30,16 @@ computing it twice.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..errors import UserError
-from .factors import PlannedRun
+from ..lifetime import exit_with_parent, leave_interrupt_to_parent
+from .runs import PlannedRun
 
-_RUN_REFERENCE = re.compile(r"run:(pretrain-[0-9a-f]+)")
 
 
 class RunsFailedError(UserError, RuntimeError):
@@ -56,11 +54,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def reads(item: PlannedRun) -> set[str]:
-    """The names of the pre-training runs ``item`` reads (its upstream, its k-means source)."""
-    from ..config import to_dict
+# The config fields that may name another run (``run:<name>``): an SV run's upstream; a pre-training
+# run's starting checkpoint and the upstream whose hidden states its k-means targets cluster.
+READ_FIELDS = {"sv": (("frontend", "upstream"),), "pretrain": (("pretrain", "init"), ("pretrain", "kmeans_source"))}
 
-    return set(_RUN_REFERENCE.findall(json.dumps(to_dict(item.config))))
+
+def reads(item: PlannedRun) -> set[str]:
+    """The names of the runs ``item`` reads, from its typed config fields (:data:`READ_FIELDS`).
+
+    >>> from sslsv.config import PretrainExperimentConfig, override
+    >>> cfg = override(PretrainExperimentConfig(), {"pretrain.kmeans_source": "run:pretrain-0123456789ab"})
+    >>> reads(PlannedRun("pretrain", "iteration 2", "upstream", None, cfg))
+    {'pretrain-0123456789ab'}
+    """
+    from ..upstreams import RUN_PREFIX
+
+    values = [getattr(getattr(item.config, section), name) for section, name in READ_FIELDS.get(item.kind, ())]
+    return {v[len(RUN_PREFIX):] for v in values if isinstance(v, str) and v.startswith(RUN_PREFIX)}
 
 
 def upstream_of(item: PlannedRun) -> str:
@@ -107,7 +117,14 @@ def _work(kind: str, config: Any) -> None:
 
 
 def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
-    """One worker process: one thread, optionally pinned to core ``index``; runs tasks until ``None``."""
+    """One worker process: one thread, optionally pinned to core ``index``; runs tasks until ``None``.
+
+    It ends with the process that started it (:func:`sslsv.lifetime.exit_with_parent`: after a
+    ``kill -9`` of ``sslsv book`` it does not finish its run, then wait forever on its task queue), and
+    leaves Ctrl-C to it (which stops the workers: :func:`compute_runs`).
+    """
+    exit_with_parent()
+    leave_interrupt_to_parent()
     os.environ["OMP_NUM_THREADS"] = "1"
     if pin:
         try:
@@ -133,6 +150,25 @@ def _worker(index: int, pin: bool, tasks: Any, results: Any) -> None:
                 return
 
 
+def start_workers(workers: int) -> tuple[Any, list[Any], list[Any], Any]:
+    """Start ``workers`` idle worker processes: ``(context, processes, their task queues, the results queue)``.
+
+    Each is pinned to a core of its own when there are enough cores, ends with this process and leaves
+    Ctrl-C to it (:func:`_worker`).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    task_queues = [ctx.Queue() for _ in range(workers)]
+    pin = workers <= available_cores()
+    procs = [ctx.Process(target=_worker, args=(i, pin, task_queues[i], results), daemon=False,
+                         name=f"sslsv-worker-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+    return ctx, procs, task_queues, results
+
+
 def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callable[[PlannedRun], float] | None = None,
                  progress: bool = True, desc: str = "runs") -> list[str]:
     """Compute every run of ``items`` not finished yet on ``workers`` processes; return the names computed.
@@ -140,8 +176,6 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     ``estimate(item)``: its seconds, for the order (longest first among the runs that can start) and
     the progress bar.  Runs already finished are skipped without starting a worker.
     """
-    import multiprocessing as mp
-
     from tqdm.auto import tqdm
 
     from .plan import _finished
@@ -158,14 +192,8 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     for job in jobs.values():  # a run read but neither planned nor finished cannot be waited for
         job.needs &= set(jobs)
     workers = max(1, min(int(workers), len(jobs)))
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    task_queues = [ctx.Queue() for _ in range(workers)]
+    ctx, procs, task_queues, results = start_workers(workers)
     pin = workers <= available_cores()
-    procs = [ctx.Process(target=_worker, args=(i, pin, task_queues[i], results), daemon=False,
-                         name=f"sslsv-worker-{i}") for i in range(workers)]
-    for p in procs:
-        p.start()
     bar = tqdm(total=sum(round(j.seconds) for j in jobs.values()), unit="s", desc=desc, disable=not progress,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| est. {n_fmt}/{total_fmt} s [{elapsed}<{remaining}]")
     pending = dict(jobs)
@@ -225,8 +253,12 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
                 bar.update(round(job.seconds))
             else:
                 failed[name] = error[0]
-                bar.write(f"run {name} ({job.item.label}) failed: {error[0]}\n{error[1]}")
+                bar.write(f"run {name} ({job.item.shown_label}) failed: {error[0]}\n{error[1]}")
                 skip_dependents()
+    except KeyboardInterrupt:  # the workers ignore Ctrl-C: stop them now (a run resumes from its checkpoint)
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for q in task_queues:
             q.put(None)
@@ -238,5 +270,5 @@ def compute_runs(items: Sequence[PlannedRun], workers: int = 2, estimate: Callab
     if failed:
         first = sorted(failed)[0]
         raise RunsFailedError(f"{len(failed)} of {len(jobs)} run(s) failed ({len(done)} computed and kept); "
-                              f"first: {first} ({jobs[first].item.label}): {failed[first]}")
+                              f"first: {first} ({jobs[first].item.shown_label}): {failed[first]}")
     return done

@@ -2,22 +2,21 @@
 
 Every per-profile setting of the studies (the factor studies' SV schedule,
 their seeds and upstream modes, the data-scale amounts, the model sizes, the
-analyses' budgets) is a ``study.*`` key of :data:`sslsv.profiles.PROFILES`,
-checked as strictly as the experiment configs: an unknown key or a value of
-the wrong type is a :class:`~sslsv.config.ConfigError` naming it.
+analyses' budgets) is a ``study.*`` key of :data:`sslsv.profiles.PROFILES`.
+These are the plain records; :func:`sslsv.config.study_settings` reads a
+profile's section into them as strictly as the experiment configs (an
+unknown key or a value of the wrong type is a
+:class:`~sslsv.config.ConfigError` naming it). This module imports nothing
+of ``sslsv``: it sits below :mod:`sslsv.config`.
 
->>> settings("smoke").seeds
-(0,)
->>> settings("cpu").sv.steps > 0
-True
+>>> StudySettings().regime.seeds
+(0, 1, 2)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from ..config import ConfigError, override
 
 PREFIX = "study."
 VALID_MODES = ("frozen", "fine-tuned")
@@ -90,15 +89,13 @@ class RegimeSettings:
     def steps_for(self, speakers: int, default: int) -> int:
         """SV steps of the protocol for ``speakers`` labelled speakers: those of the smallest amount of the
         grid that is at least as large (the largest amount's beyond it); ``default`` without a schedule.
+        (:func:`sslsv.config.study_settings` checks that ``sv_steps`` has one value per amount.)
 
         >>> RegimeSettings(speakers=(4, 16, 64), sv_steps=(100, 200, 400)).steps_for(10, 0)
         200
         """
         if not self.sv_steps:
             return int(default)
-        if len(self.sv_steps) != len(self.speakers):
-            raise ConfigError(f"study.regime.sv_steps {list(self.sv_steps)} needs one value per amount of "
-                              f"study.regime.speakers {list(self.speakers)}")
         pairs = sorted(zip(self.speakers, self.sv_steps))
         return int(next((s for n, s in pairs if n >= speakers), pairs[-1][1]))
 
@@ -118,24 +115,3 @@ class StudySettings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     landscape: LandscapeSettings = field(default_factory=LandscapeSettings)
     regime: RegimeSettings = field(default_factory=RegimeSettings)
-
-
-def study_keys(profile_values: dict[str, Any]) -> dict[str, Any]:
-    """The ``study.*`` keys of a profile, without the prefix."""
-    return {k[len(PREFIX):]: v for k, v in profile_values.items() if k.startswith(PREFIX)}
-
-
-def settings(profile: str) -> StudySettings:
-    """The study settings of ``profile`` (strict: an unknown ``study.*`` key raises)."""
-    from ..profiles import PROFILES
-
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    try:
-        s = override(StudySettings(), study_keys(PROFILES[profile]))
-    except ConfigError as exc:
-        raise ConfigError(f"profile {profile!r}, study section: {exc}") from None
-    bad = [m for m in s.modes if m not in VALID_MODES]
-    if bad:
-        raise ConfigError(f"profile {profile!r}: study.modes has {bad[0]!r}; valid modes: {', '.join(VALID_MODES)}")
-    return s

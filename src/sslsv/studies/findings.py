@@ -1,0 +1,159 @@
+"""The findings in words: verdicts on the paper's claims and the prose that reports them.
+
+Each function takes numbers computed by :mod:`sslsv.studies.compare` and
+returns text (MyST markdown) or a verdict; nothing here trains or reads runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .compare import CONVERGED_POINTS, choose_regime, difference, trend
+from .runs import FBANK, LONGER, RANDOM
+
+__all__ = ["describe_difference", "verdict", "scale_claim", "scale_finding", "learning_note", "detection_cost_note",
+           "regime_finding"]
+
+
+def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
+    """``masked`` vs ``unmasked`` in words, e.g. "3.10 EER points lower (clear)"."""
+    word = "lower" if d["delta"] < 0 else "higher"
+    se = "" if np.isnan(d["ci95"]) else f" ± {d['ci95']:.2f} (95 %)"
+    status = "a clear difference" if d["clear"] else "within the noise"
+    return f"**{d['a']}** is {abs(d['delta']):.2f}{se}{unit} {word} than **{d['b']}** ({status})"
+
+
+def verdict(reproduced: bool, contradicted: bool) -> str:
+    """The three verdicts of the summary chapter."""
+    if reproduced:
+        return "reproduced"
+    if contradicted:
+        return "not reproduced"
+    return "inconclusive"
+
+
+def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str = "frozen") -> dict[str, Any]:
+    """A "more X helps" claim over ordered conditions (smallest first) with numeric ``values``.
+
+    Reproduced when the largest condition is clearly better than the
+    smallest and the metric falls with the value (negative rank
+    correlation); not reproduced when the largest is clearly worse.
+    """
+    labels = [c.label for c in study.conditions if not c.reference]
+    d = difference(study.per_seed, labels[-1], labels[0], upstream=mode)
+    t = trend(study.per_seed, labels, [values[x] for x in labels])
+    return {"claim": claim, "evidence": [d], "trend": t,
+            "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
+
+
+def scale_finding(study: Any, c: Mapping[str, Any], quantity: str, largest: str, mode: str = "frozen") -> str:
+    """The finding of a :func:`scale_claim` on ``study`` (a :class:`~sslsv.studies.factors.FactorStudy`) in words."""
+    t = c["trend"]
+    labels = [x.label for x in study.conditions if not x.reference]
+    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
+             f"- {describe_difference(c['evidence'][0])}.",
+             f"- Rank correlation between {quantity} and EER over all {t['n']} runs: ρ = {t['rho']:.2f} "
+             f"(p = {t['p']:.2g}); negative means more {quantity}, lower EER."]
+    for ref in (RANDOM, FBANK):
+        lines.append(f"- {largest} against {ref}: "
+                     f"{describe_difference(difference(study.per_seed, labels[-1], ref, upstream=mode))}.")
+    return "\n".join(lines)
+
+
+def learning_note(upstreams: pd.DataFrame, chosen: Mapping[str, Any] | None) -> str:
+    """How much of its pre-training task the chosen upstream had learned, against the most trained one:
+    a benefit from an upstream that is near chance on its own task is not masked-prediction skill."""
+    if upstreams.empty or chosen is None:
+        return ""
+    t = upstreams.set_index("system")
+    if chosen["system"] not in t.index or t["masked_acc"].isna().all():
+        return ""
+    c, top = t.loc[chosen["system"]], t.loc[t["masked_acc"].idxmax()]
+    text = (f"The upstream the rule picks, {chosen['system']}, reaches a held-out masked accuracy of "
+            f"{c['masked_acc']:.3f} against a majority-class chance of {c['chance']:.3f} (loss {c['loss_last']:.2f}, "
+            f"uniform guess {c['loss_uniform']:.2f})")
+    if top.name == chosen["system"]:
+        return text + ": the most trained upstream of the map."
+    ratio = (c["masked_acc"] - c["chance"]) / max(top["masked_acc"] - top["chance"], 1e-9)
+    text += (f"; {top.name} reaches {top['masked_acc']:.3f}, yet its best frozen margin over random init is "
+             f"{top['best_vs_random']:+.2f} EER points against {c['best_vs_random']:+.2f}.")
+    if ratio < 0.25:
+        text += (" The clearest benefit thus comes from an upstream that has learned little of its task (under a "
+                 f"quarter of the most trained one's gain over chance): what {int(c['budget'])} updates give a frozen "
+                 "probe is not yet masked-prediction skill, and the factor chapters measure shifts in that regime.")
+    return text
+
+
+def detection_cost_note(costs: pd.DataFrame, saturated: float = 0.9) -> str:
+    """Why minDCF(0.01) does (not) carry information here, from :func:`detection_costs`."""
+    if costs.empty:
+        return ""
+    lo, hi = costs["min_dcf_0.01"].min(), costs["min_dcf_0.01"].max()
+    miss_lo, miss_hi = costs["miss_at_1pct_fa"].min(), costs["miss_at_1pct_fa"].max()
+    wide = costs["min_dcf_0.1"]
+    if lo < saturated:
+        return (f"minDCF(0.01) of the references spans {lo:.2f}-{hi:.2f}: below {saturated:g} in part of the map, "
+                f"so it carries some information beside the EER.")
+    return (f"minDCF(0.01) of the references is saturated: {lo:.2f}-{hi:.2f} everywhere. At P_target = 0.01 "
+            "a false alarm weighs 99 times a miss, so a cost below 1 needs a threshold where "
+            "P_miss + 99 P_fa < 1; at 1 % false alarms these references still miss "
+            f"{miss_lo:.0f}-{miss_hi:.0f} % of targets (EER {costs['eer_percent'].min():.1f}-"
+            f"{costs['eer_percent'].max():.1f} %). It cannot separate systems at this EER, and the book compares "
+            "EERs; " + (f"minDCF(0.1), {wide.min():.2f}-{wide.max():.2f}, still moves with the EER."
+                        if wide.min() < saturated else
+                        f"even minDCF(0.1) is saturated ({wide.min():.2f}-{wide.max():.2f})."))
+
+
+def regime_finding(m: Any) -> str:
+    """Where, if anywhere, pre-training clearly helps (``m``: a :class:`~sslsv.studies.regime.RegimeMap`):
+    computed from the cells, after the convergence check."""
+    t = m.cells
+    lines = []
+    conv = m.convergence
+    if len(conv):
+        moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> {r.eer_longer:.2f} %"
+                          for r in conv.itertuples())
+        if conv["converged"].all():
+            lines.append(f"The probe is converged: trained {LONGER}x as long, no reference improves by more than "
+                         f"{CONVERGED_POINTS:g} EER point ({moved}).")
+        else:
+            rows = sorted({int(r.labelled_speakers) for r in conv.itertuples() if not r.converged})
+            lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
+                         f"trained {LONGER}x as long, a reference improves by more than {CONVERGED_POINTS:g} EER "
+                         f"point ({moved}), so those cells compare probes that stopped early, the rule passes "
+                         "them over, and a missing benefit there is not a finding.")
+    for ref, words in (("random", "the same network from random weights"), ("fbank", "fbank")):
+        col = f"vs_{ref}"
+        clear = t[t[f"{col}_clear"] & (t[col] < 0)]
+        if clear.empty:
+            best = t.loc[t[col].idxmin()]
+            lines.append(f"No cell shows pre-training clearly beating {words}: the best, {best['system']} "
+                         f"({best['mode']}) with {best['labelled_speakers']} labelled speakers, is "
+                         f"{best[col]:+.2f} EER points [{best[col + '_low']:+.2f}, {best[col + '_high']:+.2f}].")
+        else:
+            rows = []
+            for n, at in t.groupby("labelled_speakers", sort=True):
+                hits = clear[clear["labelled_speakers"] == n]
+                if hits.empty:
+                    rows.append(f"with {n} labelled speakers in none of {len(at)}")
+                    continue
+                best = hits.loc[hits[col].idxmin()]
+                rows.append(f"with {n} labelled speakers in {len(hits)} of {len(at)} (the largest margin "
+                            f"{best[col]:+.2f}, {best['system']}, {best['mode']})")
+            lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {'; '.join(rows)}.")
+    chosen = choose_regime(t)
+    converged = bool(len(conv)) and bool(conv["converged"].all())
+    if chosen is None and not converged:
+        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
+                     "helps, but with a probe that has not converged this map cannot say that there is none: "
+                     "train the SV backend longer (the profile's study.sv.steps) and run it again.")
+    elif chosen is None:
+        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
+                     "helps; the factor studies then measure shifts in a regime without a benefit.")
+    else:
+        lines.append(f"The rule picks {chosen['labelled_speakers']} labelled speakers and the upstream "
+                     f"{chosen['system']} ({chosen['vs_random']:+.2f} EER points against random init).")
+    return " ".join(lines)
