@@ -220,7 +220,7 @@ def test_the_landscape_references_catch_directions_without_filter_normalisation(
     from sslsv.analysis import directions
     from sslsv.analysis.landscape import runs_landscape_study
     from sslsv.studies import explain, regime
-    from sslsv.settings import settings
+    from sslsv.config import study_settings as settings
 
     kinds = load_tolerances(TOLERANCES)
     ref = reference_output("08_loss_landscape", "tables.table(study.summary").rstrip("\n")

@@ -4,7 +4,7 @@ A profile maps dotted keys of :class:`~sslsv.config.SVConfig` and
 :class:`~sslsv.config.PretrainExperimentConfig` to values;
 :func:`sslsv.config.resolve` applies one, then the user's overrides.  Its
 ``study.*`` keys say how the studies spend their compute
-(:func:`sslsv.settings.settings`).
+(:func:`sslsv.config.study_settings`).
 """
 
 from __future__ import annotations
