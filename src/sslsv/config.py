@@ -73,6 +73,11 @@ class CorpusConfig:
     channel_variability: float = 1.0  # scales per-session EQ gains and band limits (0 = flat channel)
     prosody_drift: float = 1.0  # scales per-session drift of F0, rate, vocal effort (0 = none)
     speaker_spread: float = 1.0  # scales between-speaker spread of voice parameters (smaller = harder)
+    # --- synthetic language: what the voices say (sslsv.data.synthetic.language) ---
+    language: str = "syllables"  # "syllables" (independent syllables) | "lexicon" (words of a grammar)
+    lexicon_size: int = 300  # lexicon: words of 1-3 syllables, fixed pronunciations
+    grammar_concentration: float = 20.0  # lexicon: bigram rows ~ Dirichlet(this * unigram); larger = less syntax
+    zipf_exponent: float = 1.0  # lexicon: unigram of rank r proportional to r ** -this
     # --- real data (paper profile) ---
     voxceleb_root: str = ""  # directory holding wav/ and the Vox1-O trial list
     voxceleb_trials: str = "veri_test2.txt"  # trial list file inside voxceleb_root
@@ -388,7 +393,14 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
 # earlier run (and every run name printed in the references) valid; any other value counts as usual.
 # Only a value that truly reproduces the old behaviour may be listed here: tests/test_config.py checks
 # that each listed key exists and that its neutral value is accepted.
-HASH_NEUTRAL: dict[str, Any] = {}
+HASH_NEUTRAL: dict[str, Any] = {
+    # issue 23: the corpus's language; the syllable mode is the generator's original corpus, and the
+    # lexicon knobs do nothing in it (the corpus directory hash of a syllable corpus is unchanged)
+    "corpus.language": "syllables",
+    "corpus.lexicon_size": 300,
+    "corpus.grammar_concentration": 20.0,
+    "corpus.zipf_exponent": 1.0,
+}
 
 
 def _without_neutral_keys(data: Any) -> Any:

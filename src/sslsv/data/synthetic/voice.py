@@ -8,9 +8,12 @@
   and a personal "accent" (a formant offset per vowel);
 - a **session** shifts the speaker's prosody and vocal effort a little
   (:func:`session_voice`);
-- an **utterance** is planned as a random sequence of phones with stress
-  marks (:func:`plan_utterance`), kept as its phone alignment of
-  :class:`~sslsv.data.corpus.Segment` s; :func:`transcript` writes it out.
+- an **utterance** is planned as a sequence of phones with stress marks
+  (:func:`plan_utterance`), kept as its phone alignment of
+  :class:`~sslsv.data.corpus.Segment` s (and its word alignment,
+  :func:`plan_words`): independent random syllables, or sentences of a
+  corpus-wide language (:mod:`.language`); :func:`transcript` writes the
+  phones out.
 
 Nothing here makes a sound: :mod:`.source_filter` turns a plan into audio.
 
@@ -29,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..corpus import PHONE_CLASSES, Segment
+from .language import SILENCE_WORD, Language, WordSpan
 
 
 @dataclass(frozen=True)
@@ -212,47 +216,76 @@ def _pick_consonant(rng: np.random.Generator) -> str:
     return str(CONSONANTS[rng.choice(len(CONSONANTS), p=w / w.sum())])
 
 
-def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> tuple[list[Segment], list[bool]]:
-    """Phone segments exactly covering ``[0, seconds)`` and a stress flag per segment."""
+def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+          language: Language | None = None) -> tuple[list[Segment], list[bool], list[WordSpan]]:
+    """Phone segments exactly covering ``[0, seconds)``, a stress flag per segment, and the word spans.
+
+    ``language=None`` draws independent syllables (the original mode; its draws are unchanged, so a
+    seed gives the same corpus as before words existed); a :class:`~.language.Language` draws words
+    from its grammar.  Word spans cover ``[0, seconds)`` too, silences as ``SILENCE_WORD``; in the
+    syllable mode a "word" is the run of 1-3 syllables drawn together, spelled by its phones.
+    """
     segs: list[tuple[str, float]] = []
     stress: list[bool] = []
+    word_of: list[int] = []  # per segment: index into spellings, -1 for silence
+    spellings: list[str] = []
     lead = rng.uniform(0.05, 0.3)
     trail = rng.uniform(0.05, 0.3)
     segs.append(("SIL", lead))
     stress.append(False)
+    word_of.append(-1)
     body_end = max(lead, seconds - trail)
     t = lead
     rate = speaker.speaking_rate
+    previous: int | None = None  # the previous word of the phrase (lexicon mode)
     while t < body_end:
-        n_syll = int(rng.integers(1, 4))
-        stressed = int(rng.integers(0, n_syll))
+        if language is None:
+            n_syll = int(rng.integers(1, 4))
+            stressed = int(rng.integers(0, n_syll))
+            syllables = None
+        else:
+            previous = language.sample_next(previous, rng)
+            word = language.words[previous]
+            syllables, stressed = word.syllables, word.stressed
+            n_syll = len(syllables)
+        spelled: list[str] = []
         for s in range(n_syll):
-            onset = int(rng.choice([0, 1, 1, 1, 2]))
-            coda = int(rng.choice([0, 0, 1]))
-            units = [_pick_consonant(rng) for _ in range(onset)]
-            units.append(str(VOWELS[rng.integers(len(VOWELS))]))
-            units += [_pick_consonant(rng) for _ in range(coda)]
+            if syllables is None:
+                onset = int(rng.choice([0, 1, 1, 1, 2]))
+                coda = int(rng.choice([0, 0, 1]))
+                units = [_pick_consonant(rng) for _ in range(onset)]
+                units.append(str(VOWELS[rng.integers(len(VOWELS))]))
+                units += [_pick_consonant(rng) for _ in range(coda)]
+            else:
+                units = list(syllables[s])
             for u in units:
                 is_stressed = s == stressed and PHONES[u].phone_class == "vowel"
                 d = PHONES[u].duration_ms / 1000 / rate * float(np.exp(rng.normal(0, 0.2)))
                 d *= 1.35 if is_stressed else 1.0
                 segs.append((u, max(0.03, d)))
                 stress.append(is_stressed)
+                word_of.append(len(spellings))
+                spelled.append(u)
                 t += segs[-1][1]
+        spellings.append("".join(spelled))
         if rng.random() < 0.15:  # a pause between phrases
             segs.append(("SIL", float(rng.uniform(0.1, 0.4))))
             stress.append(False)
+            word_of.append(-1)
             t += segs[-1][1]
+            previous = None
     # place segments, cut at the body end, then the trailing silence
     out: list[Segment] = []
     out_stress: list[bool] = []
+    out_word: list[int] = []
     start = 0.0
-    for (p, d), st in zip(segs, stress):
+    for (p, d), st, w in zip(segs, stress, word_of):
         end = min(start + d, body_end)
         if end - start < 1e-6:
             break
         out.append(Segment(round(start, 4), round(end, 4), p, PHONES[p].phone_class))
         out_stress.append(st)
+        out_word.append(w)
         start = end
         if start >= body_end:
             break
@@ -261,10 +294,25 @@ def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> t
     elif seconds - start > 1e-6:
         out.append(Segment(round(start, 4), round(seconds, 4), "SIL", "silence"))
         out_stress.append(False)
-    return out, out_stress
+        out_word.append(-1)
+    return out, out_stress, _word_spans(out, out_word, spellings)
 
 
-def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> list[Segment]:
+def _word_spans(segments: list[Segment], word_of: list[int], spellings: list[str]) -> list[WordSpan]:
+    """Merge the phone segments of each word occurrence (and each run of silence) into one span."""
+    spans: list[WordSpan] = []
+    last = None
+    for seg, w in zip(segments, word_of):
+        if spans and w == last:
+            spans[-1] = WordSpan(spans[-1].start, seg.end, spans[-1].word)
+        else:
+            spans.append(WordSpan(seg.start, seg.end, SILENCE_WORD if w < 0 else spellings[w]))
+        last = w
+    return spans
+
+
+def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+                   language: Language | None = None) -> list[Segment]:
     """The phone alignment :func:`~.source_filter.synthesize_utterance` would produce with ``rng``.
 
     Planning is the first use of ``rng`` in synthesis, so a generator seeded
@@ -279,7 +327,24 @@ def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Genera
     >>> {s.phone_class for s in segs} <= set(PHONE_CLASSES)
     True
     """
-    return _plan(speaker, seconds, rng)[0]
+    return _plan(speaker, seconds, rng, language)[0]
+
+
+def plan_words(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+               language: Language | None = None) -> list[WordSpan]:
+    """The word alignment of the utterance :func:`plan_utterance` plans with the same ``rng`` state.
+
+    Spans cover ``[0, seconds)`` exactly; silences are ``SILENCE_WORD``.
+
+    >>> from sslsv.data.synthetic.language import LanguageSpec, make_language
+    >>> lang = make_language(LanguageSpec(lexicon_size=30))
+    >>> v = sample_speaker(np.random.default_rng(0))
+    >>> words = plan_words(v, 2.0, np.random.default_rng(5), lang)
+    >>> words[0].word, words[0].start, words[-1].end, {w.word for w in words[1:-1]} <= {SILENCE_WORD} | {
+    ...     w.spelling for w in lang.words}
+    ('<sil>', 0.0, 2.0, True)
+    """
+    return _plan(speaker, seconds, rng, language)[2]
 
 
 def transcript(segments: Sequence[Segment]) -> str:
