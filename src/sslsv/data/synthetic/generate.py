@@ -283,6 +283,11 @@ def corpus_stats(root: Path) -> dict[str, Any]:
     return read_json(Path(root) / "corpus.json", "corpus record")["stats"]
 
 
+def _recorded_config(corpus: Any) -> Any:
+    """A corpus config dict less the keys added later that hold their neutral value (``config.HASH_NEUTRAL``)."""
+    return _without_neutral_keys({"corpus": corpus})["corpus"]
+
+
 def is_complete(root: Path, cfg: CorpusConfig) -> bool:
     """Whether ``root`` holds a finished corpus generated from exactly ``cfg``."""
     marker = Path(root) / "corpus.json"
@@ -292,7 +297,7 @@ def is_complete(root: Path, cfg: CorpusConfig) -> bool:
         info = read_json(marker, "corpus record")
     except ArtifactError:  # a truncated record: the corpus is resumed (finished files are kept)
         return False
-    return (_without_neutral_keys(info.get("config")) == _without_neutral_keys(to_dict(cfg))
+    return (_recorded_config(info.get("config")) == _recorded_config(to_dict(cfg))
             and info.get("generator_version") == generator_version(cfg))
 
 
@@ -408,7 +413,7 @@ def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool
         "workers": workers,
     }
     # the config as recorded before its later keys existed, when they hold their neutral values
-    atomic_write_json(root / "corpus.json", {"config": _without_neutral_keys(to_dict(cfg)),
+    atomic_write_json(root / "corpus.json", {"config": _recorded_config(to_dict(cfg)),
                                              "generator_version": generator_version(cfg), "stats": stats})
     return root
 
