@@ -204,6 +204,10 @@ class PretrainConfig:
     diversity_weight: float = 0.1  # contrastive: weight of the codebook diversity penalty
     feature_grad_scale: float = 0.1  # HuBERT's gradient scale on the waveform conv front-end
     seed: int = 0  # model init, pool subset, k-means, masks and crops
+    # --- the learning curve of the task (sslsv.pretrain.curve); records only, the weights do not change ---
+    eval_every: int = 0  # updates between rows of curve.csv (held-out accuracy and loss, chances); 0 = no curve
+    eval_batches: int = 4  # held-out batches per row (fixed crops and masks)
+    held_out_share: float = 0.0  # share of the pool's audio held out of training, scored by the curve (0 = none)
 
 
 @dataclass(frozen=True)
@@ -400,6 +404,10 @@ HASH_NEUTRAL: dict[str, Any] = {
     "corpus.lexicon_size": 300,
     "corpus.grammar_concentration": 20.0,
     "corpus.zipf_exponent": 1.0,
+    # issue 23: the learning curve; at these values a run records what it did before and trains on the whole pool
+    "pretrain.eval_every": 0,
+    "pretrain.eval_batches": 4,
+    "pretrain.held_out_share": 0.0,
 }
 
 

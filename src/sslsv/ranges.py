@@ -76,7 +76,8 @@ RANGES: dict[type, dict[str, Range]] = {
         "crop_seconds": POSITIVE, "mask_prob": UNIT, "mask_length": AT_LEAST_1, "unmasked_weight": AT_LEAST_0,
         "temperature": POSITIVE, "proj_dim": AT_LEAST_1, "num_negatives": AT_LEAST_1, "codevectors": AT_LEAST_2,
         "codevector_groups": AT_LEAST_1, "diversity_weight": AT_LEAST_0, "feature_grad_scale": AT_LEAST_0,
-        "seed": AT_LEAST_0,
+        "seed": AT_LEAST_0, "eval_every": AT_LEAST_0, "eval_batches": AT_LEAST_1,
+        "held_out_share": Range(0, 1, hi_open=True),
     },
 }
 
