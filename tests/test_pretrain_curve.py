@@ -118,3 +118,17 @@ def test_held_out_part_is_not_trained_on_and_a_resumed_curve_equals_a_whole_one(
     resumed = pretrain(cfg, progress=False)
     assert "resumed from step 2" in resumed.log_file.read_text()
     assert full.file("curve.csv").read_text() == resumed.file("curve.csv").read_text()
+
+
+def test_pretrain_draws_nothing():
+    """Layers point down: the pre-training package imports no plotting (the caller draws the curve)."""
+    import ast
+    from pathlib import Path
+
+    import sslsv.pretrain
+
+    for path in Path(sslsv.pretrain.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any("plots" in n or "matplotlib" in n or "seaborn" in n for n in names), path.name
