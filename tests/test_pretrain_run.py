@@ -38,7 +38,7 @@ def test_every_objective_and_quantizer_pretrains(objective, quantizer, pretrain_
     assert run.is_complete
     diag = json.loads(run.file("diagnostics.json").read_text())
     assert diag["steps"] == 2 and diag["loss_first"] == diag["loss_first"]  # finite
-    assert run.file("loss_curve.png").stat().st_size > 0
+    assert not run.file("loss_curve.png").exists() and run.file("history.json").stat().st_size > 0  # no drawing
     if OBJECTIVES[objective].uses_targets:
         assert 0 <= diag["masked_acc_eval"] <= 1 and diag["targets"]["codes_used"] >= 2
     up = Upstream.from_pretrained(run.path / "upstream")

@@ -58,6 +58,7 @@ FrontendKind = Literal["fbank", "ssl"]
 Backbone = Literal["hubert", "wavlm", "w2v_bert"]  # the registry sslsv.pretrain.backbones.BACKBONES
 Objective = Literal["masked", "unmasked", "mixed", "contrastive", "ctc"]  # sslsv.pretrain.objectives.OBJECTIVES
 Quantizer = Literal["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]  # ...quantizers.QUANTIZERS
+LanguageMode = Literal["syllables", "lexicon"]  # sslsv.data.synthetic.language.LANGUAGES
 Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"), "device")]
 
 # What a choice is called in an error message, where the key's last part does not say it well.
@@ -101,6 +102,11 @@ class CorpusConfig:
     channel_variability: float = 1.0  # scales per-session EQ gains and band limits (0 = flat channel)
     prosody_drift: float = 1.0  # scales per-session drift of F0, rate, vocal effort (0 = none)
     speaker_spread: float = 1.0  # scales between-speaker spread of voice parameters (smaller = harder)
+    # --- synthetic language: what the voices say (sslsv.data.synthetic.language) ---
+    language: LanguageMode = "syllables"  # "syllables" (independent syllables) | "lexicon" (words of a grammar)
+    lexicon_size: int = 300  # lexicon: words of 1-3 syllables, fixed pronunciations
+    grammar_concentration: float = 20.0  # lexicon: bigram rows ~ Dirichlet(this * unigram); larger = less syntax
+    zipf_exponent: float = 1.0  # lexicon: unigram of rank r proportional to r ** -this
     # --- real data (paper profile) ---
     voxceleb_root: str = ""  # directory holding wav/ and the Vox1-O trial list
     voxceleb_trials: str = "veri_test2.txt"  # trial list file inside voxceleb_root
@@ -239,6 +245,10 @@ class PretrainConfig:
     diversity_weight: float = 0.1  # contrastive: weight of the codebook diversity penalty
     feature_grad_scale: float = 0.1  # HuBERT's gradient scale on the waveform conv front-end
     seed: int = 0  # model init, pool subset, k-means, masks and crops
+    # --- the learning curve of the task (sslsv.pretrain.curve); records only, the weights do not change ---
+    eval_every: int = 0  # updates between rows of curve.csv (held-out accuracy and loss, chances); 0 = no curve
+    eval_batches: int = 4  # held-out batches per row (fixed crops and masks)
+    held_out_share: float = 0.0  # share of the pool's audio held out of training, scored by the curve (0 = none)
 
 
 @dataclass(frozen=True)
@@ -489,6 +499,16 @@ HASH_NEUTRAL: dict[str, Any] = {
     "train.augment_probability": 0.6,
     # issue 25: auto reads in the training process on a CPU, as every earlier run did (same batches either way)
     "train.loader_workers": -1,
+    # issue 23: the corpus's language; the syllable mode is the generator's original corpus, and the
+    # lexicon knobs do nothing in it (the corpus directory hash of a syllable corpus is unchanged)
+    "corpus.language": "syllables",
+    "corpus.lexicon_size": 300,
+    "corpus.grammar_concentration": 20.0,
+    "corpus.zipf_exponent": 1.0,
+    # issue 23: the learning curve; at these values a run records what it did before and trains on the whole pool
+    "pretrain.eval_every": 0,
+    "pretrain.eval_batches": 4,
+    "pretrain.held_out_share": 0.0,
 }
 
 
@@ -563,7 +583,8 @@ RANGES: dict[type, dict[str, Range]] = {
         "sessions_per_speaker": AT_LEAST_2, "utterances_per_session": AT_LEAST_1, "min_seconds": POSITIVE,
         "max_seconds": POSITIVE, "n_trials": AT_LEAST_2, "pretrain_hours": POSITIVE, "pretrain_speakers": AT_LEAST_1,
         "reverb_probability": UNIT, "rt60_max_s": Range(0.2), "channel_variability": AT_LEAST_0,
-        "prosody_drift": AT_LEAST_0, "speaker_spread": POSITIVE,
+        "prosody_drift": AT_LEAST_0, "speaker_spread": POSITIVE, "lexicon_size": AT_LEAST_2,
+        "grammar_concentration": POSITIVE, "zipf_exponent": AT_LEAST_0,
     },
     FeatureConfig: {"n_mels": AT_LEAST_1, "n_fft": Range(16), "win_ms": POSITIVE, "hop_ms": POSITIVE,
                     "f_min": AT_LEAST_0, "f_max": POSITIVE},
@@ -584,7 +605,8 @@ RANGES: dict[type, dict[str, Range]] = {
         "crop_seconds": POSITIVE, "mask_prob": UNIT, "mask_length": AT_LEAST_1, "unmasked_weight": AT_LEAST_0,
         "temperature": POSITIVE, "proj_dim": AT_LEAST_1, "num_negatives": AT_LEAST_1, "codevectors": AT_LEAST_2,
         "codevector_groups": AT_LEAST_1, "diversity_weight": AT_LEAST_0, "feature_grad_scale": AT_LEAST_0,
-        "seed": AT_LEAST_0,
+        "seed": AT_LEAST_0, "eval_every": AT_LEAST_0, "eval_batches": AT_LEAST_1,
+        "held_out_share": Range(0, 1, hi_open=True),
     },
 }
 

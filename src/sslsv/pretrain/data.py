@@ -118,15 +118,21 @@ class PretrainData:
     objective asks for (:meth:`~sslsv.pretrain.objectives.Objective.batch_parts`:
     ``mask`` ``(batch, frames)`` bool, ``negatives``; with transcripts
     ``tokens``/``token_lengths``/``frame_lengths``).  ``held_out`` batches
-    are those of evaluation (masked for every target objective).
+    are those of evaluation (masked for every target objective).  ``keys``
+    restricts the crops to those utterances of the pool (its training or
+    held-out part, :func:`~sslsv.pretrain.curve.split_held_out`); the
+    transcripts' vocabulary stays that of the whole pool.
     """
 
     def __init__(self, cfg: PretrainConfig, pool: PretrainPool, waves: dict[str, np.ndarray], upstream: Upstream,
-                 targets: Targets | None, batch_size: int, total_steps: int):
+                 targets: Targets | None, batch_size: int, total_steps: int, keys: list[str] | None = None):
         self.cfg, self.pool, self.waves, self.targets = cfg, pool, waves, targets
         self.objective = make_objective(cfg)
         self.batch_size, self.total_steps = batch_size, total_steps
         self.keys = [u.key for u in pool.utterances]
+        if keys is not None:
+            wanted = set(keys)
+            self.keys = [k for k in self.keys if k in wanted]
         lengths = np.array([len(waves[k]) for k in self.keys], dtype=np.float64)
         self.p = lengths / lengths.sum()  # crops drawn in proportion to duration
         self.crop = int(round(cfg.crop_seconds * SAMPLE_RATE))

@@ -9,8 +9,12 @@ command line call::
 A run lives in ``<artifact root>/runs/pretrain-<config hash>/``: the
 resolved config, the environment, a log, a resumable ``checkpoint.pt``,
 the final upstream (``upstream/``, written with ``save_pretrained``),
-``diagnostics.json`` (loss, masked-prediction accuracy against chance,
-codebook usage) and ``loss_curve.png``.  A complete run is reused; an
+``history.json`` (one row per update), ``diagnostics.json`` (loss,
+masked-prediction accuracy against chance, codebook usage) and, with
+``pretrain.eval_every``, the learning curve of the task ``curve.csv``
+(:mod:`.curve`: held-out masked accuracy and loss every N updates beside
+the training ones, and the two chances).  The run draws nothing: the
+caller plots (:func:`sslsv.plots.plot_history`).  A complete run is reused; an
 interrupted one resumes exactly (the batch of a step is a pure function of
 ``(seed, step, rank)``).  Batches are made in :mod:`.data`, the objectives
 (head, loss, diagnostics) live in :mod:`.objectives`, the run's report in
@@ -19,7 +23,6 @@ interrupted one resumes exactly (the batch of a step is a pure function of
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,14 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..artifacts import Run, atomic_write_bytes, atomic_write_json
+from ..artifacts import Run, atomic_write_json
 from ..config import ConfigError, PretrainConfig, PretrainExperimentConfig, validate
 from ..data.corpus import PretrainPool
 from ..training import distributed_info, fit, init_distributed_from_env, resolve_device
 from ..upstreams import resolve_upstream_reference
 from .backbones import SIZES, BACKBONES, Upstream, build_upstream
+from .curve import LearningCurve, choose_budget, context_free_accuracy, majority_accuracy, split_held_out
 from .data import HOP, SAMPLE_RATE, PretrainData, gumbel_temperature, load_pool
-from .diagnostics import diagnostics, evaluate
+from .diagnostics import HELD_OUT_STEP, diagnostics, evaluate
 from .objectives import check_objective, make_objective
 from .quantizers import Targets, check_quantizer, compute_targets, load_waves
 
@@ -85,14 +89,33 @@ class PretrainModel(nn.Module):
         return loss, logs
 
 
-def write_loss_curve(history: list[dict], diag: dict, objective_name: str, path: Path) -> None:
-    """:func:`sslsv.plots.plot_history` of the run, written as PNG."""
-    from ..plots import plot_history
+def held_out_data(cfg: PretrainExperimentConfig, pool: PretrainPool, waves: dict[str, np.ndarray],
+                  upstream: Upstream, targets: Targets | None, train_data: PretrainData) -> PretrainData:
+    """The batches the curve and the final evaluation score: the held-out part of the pool, else ``train_data``."""
+    held = split_held_out(pool, cfg.pretrain.held_out_share)[1]
+    if not held.utterances:
+        return train_data
+    return PretrainData(cfg.pretrain, pool, waves, upstream, targets, cfg.optim.batch_size, cfg.optim.steps,
+                        keys=[u.key for u in held.utterances])
 
-    fig = plot_history(history, diag, accuracy_key=check_objective(objective_name).accuracy_key)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(path, buf.getvalue())
+
+def held_out_chances(data: PretrainData, targets: Targets, n_batches: int) -> dict[str, float]:
+    """The two chances on the masked frames of the held-out batches: majority class and context-free ceiling.
+
+    The majority class is the commonest target of the utterances ``data``
+    does not score (the training part), or of the whole pool without one.
+    """
+    scored = set(data.keys)
+    train_keys = [k for k in targets.labels if k not in scored] or list(targets.labels)
+    majority = int(np.bincount(np.concatenate([targets.labels[k] for k in train_keys])).argmax())
+    hits = {"majority": [0, 0], "context_free": [0, 0]}
+    for i in range(n_batches):
+        batch = data(HELD_OUT_STEP + i, rank=0, world=1, held_out=True)
+        for name, (c, n) in (("majority", majority_accuracy(batch["targets"], batch["mask"], majority)),
+                             ("context_free", context_free_accuracy(batch["targets"], batch["mask"]))):
+            hits[name][0] += c
+            hits[name][1] += n
+    return {f"chance_{name}": c / max(n, 1) for name, (c, n) in hits.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -117,9 +140,33 @@ def build_model(cfg: PretrainExperimentConfig, pool: PretrainPool, waves: dict[s
             torch.distributed.barrier()
             if rank != 0:
                 targets = compute_targets(p, pool, waves, upstream, log=log)
-    data = PretrainData(p, pool, waves, upstream, targets, cfg.optim.batch_size, cfg.optim.steps)
+    train_keys = [u.key for u in split_held_out(pool, p.held_out_share)[0].utterances] if p.held_out_share else None
+    data = PretrainData(p, pool, waves, upstream, targets, cfg.optim.batch_size, cfg.optim.steps, keys=train_keys)
     model = PretrainModel(upstream, p, n_classes=targets.n_classes if targets else 0, vocab_size=len(data.vocab))
     return model, data, targets
+
+
+def _learning_curve(cfg: PretrainExperimentConfig, run: Run, model: PretrainModel, eval_data: PretrainData,
+                    targets: Targets | None, device: torch.device) -> LearningCurve | None:
+    """The run's :class:`~.curve.LearningCurve` (``pretrain.eval_every > 0``), its row at step 0 recorded."""
+    p = cfg.pretrain
+    if p.eval_every <= 0:
+        return None
+    chances = held_out_chances(eval_data, targets, p.eval_batches) if targets is not None else {}
+    curve = LearningCurve(lambda: evaluate(model, eval_data, p.eval_batches), p.eval_every,
+                          check_objective(p.objective).accuracy_key, chances, path=run.file("curve.csv"),
+                          devices=[device.index or 0] if device.type == "cuda" else [])
+    if not curve.has_step(0):
+        curve.record(0)  # the random init
+    return curve
+
+
+def _curve_summary(curve: LearningCurve) -> dict[str, Any]:
+    """What ``diagnostics.json`` says of the curve: its last row, and the budget :func:`~.curve.choose_budget` reads."""
+    last = curve.rows[-1]
+    acc = [r.get("held_out_masked_acc", float("nan")) for r in curve.rows]
+    return {"rows": len(curve.rows), "last": last,
+            "budget_rule": choose_budget([r["step"] for r in curve.rows], acc)}
 
 
 def pretrain_inputs(cfg: PretrainExperimentConfig, progress: bool = True) -> dict[str, Any]:
@@ -179,18 +226,23 @@ def _compute_pretrain(cfg: PretrainExperimentConfig, run: Run, inputs: dict[str,
     if log:
         log(f"pool: {len(pool.utterances)} utterances, {pool.hours:.3f} h; world size {world}")
     model, data, targets = build_model(cfg, pool, waves, log=log)
+    eval_data = held_out_data(cfg, pool, waves, model.upstream, targets, data)
     device = resolve_device(cfg.device)
+    curve = _learning_curve(cfg, run, model, eval_data, targets, device) if rank == 0 else None
+    step_hooks = [h for h in (curve.on_step if curve else None, on_step) if h is not None]
     result = fit(model, data, lambda m, b: m(b), cfg.optim, checkpoint=run.checkpoint_file, config_id=run.hash,
                  device=device, desc=f"pretrain {cfg.pretrain.objective}", progress=progress,
-                 on_step=on_step, log=log)
+                 on_step=(lambda step, row: [h(step, row) for h in step_hooks]) if step_hooks else None, log=log)
     if rank == 0:
         model.upstream.save_pretrained(run.path / "upstream")
-        evaluation = evaluate(model, data)
+        evaluation = evaluate(model, eval_data)
         n_params = sum(p.numel() for p in model.upstream.parameters())
         diag = diagnostics(cfg, result.history, evaluation, targets, n_params, result.seconds,
                            result.timing_complete)
         atomic_write_json(run.file("history.json"), result.history)
-        write_loss_curve(result.history, diag, cfg.pretrain.objective, run.file("loss_curve.png"))
+        if curve is not None:
+            curve.finish(result.history)
+            diag["curve"] = _curve_summary(curve)
         atomic_write_json(run.file("diagnostics.json"), diag)
         run.log(f"done: loss {diag['loss_first']:.3f} -> {diag['loss_last']:.3f}")
         run.finish(diag, inputs=inputs)

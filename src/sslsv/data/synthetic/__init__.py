@@ -9,6 +9,10 @@ write a corpus of hours on a laptop CPU.  One module per concern:
     **session** shifts its prosody (:func:`session_voice`), an **utterance**
     is planned as a sequence of phones from :data:`PHONES` whose alignment is
     kept as :class:`~sslsv.data.corpus.Segment` s (:func:`plan_utterance`);
+:mod:`.language`
+    what the voices say: independent syllables (``corpus.language =
+    "syllables"``) or sentences of a corpus-wide language, a lexicon with a
+    Zipfian bigram grammar (``"lexicon"``), with word alignments;
 :mod:`.source_filter`
     the DSP: a jittered, shimmered glottal pulse train plus noise, multiplied
     on a short-time spectrum (``n_fft`` 512, hop 160 at 16 kHz) by a spectral
@@ -42,6 +46,8 @@ from ..corpus import make_trials
 from .channel import NOISE_TYPES, ChannelParams, apply_channel, channel_response, sample_channel
 from .generate import (
     GENERATOR_VERSION,
+    GENERATOR_VERSIONS,
+    generator_version,
     VOX1_TEST_FIRST_ID,
     check_sample_rate,
     corpus_stats,
@@ -51,14 +57,14 @@ from .generate import (
     speaker_ids,
     speaker_session_examples,
 )
+from .language import (LANGUAGES, SILENCE_WORD, Language, LanguageSpec, Word, WordSpan, bigram_counts,
+                       language_spec, make_language, read_word_alignments, word_transcript)
+from .phones import CONSONANTS, PHONES, VOWELS, Phone, draw_syllable
 from .source_filter import HOP, N_FFT, SAMPLE_RATE, synthesize_utterance
 from .voice import (
-    CONSONANTS,
-    PHONES,
-    VOWELS,
-    Phone,
     SpeakerParams,
     plan_utterance,
+    plan_words,
     sample_speaker,
     session_voice,
     transcript,
@@ -66,13 +72,16 @@ from .voice import (
 
 __all__ = [
     # the voice model
-    "CONSONANTS", "PHONES", "VOWELS", "Phone", "SpeakerParams", "plan_utterance", "sample_speaker", "session_voice",
-    "transcript",
+    "CONSONANTS", "PHONES", "VOWELS", "Phone", "draw_syllable", "SpeakerParams", "plan_utterance", "plan_words", "sample_speaker",
+    "session_voice", "transcript",
+    # the language
+    "LANGUAGES", "SILENCE_WORD", "Language", "LanguageSpec", "Word", "WordSpan", "bigram_counts", "language_spec",
+    "make_language", "read_word_alignments", "word_transcript",
     # source-filter synthesis
     "HOP", "N_FFT", "SAMPLE_RATE", "synthesize_utterance",
     # the session channel
     "NOISE_TYPES", "ChannelParams", "apply_channel", "channel_response", "sample_channel",
     # the corpus on disk
-    "GENERATOR_VERSION", "VOX1_TEST_FIRST_ID", "check_sample_rate", "corpus_stats", "default_root", "generate_corpus",
+    "GENERATOR_VERSION", "GENERATOR_VERSIONS", "generator_version", "VOX1_TEST_FIRST_ID", "check_sample_rate", "corpus_stats", "default_root", "generate_corpus",
     "is_complete", "make_trials", "speaker_ids", "speaker_session_examples",
 ]

@@ -34,15 +34,31 @@ import numpy as np
 
 from ...artifacts import (ArtifactError, artifact_root, atomic_write_bytes, atomic_write_json, atomic_write_text,
                           file_lock, read_json)
-from ...config import ConfigError, CorpusConfig, config_hash, to_dict
+from ...config import ConfigError, CorpusConfig, _without_neutral_keys, config_hash, to_dict
 from ...lifetime import exit_with_parent
 from ..corpus import Segment, make_trials, write_alignments
 from .channel import ChannelParams, sample_channel
 from .source_filter import SAMPLE_RATE, synthesize_utterance
-from .voice import SpeakerParams, plan_utterance, sample_speaker, session_voice, transcript
+from .language import (LanguageSpec, WordSpan, language_spec, make_language, word_transcript,
+                       write_word_alignments)
+from .voice import SpeakerParams, _plan, sample_speaker, session_voice, transcript
 
-# Bump when the audio a seed produces changes (2: torch.stft/istft, which round differently).
-GENERATOR_VERSION = 2
+# Bump when the audio a seed produces changes (2: torch.stft/istft, which round differently).  The version is
+# kept per language (corpus.language): a change to one mode bumps its own number, so the corpora of the other
+# keep their directory (the version enters the hash of default_root) and their files.  The syllable mode is
+# the original generator (version 2, unchanged); the lexicon mode started at 3 (issue 23).
+GENERATOR_VERSIONS = {"syllables": 2, "lexicon": 3}
+GENERATOR_VERSION = GENERATOR_VERSIONS["syllables"]  # the default mode's, for callers that name one version
+
+
+def generator_version(cfg: CorpusConfig) -> int:
+    """The generator version of ``cfg``'s language (an unknown language raises a ConfigError).
+
+    >>> generator_version(CorpusConfig()), generator_version(CorpusConfig(language="lexicon"))
+    (2, 3)
+    """
+    language_spec(cfg)  # checks the name
+    return GENERATOR_VERSIONS[cfg.language]
 
 
 # RNG domains: every random draw is keyed by (seed, domain, ...), never by order
@@ -82,7 +98,7 @@ def default_root(cfg: CorpusConfig) -> Path:
     The generator version is part of the hash, so a change to the synthesis
     never mixes old and new audio in one directory.
     """
-    key = {"corpus": to_dict(cfg), "generator_version": GENERATOR_VERSION}
+    key = {"corpus": to_dict(cfg), "generator_version": generator_version(cfg)}
     return artifact_root() / "corpora" / f"synthetic-{config_hash(key)}"
 
 
@@ -117,6 +133,7 @@ class _Task:
     seconds: float
     entropy: tuple[int, ...]
     fmt: str  # "WAV" | "FLAC"
+    language: LanguageSpec | None = None  # None: independent syllables
 
 
 @dataclass
@@ -131,6 +148,7 @@ class _Plan:
 
 def _plan_corpus(cfg: CorpusConfig, root: Path) -> _Plan:
     train_ids, test_ids = speaker_ids(cfg)
+    lang = language_spec(cfg)
     wav_root = root / "voxceleb1" / "wav"
     sv_tasks: list[_Task] = []
     speakers: list[dict[str, Any]] = []
@@ -155,7 +173,7 @@ def _plan_corpus(cfg: CorpusConfig, root: Path) -> _Plan:
                     key = f"{spk}/{sid}/{u + 1:05d}.wav"
                     seconds = float(_rng(cfg, _D_DURATION, split, i, s, u).uniform(cfg.min_seconds, cfg.max_seconds))
                     sv_tasks.append(_Task(str(wav_root / key), key, svoice, channel, round(seconds, 3),
-                                          tuple(_entropy(cfg, _D_UTT, split, i, s, u)), "WAV"))
+                                          tuple(_entropy(cfg, _D_UTT, split, i, s, u)), "WAV", lang))
                     if split_name == "test":
                         test_keys.setdefault(spk, []).append(key)
 
@@ -188,7 +206,7 @@ def _plan_corpus(cfg: CorpusConfig, root: Path) -> _Plan:
             for u, d in enumerate(durations[c::n_chapters]):
                 uid = f"{spk}-{chapter}-{u:04d}"
                 task = _Task(str(pool_root / spk / chapter / f"{uid}.flac"), uid, svoice, channel, round(d, 3),
-                             tuple(_entropy(cfg, _D_UTT, split, i, c, u)), "FLAC")
+                             tuple(_entropy(cfg, _D_UTT, split, i, c, u)), "FLAC", lang)
                 pool_tasks.append(task)
                 chapters.setdefault((spk, chapter), []).append(task)
     return _Plan(sv_tasks, pool_tasks, speakers, sessions, test_keys, chapters)
@@ -203,11 +221,15 @@ def _write_audio(path: Path, wave: np.ndarray, fmt: str) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _language(task: _Task):
+    return make_language(task.language) if task.language is not None else None
+
+
 def _run_task(task: _Task) -> tuple[str, list[Segment], float, float]:
     """Synthesise and write one file; returns key, alignment, audio and CPU seconds."""
     cpu = time.process_time()
     rng = np.random.default_rng(np.random.SeedSequence(list(task.entropy)))
-    wave, segments = synthesize_utterance(task.speaker, task.channel, task.seconds, rng)
+    wave, segments = synthesize_utterance(task.speaker, task.channel, task.seconds, rng, language=_language(task))
     _write_audio(Path(task.path), wave, task.fmt)
     return task.key, segments, len(wave) / SAMPLE_RATE, time.process_time() - cpu
 
@@ -233,10 +255,16 @@ def _one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _alignment_only(task: _Task) -> list[Segment]:
+def _plan_of(task: _Task) -> tuple[list[Segment], list[WordSpan]]:
+    """The phone and word alignments of a task's file, replayed from its seed without synthesis."""
     rng = np.random.default_rng(np.random.SeedSequence(list(task.entropy)))
     n = int(round(task.seconds * SAMPLE_RATE))
-    return plan_utterance(task.speaker, n / SAMPLE_RATE, rng)
+    segments, _, words = _plan(task.speaker, n / SAMPLE_RATE, rng, _language(task))
+    return segments, words
+
+
+def _alignment_only(task: _Task) -> list[Segment]:
+    return _plan_of(task)[0]
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
@@ -255,6 +283,11 @@ def corpus_stats(root: Path) -> dict[str, Any]:
     return read_json(Path(root) / "corpus.json", "corpus record")["stats"]
 
 
+def _recorded_config(corpus: Any) -> Any:
+    """A corpus config dict less the keys added later that hold their neutral value (``config.HASH_NEUTRAL``)."""
+    return _without_neutral_keys({"corpus": corpus})["corpus"]
+
+
 def is_complete(root: Path, cfg: CorpusConfig) -> bool:
     """Whether ``root`` holds a finished corpus generated from exactly ``cfg``."""
     marker = Path(root) / "corpus.json"
@@ -264,7 +297,8 @@ def is_complete(root: Path, cfg: CorpusConfig) -> bool:
         info = read_json(marker, "corpus record")
     except ArtifactError:  # a truncated record: the corpus is resumed (finished files are kept)
         return False
-    return info.get("config") == to_dict(cfg) and info.get("generator_version") == GENERATOR_VERSION
+    return (_recorded_config(info.get("config")) == _recorded_config(to_dict(cfg))
+            and info.get("generator_version") == generator_version(cfg))
 
 
 def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | None = None,
@@ -276,9 +310,14 @@ def generate_corpus(cfg: CorpusConfig, root: Path | None = None, workers: int | 
         voxceleb1/wav/<id1xxxx>/<11-char session>/<00001>.wav   16-bit PCM
         voxceleb1/<cfg.voxceleb_trials>                           "1|0 enroll test"
         voxceleb1/meta/speakers.csv, sessions.csv, alignments.jsonl
+                      word_alignments.jsonl                       (lexicon language only)
         librispeech/LibriSpeech/train-synthetic/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac
                                .../<spk>-<chapter>.trans.txt, <spk>-<chapter>.align.jsonl
+                               .../<spk>-<chapter>.words.jsonl    (lexicon language only)
         corpus.json                                               config + stats; written last
+
+    The pool's transcripts are phones in the syllable mode and words (their
+    spellings, :mod:`.language`) in the lexicon mode.
 
     Every file is a pure function of ``(cfg.seed, split, speaker, session,
     utterance)``, so the result does not depend on ``workers`` or on the order
@@ -340,15 +379,21 @@ def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool
     synth_seconds = time.perf_counter() - t_synth
 
     vox = root / "voxceleb1"
+    lexicon = language_spec(cfg) is not None  # word alignments and word transcripts
     atomic_write_text(vox / cfg.voxceleb_trials, "".join(f"{l} {a} {b}\n" for l, a, b in trials))
     atomic_write_text(vox / "meta" / "speakers.csv", _csv_text(plan.speakers))
     atomic_write_text(vox / "meta" / "sessions.csv", _csv_text(plan.sessions))
     write_alignments(vox / "meta" / "alignments.jsonl", {t.key: alignments[t.key] for t in plan.sv_tasks})
+    words = {t.key: _plan_of(t)[1] for t in tasks} if lexicon else {}
+    if lexicon:
+        write_word_alignments(vox / "meta" / "word_alignments.jsonl", {t.key: words[t.key] for t in plan.sv_tasks})
     for (spk, chapter), ch_tasks in plan.chapters.items():
         folder = Path(ch_tasks[0].path).parent
-        atomic_write_text(folder / f"{spk}-{chapter}.trans.txt",
-                          "".join(f"{t.key} {transcript(alignments[t.key])}\n" for t in ch_tasks))
+        text = (lambda t: word_transcript(words[t.key])) if lexicon else (lambda t: transcript(alignments[t.key]))
+        atomic_write_text(folder / f"{spk}-{chapter}.trans.txt", "".join(f"{t.key} {text(t)}\n" for t in ch_tasks))
         write_alignments(folder / f"{spk}-{chapter}.align.jsonl", {t.key: alignments[t.key] for t in ch_tasks})
+        if lexicon:
+            write_word_alignments(folder / f"{spk}-{chapter}.words.jsonl", {t.key: words[t.key] for t in ch_tasks})
 
     total_seconds = sum(t.seconds for t in tasks)
     stats = {
@@ -367,8 +412,9 @@ def _generate(cfg: CorpusConfig, root: Path, workers: int | None, progress: bool
         "audio_seconds_per_cpu_second": round(generated_seconds / max(cpu_seconds, 1e-9), 2),  # per core
         "workers": workers,
     }
-    atomic_write_json(root / "corpus.json", {"config": to_dict(cfg), "generator_version": GENERATOR_VERSION,
-                                             "stats": stats})
+    # the config as recorded before its later keys existed, when they hold their neutral values
+    atomic_write_json(root / "corpus.json", {"config": _recorded_config(to_dict(cfg)),
+                                             "generator_version": generator_version(cfg), "stats": stats})
     return root
 
 
@@ -398,6 +444,8 @@ def speaker_session_examples(n_speakers: int = 2, n_sessions: int = 2, seconds: 
     cfg = dataclasses.replace(cfg or CorpusConfig(), seed=seed)
     check_sample_rate(cfg)
     split = _SPLITS["examples"]
+    spec = language_spec(cfg)
+    language = make_language(spec) if spec is not None else None
     out: list[dict[str, Any]] = []
     for i in range(n_speakers):
         voice = sample_speaker(_rng(cfg, _D_SPEAKER, split, i), cfg.speaker_spread)
@@ -405,6 +453,7 @@ def speaker_session_examples(n_speakers: int = 2, n_sessions: int = 2, seconds: 
             srng = _rng(cfg, _D_SESSION, split, i, s)
             channel = sample_channel(srng, cfg)
             svoice = session_voice(voice, srng, cfg.prosody_drift)
-            wave, segs = synthesize_utterance(svoice, channel, seconds, _rng(cfg, _D_UTT, split, i, s))
+            wave, segs = synthesize_utterance(svoice, channel, seconds, _rng(cfg, _D_UTT, split, i, s),
+                                              language=language)
             out.append(dict(speaker=i, session=s, voice=voice, channel=channel, wave=wave, segments=segs))
     return out

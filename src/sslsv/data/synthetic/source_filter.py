@@ -31,7 +31,9 @@ import numpy as np
 
 from ..corpus import PHONE_CLASSES, Segment
 from .channel import ChannelParams, apply_channel
-from .voice import PHONES, VOWELS, SpeakerParams, _plan
+from .language import Language
+from .phones import PHONES, VOWELS
+from .voice import SpeakerParams, _plan
 
 SAMPLE_RATE = 16000  # the only rate: frame rate and phone durations assume it
 N_FFT = 512  # analysis/synthesis frame (32 ms at 16 kHz)
@@ -207,12 +209,12 @@ def _contours(segments: list[Segment], stress: list[bool], speaker: SpeakerParam
 
 
 def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
-                  sample_rate: int) -> tuple[np.ndarray, list[Segment]]:
+                  sample_rate: int, language: Language | None = None) -> tuple[np.ndarray, list[Segment]]:
     """Clean speech ``(round(seconds * sample_rate),)`` float64 at -20 dBFS, and its phone alignment."""
     if sample_rate != SAMPLE_RATE:
         raise ValueError("the synthesiser works at 16 kHz (frame rate and phone durations assume it)")
     n = int(round(seconds * sample_rate))
-    segments, stress = _plan(speaker, n / sample_rate, rng)
+    segments, stress, _ = _plan(speaker, n / sample_rate, rng, language)
     n_frames = _n_frames(n)
     c = _contours(segments, stress, speaker, n_frames, rng)
     freqs = np.fft.rfftfreq(N_FFT, 1 / sample_rate)
@@ -257,10 +259,13 @@ def _clean_speech(speaker: SpeakerParams, seconds: float, rng: np.random.Generat
 
 
 def synthesize_utterance(speaker: SpeakerParams, channel: ChannelParams | None, seconds: float,
-                         rng: np.random.Generator, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, list[Segment]]:
+                         rng: np.random.Generator, sample_rate: int = SAMPLE_RATE,
+                         language: Language | None = None) -> tuple[np.ndarray, list[Segment]]:
     """Synthesise one utterance of ``speaker`` recorded through ``channel``.
 
-    ``channel=None`` gives clean speech (no room, noise or EQ).  Returns the
+    ``channel=None`` gives clean speech (no room, noise or EQ).  ``language``
+    (:mod:`.language`) makes it a sentence of that language; ``None`` draws
+    independent syllables.  Returns the
     waveform ``(round(seconds * sample_rate),)`` float32 in ``[-1, 1]`` and
     its phone alignment, segments that cover ``[0, seconds)`` exactly.
 
@@ -271,7 +276,7 @@ def synthesize_utterance(speaker: SpeakerParams, channel: ChannelParams | None, 
     >>> wave.shape, bool(np.abs(wave).max() <= 1.0)
     ((8000,), True)
     """
-    wave, segments = _clean_speech(speaker, seconds, rng, sample_rate)
+    wave, segments = _clean_speech(speaker, seconds, rng, sample_rate, language)
     if channel is not None:
         wave = apply_channel(wave, channel, rng, sample_rate)
     peak = np.abs(wave).max()

@@ -1,16 +1,18 @@
 """The voice model: speakers, their session voices, and what they say.
 
-- :data:`PHONES` is the phone inventory: vowels with formant targets,
-  nasals, fricative noise bands, plosive closures and bursts, silence;
+- the phone inventory and its syllables are :mod:`.phones`;
 - a **speaker** (:class:`SpeakerParams`, drawn by :func:`sample_speaker`) is
   a voice: vocal-tract length (formant scaling), F0 mean and range, glottal
   pulse shape and spectral tilt, breathiness, jitter, shimmer, speaking rate
   and a personal "accent" (a formant offset per vowel);
 - a **session** shifts the speaker's prosody and vocal effort a little
   (:func:`session_voice`);
-- an **utterance** is planned as a random sequence of phones with stress
-  marks (:func:`plan_utterance`), kept as its phone alignment of
-  :class:`~sslsv.data.corpus.Segment` s; :func:`transcript` writes it out.
+- an **utterance** is planned as a sequence of phones with stress marks
+  (:func:`plan_utterance`), kept as its phone alignment of
+  :class:`~sslsv.data.corpus.Segment` s (and its word alignment,
+  :func:`plan_words`): independent random syllables, or sentences of a
+  corpus-wide language (:mod:`.language`); :func:`transcript` writes the
+  phones out.
 
 Nothing here makes a sound: :mod:`.source_filter` turns a plan into audio.
 
@@ -28,69 +30,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..corpus import PHONE_CLASSES, Segment
+from ..corpus import Segment
+from .language import SILENCE_WORD, Language, WordSpan
+from .phones import PHONES, VOWELS, draw_syllable
 
 
-@dataclass(frozen=True)
-class Phone:
-    """A phone-like unit: its class, articulation targets and typical duration.
-
-    ``formants`` are F1-F3 targets (Hz, for a 17 cm vocal tract) for vowels
-    and nasals, and the formant *loci* that neighbouring vowels move towards
-    for obstruents.  ``noise_hz``/``noise_bw_hz`` place the frication or burst
-    noise band; ``zero_hz`` is the anti-resonance of a nasal.
-    """
-
-    phone_class: str
-    formants: tuple[float, float, float] = (500.0, 1500.0, 2500.0)
-    voiced: bool = True
-    duration_ms: float = 80.0
-    amplitude: float = 1.0  # relative source level
-    noise_hz: float = 0.0
-    noise_bw_hz: float = 0.0
-    zero_hz: float = 0.0
-
-
-# Vowel targets follow Peterson & Barney (1952) adult male averages.  Nasals have a low murmur
-# formant plus an anti-resonance set by the place; fricatives a noise band (voiced ones add a weaker
-# voice source; HH has none: it is aspiration through the vowel's tract); plosives a closure, then
-# a burst in the place's noise band.  Voiced obstruents share the loci and noise of their voiceless
-# partners.
-_INVENTORY = (
-    # symbol, class, F1-F3 (Hz), voiced, duration (ms), amplitude, noise (Hz), noise bandwidth (Hz), zero (Hz)
-    ("IY", "vowel", (270, 2290, 3010), True, 95, 1.0, 0.0, 0.0, 0.0),
-    ("IH", "vowel", (390, 1990, 2550), True, 75, 1.0, 0.0, 0.0, 0.0),
-    ("EH", "vowel", (530, 1840, 2480), True, 80, 1.0, 0.0, 0.0, 0.0),
-    ("AE", "vowel", (660, 1720, 2410), True, 110, 1.0, 0.0, 0.0, 0.0),
-    ("AA", "vowel", (730, 1090, 2440), True, 110, 1.0, 0.0, 0.0, 0.0),
-    ("AO", "vowel", (570, 840, 2410), True, 105, 1.0, 0.0, 0.0, 0.0),
-    ("UH", "vowel", (440, 1020, 2240), True, 75, 1.0, 0.0, 0.0, 0.0),
-    ("UW", "vowel", (300, 870, 2240), True, 95, 1.0, 0.0, 0.0, 0.0),
-    ("AH", "vowel", (640, 1190, 2390), True, 70, 1.0, 0.0, 0.0, 0.0),
-    ("ER", "vowel", (490, 1350, 1690), True, 100, 1.0, 0.0, 0.0, 0.0),
-    ("M", "nasal", (250, 1100, 2200), True, 65, 0.45, 0.0, 0.0, 1000),
-    ("N", "nasal", (250, 1500, 2500), True, 60, 0.45, 0.0, 0.0, 1800),
-    ("NG", "nasal", (250, 2000, 2700), True, 70, 0.4, 0.0, 0.0, 3000),
-    ("S", "fricative", (350, 1700, 2600), False, 100, 0.35, 6000, 1500, 0.0),
-    ("Z", "fricative", (350, 1700, 2600), True, 80, 0.25, 6000, 1500, 0.0),
-    ("SH", "fricative", (350, 1900, 2500), False, 105, 0.35, 3200, 1000, 0.0),
-    ("ZH", "fricative", (350, 1900, 2500), True, 80, 0.25, 3200, 1000, 0.0),
-    ("F", "fricative", (350, 900, 2300), False, 95, 0.12, 5000, 4000, 0.0),
-    ("V", "fricative", (350, 900, 2300), True, 70, 0.1, 5000, 4000, 0.0),
-    ("TH", "fricative", (350, 1400, 2600), False, 90, 0.1, 6500, 3500, 0.0),
-    ("HH", "fricative", (500, 1500, 2500), False, 65, 0.2, 0.0, 0.0, 0.0),
-    ("P", "plosive", (300, 900, 2200), False, 85, 0.5, 1000, 2500, 0.0),
-    ("B", "plosive", (300, 900, 2200), True, 70, 0.4, 1000, 2500, 0.0),
-    ("T", "plosive", (300, 1700, 2600), False, 85, 0.6, 4500, 2000, 0.0),
-    ("D", "plosive", (300, 1700, 2600), True, 70, 0.45, 4500, 2000, 0.0),
-    ("K", "plosive", (300, 2100, 2500), False, 90, 0.55, 2200, 900, 0.0),
-    ("G", "plosive", (300, 2100, 2500), True, 75, 0.45, 2200, 900, 0.0),
-    ("SIL", "silence", (500.0, 1500.0, 2500.0), True, 200, 0.0, 0.0, 0.0, 0.0),
-)
-PHONES: dict[str, Phone] = {symbol: Phone(*spec) for symbol, *spec in _INVENTORY}
-VOWELS: tuple[str, ...] = tuple(p for p, s in PHONES.items() if s.phone_class == "vowel")
-CONSONANTS: tuple[str, ...] = tuple(p for p, s in PHONES.items() if s.phone_class in ("nasal", "fricative", "plosive"))
-assert all(s.phone_class in PHONE_CLASSES for s in PHONES.values())
 
 
 # ---------------------------------------------------------------------------
@@ -206,53 +150,69 @@ def session_voice(speaker: SpeakerParams, rng: np.random.Generator, drift: float
 # ---------------------------------------------------------------------------
 
 
-def _pick_consonant(rng: np.random.Generator) -> str:
-    weights = {"nasal": 1.0, "fricative": 1.4, "plosive": 1.6}
-    w = np.array([weights[PHONES[c].phone_class] for c in CONSONANTS])
-    return str(CONSONANTS[rng.choice(len(CONSONANTS), p=w / w.sum())])
+def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+          language: Language | None = None) -> tuple[list[Segment], list[bool], list[WordSpan]]:
+    """Phone segments exactly covering ``[0, seconds)``, a stress flag per segment, and the word spans.
 
-
-def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> tuple[list[Segment], list[bool]]:
-    """Phone segments exactly covering ``[0, seconds)`` and a stress flag per segment."""
+    ``language=None`` draws independent syllables (the original mode; its draws are unchanged, so a
+    seed gives the same corpus as before words existed); a :class:`~.language.Language` draws words
+    from its grammar.  Word spans cover ``[0, seconds)`` too, silences as ``SILENCE_WORD``; in the
+    syllable mode a "word" is the run of 1-3 syllables drawn together, spelled by its phones.
+    """
     segs: list[tuple[str, float]] = []
     stress: list[bool] = []
+    word_of: list[int] = []  # per segment: index into spellings, -1 for silence
+    spellings: list[str] = []
     lead = rng.uniform(0.05, 0.3)
     trail = rng.uniform(0.05, 0.3)
     segs.append(("SIL", lead))
     stress.append(False)
+    word_of.append(-1)
     body_end = max(lead, seconds - trail)
     t = lead
     rate = speaker.speaking_rate
+    previous: int | None = None  # the previous word of the phrase (lexicon mode)
     while t < body_end:
-        n_syll = int(rng.integers(1, 4))
-        stressed = int(rng.integers(0, n_syll))
+        if language is None:
+            n_syll = int(rng.integers(1, 4))
+            stressed = int(rng.integers(0, n_syll))
+            syllables = None
+        else:
+            previous = language.sample_next(previous, rng)
+            word = language.words[previous]
+            syllables, stressed = word.syllables, word.stressed
+            n_syll = len(syllables)
+        spelled: list[str] = []
         for s in range(n_syll):
-            onset = int(rng.choice([0, 1, 1, 1, 2]))
-            coda = int(rng.choice([0, 0, 1]))
-            units = [_pick_consonant(rng) for _ in range(onset)]
-            units.append(str(VOWELS[rng.integers(len(VOWELS))]))
-            units += [_pick_consonant(rng) for _ in range(coda)]
+            units = list(draw_syllable(rng) if syllables is None else syllables[s])
             for u in units:
                 is_stressed = s == stressed and PHONES[u].phone_class == "vowel"
                 d = PHONES[u].duration_ms / 1000 / rate * float(np.exp(rng.normal(0, 0.2)))
                 d *= 1.35 if is_stressed else 1.0
                 segs.append((u, max(0.03, d)))
                 stress.append(is_stressed)
+                word_of.append(len(spellings))
+                spelled.append(u)
                 t += segs[-1][1]
+        spellings.append("".join(spelled))
         if rng.random() < 0.15:  # a pause between phrases
             segs.append(("SIL", float(rng.uniform(0.1, 0.4))))
             stress.append(False)
+            word_of.append(-1)
             t += segs[-1][1]
+            previous = None
     # place segments, cut at the body end, then the trailing silence
     out: list[Segment] = []
     out_stress: list[bool] = []
+    out_word: list[int] = []
     start = 0.0
-    for (p, d), st in zip(segs, stress):
+    for (p, d), st, w in zip(segs, stress, word_of):
         end = min(start + d, body_end)
         if end - start < 1e-6:
             break
         out.append(Segment(round(start, 4), round(end, 4), p, PHONES[p].phone_class))
         out_stress.append(st)
+        out_word.append(w)
         start = end
         if start >= body_end:
             break
@@ -261,10 +221,25 @@ def _plan(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> t
     elif seconds - start > 1e-6:
         out.append(Segment(round(start, 4), round(seconds, 4), "SIL", "silence"))
         out_stress.append(False)
-    return out, out_stress
+        out_word.append(-1)
+    return out, out_stress, _word_spans(out, out_word, spellings)
 
 
-def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Generator) -> list[Segment]:
+def _word_spans(segments: list[Segment], word_of: list[int], spellings: list[str]) -> list[WordSpan]:
+    """Merge the phone segments of each word occurrence (and each run of silence) into one span."""
+    spans: list[WordSpan] = []
+    last = None
+    for seg, w in zip(segments, word_of):
+        if spans and w == last:
+            spans[-1] = WordSpan(spans[-1].start, seg.end, spans[-1].word)
+        else:
+            spans.append(WordSpan(seg.start, seg.end, SILENCE_WORD if w < 0 else spellings[w]))
+        last = w
+    return spans
+
+
+def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+                   language: Language | None = None) -> list[Segment]:
     """The phone alignment :func:`~.source_filter.synthesize_utterance` would produce with ``rng``.
 
     Planning is the first use of ``rng`` in synthesis, so a generator seeded
@@ -276,10 +251,28 @@ def plan_utterance(speaker: SpeakerParams, seconds: float, rng: np.random.Genera
     >>> from sslsv.data.synthetic import synthesize_utterance
     >>> segs == synthesize_utterance(v, None, 2.0, np.random.default_rng(5))[1]
     True
+    >>> from sslsv.data.corpus import PHONE_CLASSES
     >>> {s.phone_class for s in segs} <= set(PHONE_CLASSES)
     True
     """
-    return _plan(speaker, seconds, rng)[0]
+    return _plan(speaker, seconds, rng, language)[0]
+
+
+def plan_words(speaker: SpeakerParams, seconds: float, rng: np.random.Generator,
+               language: Language | None = None) -> list[WordSpan]:
+    """The word alignment of the utterance :func:`plan_utterance` plans with the same ``rng`` state.
+
+    Spans cover ``[0, seconds)`` exactly; silences are ``SILENCE_WORD``.
+
+    >>> from sslsv.data.synthetic.language import LanguageSpec, make_language
+    >>> lang = make_language(LanguageSpec(lexicon_size=30))
+    >>> v = sample_speaker(np.random.default_rng(0))
+    >>> words = plan_words(v, 2.0, np.random.default_rng(5), lang)
+    >>> words[0].word, words[0].start, words[-1].end, {w.word for w in words[1:-1]} <= {SILENCE_WORD} | {
+    ...     w.spelling for w in lang.words}
+    ('<sil>', 0.0, 2.0, True)
+    """
+    return _plan(speaker, seconds, rng, language)[2]
 
 
 def transcript(segments: Sequence[Segment]) -> str:
