@@ -286,3 +286,19 @@ def test_ctrl_c_while_a_chapter_runs_prints_one_line_and_leaves_nothing_behind(t
     log = (tmp_path / "output.log").read_text()
     assert "Traceback" not in log and log.count("sslsv: interrupted") == 1, log
     assert "is gone" not in log, log  # the chapter process was stopped, not orphaned: no line of its own
+
+
+def test_ctrl_c_while_the_book_waits_for_its_chapters_is_a_flag_it_reads_not_an_exception_anywhere():
+    """Inside the wait, SIGINT only sets the flag (it cannot land in a finaliser, where Python would
+    swallow it); the book's own handler is back afterwards."""
+    from sslsv.book import _interrupt_as_flag
+
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupt_as_flag() as interrupted:
+        assert not interrupted()
+        os.kill(os.getpid(), signal.SIGINT)
+        wait_for(interrupted, 5, "the flag to be set")
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)

@@ -15,6 +15,7 @@ each notebook's ``parameters`` cell.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -179,6 +180,30 @@ def _chapter_process(threads: int) -> None:
         os.environ[name] = str(threads)
 
 
+@contextlib.contextmanager
+def _interrupt_as_flag():
+    """Within the block, Ctrl-C sets a flag (the yielded callable reads it) instead of raising.
+
+    A KeyboardInterrupt raised wherever the main thread happens to be can land where Python ignores
+    exceptions (a finaliser, a weakref callback: "Exception ignored in ..."), and the book would then
+    wait for its chapters as if nothing had happened. The waiting loop polls the flag and raises
+    KeyboardInterrupt itself. Outside the main thread (where signal handlers cannot be set) nothing
+    changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params: Mapping[str, Any], workers: int,
                           bar: Any) -> None:
     """Execute the chapters ``workers`` at a time, each from its own process (and kernel, with its share
@@ -189,7 +214,7 @@ def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params:
     raised, so that every other chapter's output is written and kept.
     """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from .studies.workers import available_cores
 
@@ -197,11 +222,17 @@ def _execute_side_by_side(jobs: Sequence[tuple[str, Path, Path, float]], params:
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_chapter_process,
                                initargs=(threads,))
     try:
-        futures = {pool.submit(execute_notebook, src, out, params): (name, est) for name, src, out, est in jobs}
-        for f in as_completed(futures):
-            name, est = futures[f]
-            bar.set_description(f"book: {name}")
-            bar.update(round(est))
+        with _interrupt_as_flag() as interrupted:
+            futures = {pool.submit(execute_notebook, src, out, params): (name, est) for name, src, out, est in jobs}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for f in done:
+                    name, est = futures[f]
+                    bar.set_description(f"book: {name}")
+                    bar.update(round(est))
+                if interrupted():
+                    raise KeyboardInterrupt
         errors = [f.exception() for f in futures]
     except BaseException:  # Ctrl-C (which the chapter processes ignore): stop them, their kernels end with them
         for process in dict(getattr(pool, "_processes", None) or {}).values():  # the executor's only handle
