@@ -5,10 +5,10 @@ MFCC targets) on the ``cpu`` profile's pool with ``pretrain.eval_every``
 and ``pretrain.held_out_share`` set, on one thread, and prints the run's
 ``curve.csv`` with the process CPU minutes at each row, the two chances,
 the budget :func:`sslsv.pretrain.curve.choose_budget` picks, and held-out
-masked accuracy per single-core minute.  Only the pool matters here, so
-the corpus's speaker-verification part is shrunk to a minimum: the pool's
-files depend only on the seed and the pool keys (their random draws are
-keyed by split), so they are those of the ``cpu`` profile's corpus.
+masked accuracy per single-core minute.  The runs are chapter 01a's
+(:func:`sslsv.studies.learning_curve.curve_config`: the corpus's
+speaker-verification part shrunk, the pool that of the ``cpu`` profile), so
+a case at the chapter's length and settings is the chapter's cached run.
 
 Each ``--set`` is an override of the run (``corpus.language=lexicon``,
 ``pretrain.n_clusters=50``, ``optim.steps=1000`` ...); several configurations
@@ -28,10 +28,6 @@ import resource
 import time
 from typing import Any
 
-_SMALL_SV = {"corpus.n_train_speakers": 2, "corpus.n_test_speakers": 2, "corpus.sessions_per_speaker": 2,
-             "corpus.utterances_per_session": 1, "corpus.n_trials": 4}
-
-
 def _cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -48,15 +44,15 @@ def run_case(name: str, sets: dict[str, Any], steps: int, eval_every: int, held_
              progress: bool) -> dict[str, Any]:
     import torch
 
-    from sslsv.config import PretrainExperimentConfig, resolve
     from sslsv.data.synthetic import generate_corpus
     from sslsv.pretrain import pretrain
     from sslsv.pretrain.curve import choose_budget, read_curve
+    from sslsv.studies.learning_curve import curve_config
 
     torch.set_num_threads(1)
-    overrides = {**_SMALL_SV, "pretrain.in_domain": False, "optim.steps": steps, "pretrain.eval_every": eval_every,
-                 "pretrain.held_out_share": held_out, **sets}
-    cfg = resolve("cpu", overrides, base=PretrainExperimentConfig())
+    # chapter 01a's run of the cpu profile (its pool-only corpus), at this length and with these overrides
+    cfg = curve_config("cpu", overrides={"optim.steps": steps, "pretrain.eval_every": eval_every,
+                                         "pretrain.held_out_share": held_out, **sets})
     t = time.perf_counter()
     generate_corpus(cfg.corpus, progress=progress)
     corpus_s = time.perf_counter() - t

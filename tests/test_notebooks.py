@@ -18,8 +18,8 @@ def test_every_notebook_has_a_smoke_reference_and_the_toc_names_only_notebooks()
     toc = toc_notebooks()
     assert toc and set(toc) <= set(NAMES) and toc == sorted(toc)
     assert toc[0] == "01_baseline"
-    assert NAMES[:7] == ["01_baseline", "01b_regime_map", "02_objective", "03_quantizer", "04_data_scale", "05_model_size",
-                         "06_summary"]
+    assert NAMES[:8] == ["01_baseline", "01a_learning_curve", "01b_regime_map", "02_objective", "03_quantizer",
+                         "04_data_scale", "05_model_size", "06_summary"]
     # a chapter in the toc has its executed cpu version in book/
     for name in toc:
         assert (REPO / "book" / f"{name}.ipynb").exists(), f"book/{name}.ipynb missing: run `make book`"

@@ -127,7 +127,7 @@ def test_every_notebook_is_a_declared_chapter():
     from sslsv.studies.chapters import CHAPTERS
 
     assert list(CHAPTERS) == notebook_names()
-    assert MAP_CHAPTERS == ("01_baseline", "01b_regime_map")
+    assert MAP_CHAPTERS == ("01_baseline", "01a_learning_curve", "01b_regime_map")
 
 
 @pytest.mark.parametrize("name", [n for n in __import__("sslsv.book", fromlist=["x"]).notebook_names()])

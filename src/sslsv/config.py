@@ -463,6 +463,10 @@ def study_settings(profile: str) -> StudySettings:
     if r.sv_steps and len(r.sv_steps) != len(r.speakers):
         raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
                           f"of study.regime.speakers {list(r.speakers)}")
+    c = s.curve
+    if not (1 <= c.eval_every <= c.steps) or not 0 < c.held_out_share < 1:
+        raise ConfigError(f"profile {profile!r}: study.curve needs 1 <= eval_every <= steps and 0 < held_out_share < 1; "
+                          f"it has steps={c.steps}, eval_every={c.eval_every}, held_out_share={c.held_out_share}")
     return s
 
 

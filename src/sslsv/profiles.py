@@ -75,6 +75,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         # chapters 02-08 run with all 16 labelled speakers and the default upstream: the smoke map's rule
         # would pick by noise, and a regime of 2-6 speakers flips verdict words between kernel paths
         "study.regime.pinned": (16, 30, "out-of-domain"),
+        "study.curve.steps": 40,
+        "study.curve.eval_every": 10,
+        "study.curve.held_out_share": 0.1,
     },
     # The default of `make book`: a 2-core CPU, well under an hour for the book.
     "cpu": {
@@ -151,6 +154,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.regime.seeds": (0, 1, 2),
         "study.regime.sv_steps": (150, 300, 400),
         "study.regime.finetune_speakers": (4,),
+        # chapter 01a: the default upstream's task learned on each corpus, every 100 updates up to 2,000
+        # (the rule reads a budget b off the curve where b and 4b are both recorded); 5 % of the pool held out
+        "study.curve.steps": 2000,
+        "study.curve.eval_every": 100,
+        "study.curve.held_out_share": 0.05,
     },
     # The synthetic study at 10-100x the cpu scale, on one GPU: 10x the labelled speakers (1,000, VoxCeleb1-dev
     # has 1,211), 50x the pool (50 h), the paper's ECAPA-TDNN (C=512) and batches, a small HuBERT upstream

@@ -69,6 +69,15 @@ class LandscapeSettings:
 
 
 @dataclass(frozen=True)
+class CurveSettings:
+    """Chapter 01a: the learning curve of the default upstream's pre-training task (:mod:`sslsv.studies.learning_curve`)."""
+
+    steps: int = 2000  # updates of each curve (the budget rule needs 4x a budget to read it off)
+    eval_every: int = 100  # updates between the curve's rows
+    held_out_share: float = 0.05  # share of the pool's audio held out of training and scored
+
+
+@dataclass(frozen=True)
 class RegimeSettings:
     """The regime map's grid (:mod:`sslsv.studies.regime`)."""
 
@@ -115,3 +124,4 @@ class StudySettings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     landscape: LandscapeSettings = field(default_factory=LandscapeSettings)
     regime: RegimeSettings = field(default_factory=RegimeSettings)
+    curve: CurveSettings = field(default_factory=CurveSettings)

@@ -18,9 +18,9 @@ from .explain import (plot_attribution_shares, plot_attribution_spectrogram, plo
                       plot_attribution_time, plot_loss_contours, plot_loss_curves)
 from .results import plot_det, plot_factor, plot_layer_weights, plot_regime_map, plot_summary
 from .style import as_jpeg
-from .training import plot_history, plot_training_curves
+from .training import plot_history, plot_learning_curves, plot_training_curves
 
 __all__ = ["CLASS_COLOURS", "log_mel_spectrogram", "plot_speakers_and_sessions", "plot_attribution_shares",
            "plot_attribution_spectrogram", "plot_attribution_spectrograms", "plot_attribution_time", "plot_loss_contours", "plot_loss_curves",
-           "plot_det", "plot_factor", "plot_layer_weights", "plot_regime_map", "plot_summary", "plot_history", "plot_training_curves",
+           "plot_det", "plot_factor", "plot_layer_weights", "plot_regime_map", "plot_summary", "plot_history", "plot_learning_curves", "plot_training_curves",
            "as_jpeg"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from .style import HEIGHT, WIDTH, colours, styled
 
-__all__ = ["plot_training_curves", "plot_history"]
+__all__ = ["plot_training_curves", "plot_history", "plot_learning_curves"]
 
 @styled
 def plot_training_curves(runs: "dict[str, Any]", smooth: int = 20):
@@ -70,5 +70,55 @@ def plot_history(history: list[dict], diag: dict, accuracy_key: str = "masked_ac
         axes[1].axhline(diag["chance_majority"], ls=":", c="k", label="chance (majority class)")
     axes[1].set(xlabel="step", ylabel="accuracy")
     axes[1].legend()
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def plot_learning_curves(curves, reference: "dict[str, Any] | None" = None, reference_label: str = "real speech"):
+    """Learning curves of the pre-training task: masked accuracy (left) and loss (right) against updates.
+
+    ``curves`` has one row per corpus and recorded budget (the ``curve.csv`` columns with a ``corpus``
+    column). Held-out values are solid lines, training ones (the mean over the updates since the previous
+    row) dotted; each corpus's context-free ceiling is a dashed line in its colour and the majority class
+    a grey one. ``reference`` (optional) adds a quoted curve: ``train_acc`` maps ``(first, last)`` update
+    spans to a training accuracy (drawn at ``last``), ``held_out_acc_at_1000`` a held-out point.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"corpus": ["a"] * 3, "step": [0, 10, 20], "train_acc": [float("nan"), 0.02, 0.03],
+    ...                      "train_loss": [float("nan"), 4.5, 4.4], "held_out_masked_acc": [0.01, 0.02, 0.04],
+    ...                      "held_out_masked_loss": [4.6, 4.5, 4.3], "chance_majority": [0.02] * 3,
+    ...                      "chance_context_free": [0.05] * 3})
+    >>> fig = plot_learning_curves(rows, {"train_acc": {(0, 10): 0.02}, "held_out_acc_at_1000": 0.1})
+    >>> len(fig.axes), len(fig.axes[0].lines) >= 4
+    (2, True)
+    """
+    from matplotlib.figure import Figure
+
+    labels = list(dict.fromkeys(curves["corpus"]))
+    palette = colours(len(labels))
+    fig = Figure(figsize=(WIDTH, HEIGHT))
+    acc_ax, loss_ax = fig.subplots(1, 2)
+    for label, colour in zip(labels, palette):
+        rows = curves[curves["corpus"] == label]
+        acc_ax.plot(rows["step"], rows["held_out_masked_acc"], c=colour, lw=1.8, label=f"{label}: held-out")
+        acc_ax.plot(rows["step"], rows["train_acc"], c=colour, lw=1.0, ls=":", label=f"{label}: training")
+        acc_ax.axhline(float(rows["chance_context_free"].iloc[0]), c=colour, ls="--", lw=0.9,
+                       label=f"{label}: context-free ceiling")
+        loss_ax.plot(rows["step"], rows["held_out_masked_loss"], c=colour, lw=1.8, label=f"{label}: held-out")
+        loss_ax.plot(rows["step"], rows["train_loss"], c=colour, lw=1.0, ls=":", label=f"{label}: training")
+    acc_ax.axhline(float(curves["chance_majority"].max()), c="grey", ls="--", lw=0.9, label="majority class")
+    if reference:
+        spans = sorted(reference.get("train_acc", {}).items())
+        if spans:
+            acc_ax.plot([hi for (lo, hi), _ in spans], [v for _, v in spans], "kx", ms=7,
+                        label=f"{reference_label}: training (quoted)")
+        if reference.get("held_out_acc_at_1000") is not None:
+            acc_ax.plot([1000], [reference["held_out_acc_at_1000"]], "k*", ms=10,
+                        label=f"{reference_label}: held-out (quoted)")
+    acc_ax.set(xlabel="pre-training updates", ylabel="masked-prediction accuracy", ylim=(0, None))
+    loss_ax.set(xlabel="pre-training updates", ylabel="masked-prediction loss")
+    acc_ax.legend(fontsize=8, ncol=1)
+    loss_ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ map itself), and plans its runs (``plan(profile, parameters, where)``: the defau
 here (and its notebook).
 
 >>> [c.name for c in CHAPTERS.values() if not c.in_regime]
-['01_baseline', '01b_regime_map']
+['01_baseline', '01a_learning_curve', '01b_regime_map']
 >>> CHAPTERS["02_objective"].in_regime
 True
 """
@@ -50,6 +50,12 @@ def _baseline(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun
     from . import baseline
 
     return baseline.plan(profile, p["seeds"], overrides=p.get("overrides") or None)
+
+
+def _learning_curve(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+    from . import learning_curve
+
+    return learning_curve.plan(profile, p.get("corpora"), overrides=p.get("overrides") or None)
 
 
 def _regime_map(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
@@ -102,6 +108,8 @@ _FACTOR = {"modes": None, "overrides": {}, "pretrain_overrides": {}}  # a factor
 CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
     Chapter("01_baseline", _baseline, in_regime=False,
             parameters={**_SV, "seeds": [0, 1, 2], "overrides": {}}),
+    Chapter("01a_learning_curve", _learning_curve, in_regime=False,
+            parameters={"profile": "cpu", "corpora": None, "overrides": {}}),
     Chapter("01b_regime_map", _regime_map, in_regime=False,
             parameters={"profile": "cpu", "speakers": None, "budgets": None, "seeds": None, "overrides": {}}),
     Chapter("02_objective", _factor("objective", "objectives"),

@@ -106,6 +106,37 @@ class Language:
         p = self.unigram if previous is None else self.bigram[previous]
         return int(rng.choice(len(self.words), p=p))
 
+    def describe(self, top: int = 8):
+        """The language in a table: its size, how long its words are, and how much the previous word says.
+
+        The entropies are in bits per word: of the unigram, and of the next word given the previous one
+        (the bigram's rows, weighted by how often each word occurs in running text: the chain's
+        stationary distribution). Their difference is what context tells a listener about a word.
+
+        >>> t = make_language(LanguageSpec(lexicon_size=50)).describe()
+        >>> t.loc["words", "value"], t.loc["bits per word given the previous word", "value"] < t.loc[
+        ...     "bits per word (unigram)", "value"]
+        ('50', True)
+        """
+        import pandas as pd
+
+        def bits(p: np.ndarray) -> float:
+            p = p[p > 0]
+            return float(-(p * np.log2(p)).sum())
+
+        stationary = self.unigram.copy()
+        for _ in range(200):  # power iteration: rows of an irreducible chain with positive entries
+            stationary = stationary @ self.bigram
+        conditional = float(sum(w * bits(row) for w, row in zip(stationary, self.bigram)))
+        order = np.argsort(-stationary)[:top]
+        rows = {"words": f"{len(self.words)}",
+                "syllables per word (mean)": f"{np.mean([len(w.syllables) for w in self.words]):.2f}",
+                "bits per word (unigram)": f"{bits(stationary):.2f}",
+                "bits per word given the previous word": f"{conditional:.2f}",
+                f"{top} commonest words (share of running text)":
+                    ", ".join(f"{self.words[i].spelling.lower()} {stationary[i]:.3f}" for i in order)}
+        return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="quantity"))
+
 
 def language_spec(cfg: CorpusConfig) -> LanguageSpec | None:
     """The :class:`LanguageSpec` of a corpus config, ``None`` in the syllable mode; an unknown mode raises.

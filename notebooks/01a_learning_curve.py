@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01a · Has the upstream learned its task?
+#
+# :::{admonition} The answer, computed from this chapter's runs
+# :class: important
+# ```{glue:md} finding
+# :format: myst
+# ```
+# :::
+#
+# **Question.** Every later chapter compares upstreams pre-trained by masked
+# prediction. Such a comparison only says something about self-supervised
+# learning if the upstreams have learned what they were trained to predict.
+# How many updates does the default upstream need before it has, and does
+# it depend on what the voices say?
+#
+# **Overview.**
+# 1. the two pools: the same voices and channels, saying independent
+#    syllables or sentences of a language;
+# 2. the learning curve of the masked-prediction task on each, held-out and
+#    training, beside two chances and a quoted curve on real read speech;
+# 3. the budget a rule reads off each curve.
+
+# %% tags=["parameters", "hide-input"]
+profile = "cpu"  # "smoke", "cpu" or "paper"
+corpora = None  # {label: {corpus keys}} of the pools to compare; None: syllables and lexicon
+overrides = {}  # dotted pre-training keys on top of the profile's, e.g. {"pretrain.n_clusters": 50}
+
+# %% tags=["nbval-ignore-output", "hide-input"]
+from sslsv.book import check_injected_parameters
+
+check_injected_parameters()  # a misspelled papermill -p NAME stops here, before any compute
+
+import IPython.display as ipd
+from myst_nb import glue
+
+from sslsv import plots, tables
+from sslsv.data.synthetic import make_language, language_spec
+from sslsv.studies import learning_curve
+
+planned = learning_curve.plan(profile, corpora, overrides)
+
+# %% [markdown]
+# ## Two pools, one difference
+#
+# Both pools hold the same voices on the same channels, and each crop is
+# pre-trained on in the same way. They differ in what is said:
+#
+# - **syllables**: every syllable is drawn independently (any onset, vowel
+#   and coda). Around a masked span, the context tells the model the voice,
+#   the channel and the span's edges, and little else.
+# - **lexicon**: every speaker says sentences of one corpus-wide language: a
+#   lexicon of words of 1-3 syllables with fixed pronunciations, a Zipfian
+#   word distribution and a bigram grammar. Around a masked span, the
+#   context now predicts the word, and the word predicts the phones.
+#
+# The language of the lexicon pool, its commonest words and how much the
+# previous word says about the next:
+
+# %%
+lexicon = next((item.config.corpus for item in planned if item.config.corpus.language == "lexicon"), None)
+(tables.table(make_language(language_spec(lexicon)).describe().reset_index(), digits=2) if lexicon is not None
+ else ipd.Markdown("No pool of `corpora` speaks a language."))
+
+# %% [markdown]
+# ## The learning curves
+#
+# The default upstream of the profile is pre-trained on each pool. Every few
+# updates the run scores masked prediction on a part of the pool it never
+# trains on (the same utterances for every run), and records the training
+# accuracy since the previous row beside it. Two chances are measured on the
+# same held-out masked frames:
+#
+# - the **majority class**: always predict the commonest target;
+# - the **context-free ceiling**: predict every masked frame's target as the
+#   most frequent unmasked target of its own crop. That predictor knows the
+#   voice and the channel but not the context. An upstream below it has
+#   learned which targets a voice uses, not how speech continues.
+#
+# The black marks are quoted, not computed here: the same model and targets
+# pre-trained for 1,000 updates on 0.87 h of real read speech (LibriSpeech
+# train-clean-100, 251 speakers), training accuracy (crosses) and held-out
+# accuracy at 1,000 updates (star). Its schedule was 1,000 updates long, so
+# its learning rate decayed sooner than the curves' here.
+
+# %% tags=["nbval-ignore-output"]
+study = learning_curve.run(profile, corpora, overrides)
+fig = plots.plot_learning_curves(study.curves, learning_curve.REAL_SPEECH)
+
+# %% [markdown]
+# Held-out masked accuracy of each pool at a few budgets:
+
+# %%
+tables.table(learning_curve.at_steps(study).reset_index(), digits=3)
+
+# %% [markdown]
+# ## The budget
+#
+# A rule in code reads the budget off each curve: the smallest recorded
+# budget whose held-out accuracy is within 10 % of its value at 4x that
+# budget. A curve that is still climbing by more than that at its end gives
+# no budget: an upstream taken from it has not finished learning its task.
+# The table also gives the accuracy at the end of each curve as a multiple of
+# the context-free ceiling (1.5x is this project's target for an upstream
+# that uses context) and the gain over the curve's last quarter.
+
+# %%
+tables.table(learning_curve.summary(study), digits=3)
+
+# %% [markdown]
+# ## Finding
+
+# %% tags=["nbval-ignore-output"]
+glue("finding", ipd.Markdown(learning_curve.finding(study)))
+
+# %% [markdown]
+# ## Recap
+#
+# - Held-out masked accuracy, beside the majority class and a ceiling that
+#   ignores context, says whether an upstream has learned its task.
+# - The chapters that follow compare upstreams pre-trained for the map's
+#   budgets (chapter 01b); this chapter says how far those budgets are from
+#   where the curve flattens.
+# - The lexicon pool is the corpus for a fifth factor, linguistic structure:
+#   the same voices and channels with and without a language.
+#
+# Re-run this chapter with papermill (from the repository root; `sslsv plan
+# --notebooks 01a_learning_curve` prints its runs and their cost first):
+#
+# ```bash
+# .venv/bin/papermill notebooks/01a_learning_curve.ipynb 01a-smoke.ipynb -p profile smoke   # seconds (CI)
+# .venv/bin/papermill notebooks/01a_learning_curve.ipynb 01a-cpu.ipynb -p profile cpu       # this book's scale
+# .venv/bin/papermill notebooks/01a_learning_curve.ipynb 01a-k50.ipynb -p profile cpu \
+#     -p overrides '{"pretrain.n_clusters": 50}'   # another pre-training setting
+# ```

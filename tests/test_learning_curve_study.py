@@ -1,0 +1,68 @@
+"""Chapter 01a's study: one curve per corpus, the rule's budget, the summary and the finding."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sslsv.config import ConfigError
+from sslsv.studies import learning_curve
+from sslsv.studies.chapters import chapter
+
+
+def test_the_curves_differ_only_in_what_the_pool_says():
+    syllables, lexicon = (item.config for item in learning_curve.plan("smoke"))
+    assert (syllables.corpus.language, lexicon.corpus.language) == ("syllables", "lexicon")
+    assert syllables.pretrain == lexicon.pretrain and syllables.optim == lexicon.optim
+    assert syllables.pretrain.eval_every == 10 and syllables.optim.steps == 40
+    # the pool is the profile's: only the SV part of the corpus is shrunk
+    from sslsv.config import resolve
+
+    profile = resolve("smoke").corpus
+    assert (syllables.corpus.pretrain_hours, syllables.corpus.pretrain_speakers, syllables.corpus.seed) == \
+        (profile.pretrain_hours, profile.pretrain_speakers, profile.seed)
+    assert chapter("01a_learning_curve").runs("smoke") == learning_curve.plan("smoke")
+
+
+def test_a_curve_differs_only_by_corpus_keys():
+    with pytest.raises(ConfigError, match="'optim.steps' is not a corpus key"):
+        learning_curve.plan("smoke", {"short": {"optim.steps": 10}})
+    with pytest.raises(ConfigError, match="corpora is empty"):
+        learning_curve.plan("smoke", {})
+    with pytest.raises(ConfigError, match="chapter 01a_learning_curve has no parameter 'steps'"):
+        chapter("01a_learning_curve").runs("smoke", {"steps": 10})
+
+
+def _study(curves: dict[str, list[float]], steps=(0, 100, 200, 400, 800)) -> learning_curve.CurveStudy:
+    from sslsv.pretrain.curve import choose_budget
+
+    frames = [pd.DataFrame({"corpus": label, "step": list(steps), "train_acc": acc, "train_loss": 4.0,
+                            "held_out_masked_acc": acc, "held_out_masked_loss": 4.0, "chance_majority": 0.02,
+                            "chance_context_free": 0.05}) for label, acc in curves.items()]
+    return learning_curve.CurveStudy("smoke", {}, pd.concat(frames, ignore_index=True),
+                                     {k: choose_budget(list(steps), v) for k, v in curves.items()}, max(steps), 100)
+
+
+def test_summary_and_finding_say_which_curve_flattened_and_by_how_much_context_helps():
+    study = _study({"flat": [0.02, 0.05, 0.092, 0.095, 0.10], "climbing": [0.02, 0.03, 0.04, 0.06, 0.09]})
+    s = learning_curve.summary(study).set_index("corpus")
+    assert s.loc["flat", "budget_rule"] == "200" and s.loc["climbing", "budget_rule"] == "none"
+    assert s.loc["flat", "x_context_free"] == pytest.approx(2.0)
+    assert s.loc["climbing", "gain_per_1k_updates"] == pytest.approx(0.075)  # (0.09 - 0.06) / 400 * 1000
+    text = learning_curve.finding(study)
+    assert "**200** updates on the flat pool" in text
+    assert "On the climbing pool the curve has not flattened within 800 updates (still gaining +0.075" in text
+    assert "it has learned to use context" in text and "it uses some context" not in text
+    assert "The flat pool ends +0.010 above the climbing pool." in text
+    table = learning_curve.at_steps(study)
+    assert list(table.columns) == ["held_out_acc_flat", "held_out_acc_climbing"]
+    assert list(table.index) == [0, 100, 200, 400, 800]
+
+
+def test_the_chapter_runs_at_smoke_and_reads_its_curves(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    study = learning_curve.run("smoke", {"syllables": {}}, {"optim.steps": 20}, progress=False)
+    assert list(study.curves["step"]) == [0, 10, 20]
+    row = learning_curve.summary(study).iloc[0]
+    assert 0 < row["chance_context_free"] < 1 and 0 <= row["held_out_acc"] <= 1
+    assert study.runs["syllables"].file("curve.csv").exists()
