@@ -60,7 +60,7 @@
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
+seeds = None  # SV seeds, or None for the profile's study.seeds (`sslsv plan` prints the runs)
 objectives = ["masked", "unmasked", "mixed", "contrastive", "ctc"]
 modes = None  # list of "frozen" and "fine-tuned", or None for the profile default (frozen at cpu)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}

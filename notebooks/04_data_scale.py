@@ -48,7 +48,7 @@
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
+seeds = None  # SV seeds, or None for the profile's study.seeds (`sslsv plan` prints the runs)
 hours = None  # hours of pre-training audio, or None for the profile default (cpu: 0.1, 0.25, 0.5, 1.0)
 modes = None  # list of "frozen" and "fine-tuned", or None for the profile default (frozen at cpu)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}

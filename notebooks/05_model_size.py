@@ -46,7 +46,7 @@
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seeds = None  # SV seeds, or None for the profile default (3 at cpu and paper, 1 at smoke)
+seeds = None  # SV seeds, or None for the profile's study.seeds (`sslsv plan` prints the runs)
 sizes = None  # size presets smallest first, or None for the profile default (cpu: micro, tiny, small)
 modes = None  # list of "frozen" and "fine-tuned", or None for the profile default (frozen at cpu)
 overrides = {}  # dotted SV config keys, e.g. {"train.steps": 300}
