@@ -41,7 +41,7 @@ def _value(text: str) -> Any:
 
 
 def run_case(name: str, sets: dict[str, Any], steps: int, eval_every: int, held_out: float,
-             progress: bool) -> dict[str, Any]:
+             progress: bool, profile: str = "cpu") -> dict[str, Any]:
     import torch
 
     from sslsv.data.synthetic import generate_corpus
@@ -50,8 +50,8 @@ def run_case(name: str, sets: dict[str, Any], steps: int, eval_every: int, held_
     from sslsv.studies.learning_curve import curve_config
 
     torch.set_num_threads(1)
-    # chapter 01a's run of the cpu profile (its pool-only corpus), at this length and with these overrides
-    cfg = curve_config("cpu", overrides={"optim.steps": steps, "pretrain.eval_every": eval_every,
+    # chapter 01a's run of the profile (its pool-only corpus), at this length and with these overrides
+    cfg = curve_config(profile, overrides={"optim.steps": steps, "pretrain.eval_every": eval_every,
                                          "pretrain.held_out_share": held_out, **sets})
     t = time.perf_counter()
     generate_corpus(cfg.corpus, progress=progress)
@@ -64,15 +64,50 @@ def run_case(name: str, sets: dict[str, Any], steps: int, eval_every: int, held_
             cpu_at[step] = _cpu_seconds() - cpu0
 
     wall = time.perf_counter()
+    from sslsv.artifacts import Run
+
+    cached = Run("pretrain", cfg).is_complete
     run = pretrain(cfg, progress=progress, on_step=on_step)
     wall = time.perf_counter() - wall
     rows = read_curve(run.file("curve.csv"))
     acc = [r["held_out_masked_acc"] for r in rows]
     cpu_min = (_cpu_seconds() - cpu0) / 60
-    return {"case": name, "sets": sets, "run": run.path.name, "rows": rows, "cpu_min_at": cpu_at,
+    if cached:  # computed earlier: the CPU time of that computation is not known here
+        cpu_at, cpu_min = {}, float("nan")
+    return {"case": name, "sets": sets, "run": run.path.name, "rows": rows, "cpu_min_at": cpu_at, "cached": cached,
             "cpu_min": cpu_min, "wall_min": wall / 60, "corpus_wall_min": corpus_s / 60,
             "budget_rule": choose_budget([r["step"] for r in rows], acc),
             "acc_per_cpu_min": acc[-1] / cpu_min if cpu_min > 0 else float("nan")}
+
+
+def compare_cases(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per case, the first case the reference ("before"): held-out masked accuracy at the last
+    budget every case recorded and at its own end, single-core minutes, accuracy per single-core minute
+    and its ratio to the first case's."""
+    common = set.intersection(*({r["step"] for r in res["rows"]} for res in results))
+    at = max(common) if common else None
+    out = []
+    for res in results:
+        by_step = {r["step"]: r["held_out_masked_acc"] for r in res["rows"]}
+        out.append({"case": res["case"], "sets": " ".join(f"{k}={v}" for k, v in res["sets"].items()) or "-",
+                    "updates": max(by_step), "acc_at_common": by_step.get(at, float("nan")) if at else float("nan"),
+                    "acc_end": by_step[max(by_step)], "cpu_min": res["cpu_min"],
+                    "acc_per_cpu_min": res["acc_per_cpu_min"]})
+    first = out[0]["acc_per_cpu_min"]
+    for row in out:
+        row["vs_first"] = row["acc_per_cpu_min"] / first if first == first and first > 0 else float("nan")
+    return out
+
+
+def print_comparison(results: list[dict[str, Any]]) -> None:
+    rows = compare_cases(results)
+    common = set.intersection(*({r["step"] for r in res["rows"]} for res in results))
+    print(f"\n== side by side (the first case is the reference; 'at {max(common) if common else '-'}' is the last "
+          "budget every case recorded)")
+    print(f"{'case':<22}{'updates':>8}{'acc at':>8}{'acc end':>9}{'cpu min':>9}{'acc/cpu-min':>13}{'vs first':>10}  sets")
+    for r in rows:
+        print(f"{r['case']:<22}{r['updates']:>8}{r['acc_at_common']:>8.3f}{r['acc_end']:>9.3f}{r['cpu_min']:>9.1f}"
+              f"{r['acc_per_cpu_min']:>13.4f}{r['vs_first']:>10.2f}  {r['sets']}")
 
 
 def print_case(res: dict[str, Any]) -> None:
@@ -92,22 +127,34 @@ def print_case(res: dict[str, Any]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", nargs="+", action="append", metavar=("NAME", "KEY=VALUE"), required=True,
+    ap.add_argument("--case", nargs="+", action="append", metavar=("NAME", "KEY=VALUE"), default=[],
                     help="a configuration: its name, then overrides")
+    ap.add_argument("--compare", nargs="+", metavar="JSON", default=[],
+                    help="results written earlier with --json: shown side by side before this run's cases")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--held-out", type=float, default=0.05, help="pretrain.held_out_share")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--profile", default="cpu", help="the profile whose pool and default upstream are used")
     args = ap.parse_args()
-    results = []
+    if not args.case and not args.compare:
+        ap.error("give at least one --case or --compare")
+    earlier = [res for path in args.compare for res in json.loads(open(path).read())]
+    for res in earlier:  # JSON keys are strings
+        res["rows"] = [{**r, "step": int(r["step"])} for r in res["rows"]]
+    mine: list[dict[str, Any]] = []
     for name, *sets in args.case:
         overrides = dict((k, _value(v)) for k, v in (s.split("=", 1) for s in sets))
-        results.append(run_case(name, overrides, args.steps, args.eval_every, args.held_out, args.progress))
-        print_case(results[-1])
+        mine.append(run_case(name, overrides, args.steps, args.eval_every, args.held_out, args.progress,
+                             args.profile))
+        print_case(mine[-1])
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(results, f, indent=1)
+                json.dump(mine, f, indent=1)
+    results = earlier + mine
+    if len(results) > 1:
+        print_comparison(results)
 
 
 if __name__ == "__main__":
