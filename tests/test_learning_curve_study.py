@@ -66,3 +66,11 @@ def test_the_chapter_runs_at_smoke_and_reads_its_curves(tmp_path, monkeypatch):
     row = learning_curve.summary(study).iloc[0]
     assert 0 < row["chance_context_free"] < 1 and 0 <= row["held_out_acc"] <= 1
     assert study.runs["syllables"].file("curve.csv").exists()
+
+
+def test_a_curve_that_reaches_1000_updates_is_set_beside_the_quoted_real_speech_pilot():
+    study = _study({"a": [0.02, 0.05, 0.08, 0.1]}, steps=(0, 250, 500, 1000))
+    text = learning_curve.finding(study)
+    assert "real read speech" in text and "reached 0.109 held-out at 1,000 updates" in text
+    assert "at 1,000 updates of this longer schedule: a 0.100." in text
+    assert "real read speech" not in learning_curve.finding(_study({"a": [0.02, 0.05, 0.08, 0.1, 0.1]}))
