@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 # Broad phone classes used by the attribution analyses.
 PHONE_CLASSES = ("vowel", "nasal", "fricative", "plosive", "silence")
@@ -122,34 +123,42 @@ def pool_problems(pool: PretrainPool, crop_seconds: float, batch_size: int) -> l
     return out
 
 
-def write_alignments(path: Path, alignments: dict[str, list[Segment]]) -> None:
-    """Write ``{key: segments}`` as JSON lines (one utterance per line), atomically."""
+def write_spans(path: Path, spans: Mapping[str, Sequence[Any]], field: str, row: Callable[[Any], list]) -> None:
+    """Write ``{key: spans}`` as JSON lines ``{"key": ..., field: [row(span), ...]}`` (one utterance a line),
+    atomically: the file format of phone and word alignments."""
     import json
 
     from ..artifacts import atomic_write_text
 
-    lines = [
-        json.dumps({"key": key, "segments": [[s.start, s.end, s.phone, s.phone_class] for s in segs]})
-        for key, segs in alignments.items()
-    ]
+    lines = [json.dumps({"key": key, field: [row(s) for s in items]}) for key, items in spans.items()]
     atomic_write_text(Path(path), "\n".join(lines) + ("\n" if lines else ""))
 
 
-def read_alignments(path: Path) -> dict[str, list[Segment]]:
-    """Read a file written by :func:`write_alignments`; a bad line names file and line."""
+def read_spans(path: Path, field: str, make: Callable[..., Any], what: str) -> dict[str, list[Any]]:
+    """Read a file written by :func:`write_spans`: ``make(*row)`` per span; a bad line names file and line."""
     import json
 
-    out: dict[str, list[Segment]] = {}
+    out: dict[str, list[Any]] = {}
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                out[row["key"]] = [Segment(float(a), float(b), str(p), str(c)) for a, b, p, c in row["segments"]]
+                out[row["key"]] = [make(*items) for items in row[field]]
             except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{lineno}: malformed alignment line ({e})") from e
+                raise ValueError(f"{path}:{lineno}: malformed {what} line ({e})") from e
     return out
+
+
+def write_alignments(path: Path, alignments: dict[str, list[Segment]]) -> None:
+    """Write ``{key: segments}`` as JSON lines (one utterance per line), atomically."""
+    write_spans(path, alignments, "segments", lambda s: [s.start, s.end, s.phone, s.phone_class])
+
+
+def read_alignments(path: Path) -> dict[str, list[Segment]]:
+    """Read a file written by :func:`write_alignments`; a bad line names file and line."""
+    return read_spans(path, "segments", lambda a, b, p, c: Segment(float(a), float(b), str(p), str(c)), "alignment")
 
 
 def make_trials(test_keys: dict[str, list[str]], n_trials: int,

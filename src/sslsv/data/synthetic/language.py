@@ -35,7 +35,6 @@ voice model of :mod:`.voice` applies); the language is a pure function of
 from __future__ import annotations
 
 import functools
-import json
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,26 +215,16 @@ def word_transcript(words: Sequence[WordSpan]) -> str:
 
 def write_word_alignments(path: Path, alignments: dict[str, list[WordSpan]]) -> None:
     """Write ``{key: word spans}`` as JSON lines ``{"key", "words": [[start, end, word], ...]}``, atomically."""
-    from ...artifacts import atomic_write_text
+    from ..corpus import write_spans
 
-    lines = [json.dumps({"key": key, "words": [[w.start, w.end, w.word] for w in spans]})
-             for key, spans in alignments.items()]
-    atomic_write_text(Path(path), "\n".join(lines) + ("\n" if lines else ""))
+    write_spans(path, alignments, "words", lambda w: [w.start, w.end, w.word])
 
 
 def read_word_alignments(path: Path) -> dict[str, list[WordSpan]]:
     """Read a file written by :func:`write_word_alignments`; a bad line names file and line."""
-    out: dict[str, list[WordSpan]] = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                out[row["key"]] = [WordSpan(float(a), float(b), str(w)) for a, b, w in row["words"]]
-            except (ValueError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{lineno}: malformed word alignment line ({e})") from e
-    return out
+    from ..corpus import read_spans
+
+    return read_spans(path, "words", lambda a, b, w: WordSpan(float(a), float(b), str(w)), "word alignment")
 
 
 def bigram_counts(alignments: Sequence[Sequence[WordSpan]], language: Language) -> np.ndarray:
