@@ -116,6 +116,14 @@ tables.table(learning_curve.at_steps(study).reset_index(), digits=3)
 # The table also gives the accuracy at the end of each curve as a multiple of
 # the context-free ceiling (1.5x is this project's target for an upstream
 # that uses context) and the gain over the curve's last quarter.
+#
+# Two cautions in reading it. Each curve is one run whose learning rate
+# follows a cosine schedule over the whole curve, so its end flattens partly
+# because the learning rate has decayed there; a run stopped at budget *b*
+# would have decayed by *b* and reached a little more than the curve shows at
+# *b*. And a held-out row scores the masked frames of a few fixed batches
+# (`held_out_frames`), so its accuracy carries a sampling error (`acc_se`,
+# one binomial standard error at the end of the curve).
 
 # %%
 tables.table(learning_curve.summary(study), digits=3)

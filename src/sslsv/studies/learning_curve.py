@@ -94,6 +94,7 @@ class CurveStudy:
     budgets: dict[str, int | None]  # the rule's budget per corpus (None: the curve does not show it flatten)
     steps: int  # the curves' length
     eval_every: int
+    eval_batches: int = 1  # held-out batches per row (curve.csv's held_out_masked_frames is a mean per batch)
 
 
 def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = None,
@@ -112,7 +113,7 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
         frames.append(rows)
     cfg = planned[0].config
     return CurveStudy(profile, runs, pd.concat(frames, ignore_index=True), budgets, cfg.optim.steps,
-                      cfg.pretrain.eval_every)
+                      cfg.pretrain.eval_every, cfg.pretrain.eval_batches)
 
 
 def _slope(rows: pd.DataFrame) -> float:
@@ -127,17 +128,20 @@ def _slope(rows: pd.DataFrame) -> float:
 
 
 def summary(study: CurveStudy) -> pd.DataFrame:
-    """One row per corpus: the two chances, held-out accuracy and loss at the end of the curve, the accuracy
-    as a multiple of the context-free ceiling, the gain per 1,000 updates over the last quarter, and the
-    rule's budget."""
+    """One row per corpus: the two chances, held-out accuracy at the end of the curve with the masked frames it
+    scores and its binomial standard error, the accuracy as a multiple of the context-free ceiling, the
+    held-out loss, the gain per 1,000 updates over the last quarter, and the rule's budget."""
     out = []
     for label, rows in study.curves.groupby("corpus", sort=False):
         end = rows.iloc[-1]
         cf = float(rows["chance_context_free"].iloc[0])
         budget = study.budgets[label]
+        acc = float(end["held_out_masked_acc"])
+        frames = int(round(float(end.get("held_out_masked_frames", 0)) * study.eval_batches))
         out.append({"corpus": label, "chance_majority": float(rows["chance_majority"].iloc[0]),
                     "chance_context_free": cf, "updates": int(end["step"]),
-                    "held_out_acc": float(end["held_out_masked_acc"]),
+                    "held_out_acc": float(end["held_out_masked_acc"]), "held_out_frames": frames,
+                    "acc_se": math.sqrt(acc * (1 - acc) / frames) if frames else float("nan"),
                     "x_context_free": float(end["held_out_masked_acc"]) / cf if cf > 0 else float("nan"),
                     "held_out_loss": float(end["held_out_masked_loss"]),
                     "gain_per_1k_updates": _slope(rows),
