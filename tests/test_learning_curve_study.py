@@ -33,13 +33,15 @@ def test_a_curve_differs_only_by_corpus_keys():
         chapter("01a_learning_curve").runs("smoke", {"steps": 10})
 
 
-def _study(curves: dict[str, list[float]], steps=(0, 100, 200, 400, 800)) -> learning_curve.CurveStudy:
+def _study(curves: dict[str, list[float]], steps=(0, 100, 200, 400, 800), profile="smoke",
+           frames: float = 0.0) -> learning_curve.CurveStudy:
     from sslsv.pretrain.curve import choose_budget
 
     frames = [pd.DataFrame({"corpus": label, "step": list(steps), "train_acc": acc, "train_loss": 4.0,
                             "held_out_masked_acc": acc, "held_out_masked_loss": 4.0, "chance_majority": 0.02,
-                            "chance_context_free": 0.05}) for label, acc in curves.items()]
-    return learning_curve.CurveStudy("smoke", {}, pd.concat(frames, ignore_index=True),
+                            "chance_context_free": 0.05, "held_out_masked_frames": frames})
+              for label, acc in curves.items()]
+    return learning_curve.CurveStudy(profile, {}, pd.concat(frames, ignore_index=True),
                                      {k: choose_budget(list(steps), v) for k, v in curves.items()}, max(steps), 100)
 
 
@@ -51,7 +53,9 @@ def test_summary_and_finding_say_which_curve_flattened_and_by_how_much_context_h
     assert s.loc["climbing", "gain_per_1k_updates"] == pytest.approx(0.075)  # (0.09 - 0.06) / 400 * 1000
     text = learning_curve.finding(study)
     assert "**200** updates on the flat pool" in text
-    assert "On the climbing pool the curve has not flattened within 800 updates (still gaining +0.075" in text
+    assert ("the largest budget it can test is 200 updates, and on the climbing pool its accuracy (0.040) is below "
+            "90 % of that at 800 (0.090)") in text
+    assert "Over its last quarter the climbing curve gains +0.075 per 1,000 updates: it is still climbing." in text
     assert "it has learned to use context" in text and "it uses some context" not in text
     assert "The flat pool ends +0.010 above the climbing pool." in text
     table = learning_curve.at_steps(study)
@@ -74,3 +78,14 @@ def test_a_curve_that_reaches_1000_updates_is_set_beside_the_quoted_real_speech_
     assert "real read speech" in text and "reached 0.109 held-out at 1,000 updates" in text
     assert "at 1,000 updates of this longer schedule: a 0.100." in text
     assert "real read speech" not in learning_curve.finding(_study({"a": [0.02, 0.05, 0.08, 0.1, 0.1]}))
+
+
+def test_a_flat_end_places_the_budget_and_the_maps_budgets_are_read_off_the_curve():
+    steps = (0, 100, 200, 500, 1000, 1500, 2000)
+    study = _study({"s": [0.005, 0.02, 0.025, 0.065, 0.09, 0.118, 0.12]}, steps=steps, profile="cpu", frames=2000.0)
+    text = learning_curve.finding(study)
+    row = learning_curve.summary(study).iloc[0]
+    assert row["held_out_frames"] == 2000 and row["acc_se"] == pytest.approx((0.12 * 0.88 / 2000) ** 0.5)
+    assert "flat within its sampling error, so its budget lies between 500 and 2,000 updates" in text
+    # the cpu map's budgets 80, 200, 500: 80 is not a recorded row
+    assert "The regime map's pre-training budgets of 200, 500 updates sit at 0.50x, 1.30x the context-free ceiling" in text

@@ -89,16 +89,17 @@ def plot_learning_curves(curves, reference: "dict[str, Any] | None" = None, refe
     ...                      "train_loss": [float("nan"), 4.5, 4.4], "held_out_masked_acc": [0.01, 0.02, 0.04],
     ...                      "held_out_masked_loss": [4.6, 4.5, 4.3], "chance_majority": [0.02] * 3,
     ...                      "chance_context_free": [0.05] * 3})
+    >>> import matplotlib.pyplot as plt
     >>> fig = plot_learning_curves(rows, {"train_acc": {(0, 10): 0.02}, "held_out_acc_at_1000": 0.1})
     >>> len(fig.axes), len(fig.axes[0].lines) >= 4
     (2, True)
+    >>> plt.close(fig)
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
     labels = list(dict.fromkeys(curves["corpus"]))
     palette = colours(len(labels))
-    fig = Figure(figsize=(WIDTH, HEIGHT))
-    acc_ax, loss_ax = fig.subplots(1, 2)
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(WIDTH, HEIGHT))
     for label, colour in zip(labels, palette):
         rows = curves[curves["corpus"] == label]
         acc_ax.plot(rows["step"], rows["held_out_masked_acc"], c=colour, lw=1.8, label=f"{label}: held-out")

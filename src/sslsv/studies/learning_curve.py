@@ -164,6 +164,11 @@ def at_steps(study: CurveStudy, steps: tuple[int, ...] | None = None) -> pd.Data
     return table
 
 
+def _acc_at(study: CurveStudy, corpus: str, step: int) -> float:
+    rows = study.curves[(study.curves["corpus"] == corpus) & (study.curves["step"] == step)]
+    return float(rows["held_out_masked_acc"].iloc[0]) if len(rows) else float("nan")
+
+
 def finding(study: CurveStudy) -> str:
     """The chapter's finding in words, computed from the curves."""
     s = summary(study).set_index("corpus")
@@ -183,11 +188,26 @@ def finding(study: CurveStudy) -> str:
         text += ("The budget rule (the smallest budget within 10 % of its accuracy at 4x the budget) picks "
                  + ", ".join(f"**{v:,}** updates on the {k} pool" for k, v in picked.items()) + ". ")
     if still:
-        gains = s.loc[still, "gain_per_1k_updates"]
-        text += ("On the " + " and the ".join(still) + " pool" + ("s" if len(still) > 1 else "")
-                 + f" the curve has not flattened within {study.steps:,} updates (still gaining "
-                 + ", ".join(f"{g:+.3f}" for g in gains) + " per 1,000 updates over its last quarter), so the rule "
-                 "picks no budget there: an upstream taken earlier has not finished learning its task. ")
+        longest = int(study.curves["step"].max())
+        tested = longest // 4
+        text += (f"Within {longest:,} updates the rule finds no budget on the " + " and the ".join(still) + " pool"
+                 + ("s" if len(still) > 1 else "") + f": the largest budget it can test is {tested:,} updates, and "
+                 + "; ".join(f"on the {k} pool its accuracy ({_acc_at(study, k, tested):.3f}) is below 90 % of that "
+                             f"at {longest:,} ({s.loc[k, 'held_out_acc']:.3f})" for k in still) + ". ")
+        for k in still:
+            gain, se = s.loc[k, "gain_per_1k_updates"], s.loc[k, "acc_se"]
+            flat = gain * longest / 2000 < 2 * se  # another half-curve at this slope, within 2 standard errors
+            text += (f"Over its last quarter the {k} curve gains {gain:+.3f} per 1,000 updates: "
+                     + ("flat within its sampling error, so its budget lies between "
+                        f"{tested:,} and {longest:,} updates. " if flat else "it is still climbing. "))
+    budgets = [b for b in study_settings(study.profile).regime.budgets if b in set(study.curves["step"])]
+    if budgets:
+        per_pool = []
+        for k in s.index:
+            ratios = ", ".join(f"{_acc_at(study, k, b) / s.loc[k, 'chance_context_free']:.2f}x" for b in budgets)
+            per_pool.append(f"{ratios} the context-free ceiling on the {k} pool")
+        text += (f"The regime map's pre-training budgets of {', '.join(f'{b:,}' for b in budgets)} updates sit at "
+                 + "; ".join(per_pool) + ". ")
     at = study.curves[study.curves["step"] == 1000]
     if len(at):
         text += ("For scale, the same model and targets on real read speech (LibriSpeech, quoted from a pilot, not "
