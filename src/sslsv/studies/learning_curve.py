@@ -182,6 +182,7 @@ def finding(study: CurveStudy) -> str:
                      f"ceiling ({row['chance_context_free']:.3f}; majority class {row['chance_majority']:.3f}): it "
                      f"{learned}")
     text = "; ".join(parts) + ". "
+    text = text[0].upper() + text[1:]
     picked = {k: v for k, v in study.budgets.items() if v is not None}
     still = [k for k, v in study.budgets.items() if v is None]
     if picked:
