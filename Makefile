@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader clean-book
+.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader bench-learning-curve clean-book
 
 env: $(VENV)/.installed
 
@@ -124,6 +124,14 @@ bench-gpu: env
 # Crops per second against DataLoader workers on a 20k-file VoxCeleb-layout corpus under .cache/ (a few min).
 bench-loader: env
 	nice -n 10 $(PY) benchmarks/bench_loader.py
+
+# Held-out masked accuracy per single-core minute of the default upstream's pre-training, side by side
+# (issue 23's candidates; about 10 single-core minutes a case at the cpu profile; the first case is the reference).
+bench-learning-curve: env
+	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/bench_learning_curve.py --steps 1000 --eval-every 100 \
+	  --case default --case lr_3e-3 optim.lr=0.003 --case k50 pretrain.n_clusters=50 \
+	  --case batch32_500 optim.batch_size=32 optim.steps=500 --case mask10 pretrain.mask_length=10 \
+	  --case lexicon corpus.language=lexicon
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py
