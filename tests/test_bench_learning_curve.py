@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_learning_curve", REPO / "benchmarks" / "bench_learning_curve.py")
+    path = REPO / "benchmarks" / "bench_learning_curve.py"
+    spec = importlib.util.spec_from_file_location("bench_learning_curve", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

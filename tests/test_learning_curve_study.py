@@ -88,4 +88,5 @@ def test_a_flat_end_places_the_budget_and_the_maps_budgets_are_read_off_the_curv
     assert row["held_out_frames"] == 2000 and row["acc_se"] == pytest.approx((0.12 * 0.88 / 2000) ** 0.5)
     assert "flat within its sampling error, so its budget lies between 500 and 2,000 updates" in text
     # the cpu map's budgets 80, 200, 500: 80 is not a recorded row
-    assert "The regime map's pre-training budgets of 200, 500 updates sit at 0.50x, 1.30x the context-free ceiling" in text
+    assert ("The regime map's pre-training budgets of 200, 500 updates sit at 0.50x, 1.30x the context-free "
+            "ceiling") in text

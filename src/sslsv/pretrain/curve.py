@@ -209,25 +209,31 @@ def read_curve(path: Path) -> list[dict[str, Any]]:
 
 
 def choose_budget(steps: Sequence[int], accuracy: Sequence[float], ratio: int = 4,
-                  tolerance: float = 0.10) -> int | None:
+                  tolerance: float = 0.10, floor: float = 0.0) -> int | None:
     """The smallest recorded budget whose accuracy is within ``tolerance`` of its value at ``ratio`` x the budget.
 
     ``steps`` and ``accuracy`` are the curve's columns (held-out masked
     accuracy against updates).  Only budgets whose ``ratio`` multiple was
     recorded can qualify; ``None`` when none does (the curve is too short to
-    show that it flattens).  Budget 0 (the random init) never qualifies.
+    show that it flattens).  Budget 0 (the random init) never qualifies, nor
+    does a budget whose accuracy is not above ``floor`` (pass a chance: a
+    curve flat at the majority class has flattened without learning).
 
     >>> steps = [0, 100, 200, 400, 800, 1600]
     >>> choose_budget(steps, [0.02, 0.03, 0.06, 0.10, 0.12, 0.125])  # 400: 0.10 < 0.9 x 0.125; 200: 0.06 < 0.9 x 0.12
     >>> choose_budget(steps, [0.02, 0.03, 0.06, 0.115, 0.12, 0.125])
     400
     >>> choose_budget([100, 200], [0.1, 0.1])
+    >>> choose_budget([0, 100, 400], [0.017, 0.017, 0.017])  # collapsed to the majority class: flat, not learned
+    100
+    >>> choose_budget([0, 100, 400], [0.017, 0.017, 0.017], floor=0.053)
     """
     if len(steps) != len(accuracy):
         raise ValueError(f"steps and accuracy differ in length ({len(steps)} and {len(accuracy)})")
     at = {int(s): float(a) for s, a in zip(steps, accuracy)}
     for budget in sorted(at):
         later = at.get(budget * ratio)
-        if budget > 0 and later is not None and not math.isnan(later) and at[budget] >= (1 - tolerance) * later:
+        if (budget > 0 and later is not None and not math.isnan(later) and at[budget] > floor
+                and at[budget] >= (1 - tolerance) * later):
             return budget
     return None

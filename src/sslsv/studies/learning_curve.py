@@ -8,7 +8,8 @@ the pool (``study.curve.held_out_share``) beside the training ones, and the
 two chances of :mod:`sslsv.pretrain.curve` (the majority class, and the
 context-free ceiling that knows the voice and channel of a crop but not its
 context).  :func:`sslsv.pretrain.curve.choose_budget` reads the budget off
-each curve.
+each curve; a budget must also beat the context-free ceiling (a curve flat at
+chance has flattened without learning).
 
 Only the pool matters here, so the corpus's speaker-verification part is
 shrunk to a minimum (:data:`POOL_ONLY`): the pool's files depend on the
@@ -109,7 +110,9 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
         r = pretrain(item.config, progress=progress)
         rows = pd.DataFrame(read_curve(r.file("curve.csv")))
         rows.insert(0, "corpus", item.label)
-        runs[item.label], budgets[item.label] = r, choose_budget(rows["step"], rows["held_out_masked_acc"])
+        floor = float(rows["chance_context_free"].iloc[0]) if "chance_context_free" in rows else 0.0
+        runs[item.label], budgets[item.label] = r, choose_budget(rows["step"], rows["held_out_masked_acc"],
+                                                                 floor=floor)
         frames.append(rows)
     cfg = planned[0].config
     return CurveStudy(profile, runs, pd.concat(frames, ignore_index=True), budgets, cfg.optim.steps,

@@ -72,7 +72,8 @@ from .voice import (
 
 __all__ = [
     # the voice model
-    "CONSONANTS", "PHONES", "VOWELS", "Phone", "draw_syllable", "SpeakerParams", "plan_utterance", "plan_words", "sample_speaker",
+    "CONSONANTS", "PHONES", "VOWELS", "Phone", "draw_syllable", "SpeakerParams", "plan_utterance", "plan_words",
+    "sample_speaker",
     "session_voice", "transcript",
     # the language
     "LANGUAGES", "SILENCE_WORD", "Language", "LanguageSpec", "Word", "WordSpan", "bigram_counts", "language_spec",
@@ -82,6 +83,7 @@ __all__ = [
     # the session channel
     "NOISE_TYPES", "ChannelParams", "apply_channel", "channel_response", "sample_channel",
     # the corpus on disk
-    "GENERATOR_VERSION", "GENERATOR_VERSIONS", "generator_version", "VOX1_TEST_FIRST_ID", "check_sample_rate", "corpus_stats", "default_root", "generate_corpus",
+    "GENERATOR_VERSION", "GENERATOR_VERSIONS", "generator_version", "VOX1_TEST_FIRST_ID", "check_sample_rate",
+    "corpus_stats", "default_root", "generate_corpus",
     "is_complete", "make_trials", "speaker_ids", "speaker_session_examples",
 ]
