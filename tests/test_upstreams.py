@@ -39,3 +39,14 @@ def test_kmeans_source_takes_the_same_references(pretrain_config):
     cfg = pretrain_config({"pretrain.quantizer": "kmeans_hidden", "pretrain.kmeans_source": "run:pretrain-nothere"})
     with pytest.raises(UpstreamReferenceError, match="pretrain.kmeans_source='run:pretrain-nothere'"):
         pretrain(cfg, progress=False)
+
+
+def test_a_random_init_reference_is_parsed_once_and_a_malformed_one_is_refused_by_key():
+    from sslsv.config import ConfigError
+    from sslsv.upstreams import RandomInit, check_upstream, random_init
+
+    assert random_init(RandomInit("wavlm", "micro").reference) == RandomInit("wavlm", "micro")
+    assert check_upstream("init:hubert:tiny") == "init:hubert:tiny"
+    for bad in ("init:hubert", "init:bert:tiny", "init:hubert:", "init:hubert:tiny:x"):
+        with pytest.raises(ConfigError, match=f"frontend.upstream='{bad}' is not 'init:<backbone>:<size>'"):
+            check_upstream(bad)

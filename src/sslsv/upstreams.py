@@ -17,21 +17,59 @@ from __future__ import annotations
 import json
 import os
 import re
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 from .artifacts import artifact_root
-from .config import ConfigError
+from .config import Backbone, ConfigError
 
-__all__ = ["RUN_PREFIX", "UpstreamReferenceError", "check_upstream", "resolve_upstream_reference", "run_reference",
-           "safetensors_problem"]
+__all__ = ["RUN_PREFIX", "INIT_PREFIX", "RandomInit", "random_init", "UpstreamReferenceError", "check_upstream",
+           "resolve_upstream_reference", "run_reference", "safetensors_problem"]
 
 RUN_PREFIX = "run:"
+INIT_PREFIX = "init:"
 VALID_FORMS = "'run:<run name>' (a pre-training run under the artifact root), a directory or a checkpoint name"
 _RUN_NAME = re.compile(r"[a-z][a-z_]*-[0-9a-f]{12}")  # <kind>-<config hash>, as Run names its directories
 
 
 class UpstreamReferenceError(ConfigError, FileNotFoundError):
     """An upstream reference that names no upstream; the message names it and the valid forms."""
+
+
+@dataclass(frozen=True)
+class RandomInit:
+    """An upstream with random weights, ``init:<backbone>:<size>``: the no-pre-training control.
+
+    >>> RandomInit("w2v_bert", "tiny").reference
+    'init:w2v_bert:tiny'
+    """
+
+    backbone: str
+    size: str
+
+    @property
+    def reference(self) -> str:
+        return f"{INIT_PREFIX}{self.backbone}:{self.size}"
+
+
+def random_init(reference: str, key: str = "frontend.upstream") -> RandomInit | None:
+    """The :class:`RandomInit` that ``reference`` names, None for any other form of upstream.
+
+    >>> random_init("init:hubert:small"), random_init("run:pretrain-0123456789ab")
+    (RandomInit(backbone='hubert', size='small'), None)
+    >>> random_init("init:hubert")
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: frontend.upstream='init:hubert' is not 'init:<backbone>:<size>' (backbones: hubert, wavlm, w2v_bert)
+    """
+    if not reference.startswith(INIT_PREFIX):
+        return None
+    parts = reference[len(INIT_PREFIX):].split(":")
+    backbones = typing.get_args(Backbone)
+    if len(parts) != 2 or parts[0] not in backbones or not parts[1]:
+        raise ConfigError(f"{key}={reference!r} is not 'init:<backbone>:<size>' (backbones: {', '.join(backbones)})")
+    return RandomInit(*parts)
 
 
 def run_reference(run_name: str) -> str:
@@ -164,7 +202,7 @@ def check_upstream(reference: str, key: str = "frontend.upstream") -> str:
     ...
     sslsv.upstreams.UpstreamReferenceError: frontend.upstream='/nonexistent/wavlm-base-plus': no such directory; valid forms: ...
     """
-    if reference.startswith("init:"):
+    if random_init(reference, key) is not None:
         return reference
     if not reference:
         raise UpstreamReferenceError(f"{key} is empty: name an upstream; valid forms: {VALID_FORMS}")

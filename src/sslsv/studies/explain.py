@@ -30,6 +30,7 @@ from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
 from ..config import study_settings
+from ..upstreams import RandomInit
 
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
 
@@ -63,7 +64,7 @@ def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None 
     if steps is not None and not (overrides and "train.steps" in overrides):
         common["train.steps"] = steps
     pre = resolve(profile, None, base=PretrainExperimentConfig()).pretrain
-    random_ref = f"init:{pre.backbone}:{pre.size}"
+    random_ref = RandomInit(pre.backbone, pre.size).reference
     return {
         "fbank": override(base, {**common, "frontend.kind": "fbank"}),
         "SSL frozen": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..artifacts import MANIFEST, artifact_root
+from ..upstreams import random_init
 from .runs import PlannedRun
 
 # Seconds per step at C=128 and 32 x 2 s crops, on one core of a 2-core machine (measured 2026-12-03 with
@@ -51,7 +52,7 @@ def _shape(kind: str, cfg: Any) -> tuple:
     """What makes two runs cost the same per step."""
     if kind == "sv":
         return (_sv_class(cfg), cfg.ecapa.channels, cfg.train.batch_size, cfg.train.crop_seconds,
-                cfg.frontend.upstream.split(":")[-1] if cfg.frontend.upstream.startswith("init:") else "")
+                init.size if (init := random_init(cfg.frontend.upstream)) is not None else "")
     p = cfg.pretrain
     return (p.backbone, p.size, p.objective, cfg.optim.batch_size, p.crop_seconds)
 

@@ -17,6 +17,7 @@ from ..artifacts import Run
 from ..config import (ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, refuse_controlled,
                       resolve, study_settings)
 from ..settings import VALID_MODES
+from ..upstreams import RandomInit
 from . import controlled
 
 __all__ = ["Condition", "PlannedRun", "DEFAULT_RUN", "FBANK", "RANDOM", "references", "pretrain_config",
@@ -72,7 +73,7 @@ def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
         return resolve(profile, {**sets, "frontend.kind": "fbank"})
     if cond.kind == "random":
         pre = pretrain_config(profile, cond, overrides, pretrain_overrides).pretrain
-        upstream = f"init:{pre.backbone}:{pre.size}"
+        upstream = RandomInit(pre.backbone, pre.size).reference
     elif not upstream:
         raise ConfigError(f"condition {cond.label!r} needs an upstream reference")
     finetune = mode == "fine-tuned"

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ConfigError
-from ..upstreams import RUN_PREFIX, UpstreamReferenceError, resolve_upstream_reference
+from ..upstreams import RUN_PREFIX, UpstreamReferenceError, random_init, resolve_upstream_reference
 
 
 def weighted_layer_sum(hidden_states: list[torch.Tensor], layer_logits: torch.Tensor) -> torch.Tensor:
@@ -214,13 +213,11 @@ def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFront
     """
     from ..pretrain.backbones import Upstream, build_upstream
 
-    if upstream.startswith("init:"):
-        parts = upstream.split(":")
-        if len(parts) != 3:
-            raise ConfigError(f"upstream {upstream!r}: expected 'init:<backbone>:<size>'")
+    init = random_init(upstream)
+    if init is not None:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            model = build_upstream(parts[1], parts[2])
+            model = build_upstream(init.backbone, init.size)
     else:
         model = Upstream.from_pretrained(resolve_upstream_reference(upstream))
     return SSLFrontend(model, finetune=finetune)
@@ -228,7 +225,7 @@ def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFront
 
 def upstream_exists(reference: str) -> bool:
     """Whether ``reference`` names an upstream here (a bare run name raises, naming the valid forms)."""
-    if reference.startswith("init:"):
+    if random_init(reference) is not None:
         return True
     try:
         return Path(resolve_upstream_reference(reference)).exists()

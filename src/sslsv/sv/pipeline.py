@@ -54,7 +54,7 @@ from ..data.batching import CropSampler
 from ..data.loader import loader_workers, prefetching
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
-from ..upstreams import check_upstream
+from ..upstreams import check_upstream, random_init
 from ..training import FitResult, fit, resolve_device, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
@@ -170,7 +170,7 @@ def sv_inputs(cfg: SVConfig, progress: bool = True) -> dict[str, Any]:
     for key, root in (("musan", cfg.train.musan_root), ("rir", cfg.train.rir_root)):
         if root and Path(root).is_dir():  # augmentation audio by name, size and time, like the corpus
             inputs[key] = directory_fingerprint(root)
-    if cfg.frontend.kind == "ssl" and not cfg.frontend.upstream.startswith("init:"):
+    if cfg.frontend.kind == "ssl" and random_init(cfg.frontend.upstream) is None:
         path = Path(resolve_upstream_reference(cfg.frontend.upstream))
         if path.is_dir():
             inputs["upstream"] = upstream_fingerprint(path)
