@@ -273,9 +273,15 @@ def test_the_smoke_profile_pins_its_regime_and_a_bad_pin_is_named(monkeypatch, t
     assert not (tmp_path / "runs").exists() and "pinned regime" in where.describe()
     from sslsv.profiles import PROFILES
 
-    monkeypatch.setitem(PROFILES["smoke"], "study.regime.pinned", (16, 30, "nearby"))
-    with pytest.raises(ConfigError, match="unknown pool 'nearby'"):
-        regime.book_regime("smoke")
+    from sslsv.config import study_settings
+
+    for bad in ((16, 30, "nearby"), (16, 30), (0, 30, "in-domain"), (16, "30", "in-domain")):
+        monkeypatch.setitem(PROFILES["smoke"], "study.regime.pinned", bad)
+        with pytest.raises(ConfigError, match=r"study.regime.pinned .* must be \(labelled speakers >= 1, "
+                                              r"pre-training updates >= 1, pool\), the pool one of out-of-domain"):
+            study_settings("smoke")  # refused when the profile is read, before any chapter
+        with pytest.raises(ConfigError, match="study.regime.pinned"):
+            regime.book_regime("smoke")
 
 
 def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypatch, tmp_path):

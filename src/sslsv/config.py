@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal, Mapping
 from .errors import UserError
 from .profiles import PROFILES
 from .ranges import AT_LEAST_0, AT_LEAST_1, AT_LEAST_2, OPEN_UNIT, POSITIVE, UNIT, Range
-from .settings import PREFIX, VALID_MODES, StudySettings
+from .settings import DOMAINS, PREFIX, VALID_MODES, StudySettings
 
 
 class ConfigError(UserError, ValueError):
@@ -463,6 +463,11 @@ def study_settings(profile: str) -> StudySettings:
     if r.sv_steps and len(r.sv_steps) != len(r.speakers):
         raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
                           f"of study.regime.speakers {list(r.speakers)}")
+    p = r.pinned
+    if p and not (len(p) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in p[:2])
+                  and p[2] in DOMAINS):
+        raise ConfigError(f"profile {profile!r}: study.regime.pinned {list(p)} must be (labelled speakers >= 1, "
+                          f"pre-training updates >= 1, pool), the pool one of {', '.join(DOMAINS)}")
     c = s.curve
     if not (1 <= c.eval_every <= c.steps) or not 0 < c.held_out_share < 1:
         raise ConfigError(f"profile {profile!r}: study.curve needs 1 <= eval_every <= steps and 0 < held_out_share < 1; "

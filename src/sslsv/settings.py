@@ -20,6 +20,8 @@ from typing import Any
 
 PREFIX = "study."
 VALID_MODES = ("frozen", "fine-tuned")
+OUT_OF_DOMAIN, IN_DOMAIN = "out-of-domain", "in-domain"  # the pre-training pool, without or with the SV audio
+DOMAINS = (OUT_OF_DOMAIN, IN_DOMAIN)
 
 
 @dataclass(frozen=True)

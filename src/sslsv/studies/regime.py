@@ -33,14 +33,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve, study_settings
+from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
 # The chapter calls these as regime.X; they live in the modules of their role.
 from .compare import (COST_PRIORS, CONVERGED_POINTS, choose_regime, cells, convergence,  # noqa: F401
                       miss_at_false_alarms)
 from .findings import detection_cost_note, learning_note, regime_finding as finding  # noqa: F401
 from .runs import FBANK, LONGER, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
 
-OUT, IN = "out-of-domain", "in-domain"
-DOMAINS = (OUT, IN)
+OUT, IN = OUT_OF_DOMAIN, IN_DOMAIN  # the pools of the map's rows (sslsv.settings.DOMAINS)
 
 
 def _check_span(what: str, values: Sequence[float], span: float) -> None:
@@ -336,9 +336,7 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     pinned = study_settings(profile).regime.pinned
     if pinned:
-        n, budget, domain = pinned
-        if domain not in DOMAINS:
-            raise ConfigError(f"study.regime.pinned {list(pinned)}: unknown pool {domain!r}; valid: {', '.join(DOMAINS)}")
+        n, budget, domain = pinned  # checked when the profile is read (sslsv.config.study_settings)
         return Regime(int(n), int(budget), str(domain), "pinned")
     items = plan(profile, overrides=overrides)
     if not compute and not map_is_complete(profile, overrides):
