@@ -38,17 +38,24 @@ def test_lr_schedule_shape():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
 
 
-def test_resume_after_kill_is_exact(tmp_path):
+class Killed(Exception):
+    """Raised from ``on_step`` to stop a run in the middle, as a kill would."""
+
+
+def kill(step, row):
+    if step == 17:
+        raise Killed
+
+
+def _uninterrupted(tmp_path):
+    """The problem's batches and loss, and the weights of an uninterrupted run (checkpoint ``a.pt``)."""
     model, batch_fn, loss_fn = _problem()
     fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "a.pt", config_id="x", progress=False)
-    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    return batch_fn, loss_fn, {k: v.clone() for k, v in model.state_dict().items()}
 
-    class Killed(Exception):
-        pass
 
-    def kill(step, row):
-        if step == 17:
-            raise Killed
+def test_resume_after_kill_is_exact(tmp_path):
+    batch_fn, loss_fn, reference = _uninterrupted(tmp_path)
 
     model2, *_ = _problem()
     with pytest.raises(Killed):
@@ -97,16 +104,7 @@ def test_resume_is_exact_with_and_without_loader_workers(tmp_path, workers):
     bit, so an uninterrupted run, a run killed at step 17 and resumed, with or without workers, all agree."""
     from sslsv.data.loader import prefetching
 
-    model, batch_fn, loss_fn = _problem()
-    fit(model, batch_fn, loss_fn, CFG, checkpoint=tmp_path / "a.pt", config_id="x", progress=False)
-    reference = {k: v.clone() for k, v in model.state_dict().items()}
-
-    class Killed(Exception):
-        pass
-
-    def kill(step, row):
-        if step == 17:
-            raise Killed
+    batch_fn, loss_fn, reference = _uninterrupted(tmp_path)
 
     model2, *_ = _problem()
     first = prefetching(batch_fn, CFG.steps, workers)
