@@ -152,18 +152,8 @@ def test_corpus_pool_workers_exit_when_the_generator_is_killed(tmp_path):
 
 
 def test_notebook_kernel_exits_when_papermill_is_killed(tmp_path):
-    import nbformat
-
     pid_file = tmp_path / "kernel.pid"
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from sslsv.book import check_injected_parameters\n\ncheck_injected_parameters()\n"),
-        nbformat.v4.new_code_cell(f"import os, pathlib, time\n\npathlib.Path({str(pid_file)!r})"
-                                  f".write_text(str(os.getpid()))\ntime.sleep(60)\n"),
-    ]
-    nbformat.write(nb, str(tmp_path / "sleep.ipynb"))
+    _sleeping_chapter(tmp_path)
     parent = start(f"""
         import papermill
         papermill.execute_notebook("sleep.ipynb", "out.ipynb", parameters={{"profile": "smoke"}},
