@@ -42,7 +42,7 @@ def _study(curves: dict[str, list[float]], steps=(0, 100, 200, 400, 800), profil
                             "chance_context_free": 0.05, "held_out_masked_frames": frames})
               for label, acc in curves.items()]
     return learning_curve.CurveStudy(profile, {}, pd.concat(frames, ignore_index=True),
-                                     {k: choose_budget(list(steps), v) for k, v in curves.items()}, max(steps), 100)
+                                     {k: choose_budget(list(steps), v) for k, v in curves.items()})
 
 
 def test_summary_and_finding_say_which_curve_flattened_and_by_how_much_context_helps():

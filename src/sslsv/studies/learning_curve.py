@@ -93,8 +93,6 @@ class CurveStudy:
     runs: dict[str, Run]  # one pre-training run per corpus
     curves: pd.DataFrame  # one row per corpus and recorded budget (curve.csv, with the corpus's label)
     budgets: dict[str, int | None]  # the rule's budget per corpus (None: the curve does not show it flatten)
-    steps: int  # the curves' length
-    eval_every: int
     eval_batches: int = 1  # held-out batches per row (curve.csv's held_out_masked_frames is a mean per batch)
 
 
@@ -114,9 +112,8 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
         runs[item.label], budgets[item.label] = r, choose_budget(rows["step"], rows["held_out_masked_acc"],
                                                                  floor=floor)
         frames.append(rows)
-    cfg = planned[0].config
-    return CurveStudy(profile, runs, pd.concat(frames, ignore_index=True), budgets, cfg.optim.steps,
-                      cfg.pretrain.eval_every, cfg.pretrain.eval_batches)
+    cfg = planned[0].config  # every curve has the same length and held-out batches
+    return CurveStudy(profile, runs, pd.concat(frames, ignore_index=True), budgets, cfg.pretrain.eval_batches)
 
 
 def _slope(rows: pd.DataFrame) -> float:
