@@ -2,6 +2,7 @@
 
 import ast
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,24 @@ def test_syncing_an_up_to_date_pair_writes_nothing(tmp_path):
     assert (tracked.stat().st_mtime_ns, tracked.read_bytes()) == before, "an up-to-date notebook was rewritten"
     # a fresh sync elsewhere gives byte-identical content (cell ids come from the cells, not at random)
     assert sync_notebook(name, tmp_path).read_bytes() == tracked.read_bytes()
+
+
+def test_an_executed_chapter_does_not_change_when_nothing_but_papermills_random_cell_id_would(tmp_path):
+    """Papermill gives its injected-parameters cell a random id; the book replaces it by one from the cell's
+    content, so re-executing a chapter whose results did not move leaves its file byte for byte."""
+    from sslsv.book import _strip_volatile_metadata
+
+    def executed(random_id: str) -> Path:
+        cells = [{"cell_type": "code", "id": "aaaa0000", "metadata": {"tags": ["parameters"]}, "source": "x = 1",
+                  "outputs": [], "execution_count": 1},
+                 {"cell_type": "code", "id": random_id, "metadata": {"tags": ["injected-parameters"]},
+                  "source": ["# Parameters\n", "x = 2\n"], "outputs": [], "execution_count": 2}]
+        path = tmp_path / f"{random_id}.ipynb"
+        path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+        _strip_volatile_metadata(path)
+        return path
+
+    a, b = executed("e9687db0"), executed("5208ea9d")
+    assert a.read_bytes() == b.read_bytes()
+    cell = json.loads(a.read_text())["cells"][1]
+    assert cell["id"] not in ("e9687db0", "5208ea9d") and "hide-input" in cell["metadata"]["tags"]

@@ -71,7 +71,7 @@ def sync_notebook(name: str, directory: str | Path | None = None) -> Path:
     nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
     for i, cell in enumerate(nb.cells):  # ids from content: re-syncing the same source gives the same file
-        cell["id"] = hashlib.sha1(f"{i}:{cell.cell_type}:{cell.source}".encode()).hexdigest()[:8]
+        cell["id"] = _cell_id(i, cell.cell_type, cell.source)
     out = Path(directory or NOTEBOOKS) / f"{name}.ipynb"
     if out.exists() and _same_notebook(out, nb):
         return out
@@ -411,12 +411,22 @@ def _unknown_parameters_message(unknown: Sequence[str], declared: Sequence[str])
     return f"unknown notebook parameter{plural} {', '.join(named)}; valid parameters: {valid}"
 
 
+def _cell_id(index: int, cell_type: str, source: str) -> str:
+    """A cell's id from its place and content (:func:`sync_notebook`, and papermill's injected cell)."""
+    return hashlib.sha1(f"{index}:{cell_type}:{source}".encode()).hexdigest()[:8]
+
+
 def _strip_volatile_metadata(path: Path) -> None:
     """Drop per-cell timestamps so re-executions differ only where results do; hide the input of
-    papermill's injected-parameters cell in the book, like the notebook's own parameters cell."""
+    papermill's injected-parameters cell in the book, like the notebook's own parameters cell, and give
+    it an id from its content (papermill draws one at random: every execution would change the file)."""
     nb = json.loads(path.read_text())
-    for cell in nb.get("cells", []):
+    for i, cell in enumerate(nb.get("cells", [])):
         tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            source = cell.get("source", "")
+            cell["id"] = _cell_id(i, cell.get("cell_type", "code"), "".join(source) if isinstance(source, list)
+                                  else source)
         if "injected-parameters" in tags and "hide-input" not in tags:
             tags.append("hide-input")
         cell.get("metadata", {}).pop("execution", None)
