@@ -111,7 +111,7 @@ spread-%: env
 spread: env
 	mkdir -p $(SPREAD_DIR) $(SPREAD_RECORD)
 	$(MAKE) --no-print-directory -j2 $(addprefix spread-,$(SPREAD_RUNS))
-	$(PY) -m sslsv.reference tests/notebooks/tolerances.toml tests/notebooks $(addprefix $(SPREAD_DIR)/,$(SPREAD_RUNS)) \
+	$(PY) tests/reference.py tests/notebooks/tolerances.toml tests/notebooks $(addprefix $(SPREAD_DIR)/,$(SPREAD_RUNS)) \
 	  --paths native ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 \
 	  --against "the references of commit $$(git log -1 --format=%h -- tests/notebooks/*.ipynb)" \
 	  --record $(SPREAD_RECORD) --record-dir $(SPREAD_RECORD)

@@ -69,7 +69,7 @@ check_injected_parameters()  # a misspelled papermill -p NAME stops here, before
 from myst_nb import glue
 
 from sslsv import plots, tables
-from sslsv.studies import regime
+from sslsv.studies import compare, findings, regime
 
 regime_map = regime.run(profile, speakers, budgets, seeds, overrides=overrides)
 cells = regime_map.cells
@@ -101,7 +101,7 @@ costs = regime_map.detection_costs()
 tables.table(costs, digits=2)
 
 # %% tags=["nbval-ignore-output", "hide-input"]
-tables.Prose(regime.detection_cost_note(costs))
+tables.Prose(findings.detection_cost_note(costs))
 
 # %% [markdown]
 # ## The map
@@ -125,7 +125,7 @@ upstreams = regime_map.upstreams()
 tables.table(upstreams, digits=3)
 
 # %% tags=["nbval-ignore-output", "hide-input"]
-tables.Prose(regime.learning_note(upstreams, regime.choose_regime(cells)))
+tables.Prose(findings.learning_note(upstreams, compare.choose_regime(cells)))
 
 # %% [markdown]
 # Every cell, frozen and fine-tuned (differences in EER points, with their
@@ -140,15 +140,15 @@ tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, f
 # ## Finding
 #
 # The book's regime is chosen by a rule written in code
-# (`sslsv.studies.regime.choose_regime`): among the frozen cells of converged
+# (`sslsv.studies.compare.choose_regime`): among the frozen cells of converged
 # rows where the pre-trained upstream beats random init clearly, the largest
 # margin, the cheaper one on a tie. With no such cell, chapters 02-08 run in
 # the cell where pre-training came closest (`sslsv.studies.regime.regime_of`)
 # and say that they measure shifts in a regime without a benefit.
 
 # %% tags=["nbval-ignore-output"]
-glue("finding", tables.Prose(" ".join(filter(None, [regime.finding(regime_map),
-                                                   regime.learning_note(upstreams, regime.choose_regime(cells))]))))
+glue("finding", tables.Prose(" ".join(filter(None, [findings.regime_finding(regime_map),
+                                                   findings.learning_note(upstreams, compare.choose_regime(cells))]))))
 glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.book_regime(profile).describe()}."))
 
 # %% [markdown]

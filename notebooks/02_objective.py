@@ -75,7 +75,7 @@ import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
-from sslsv.studies import factors, objective, regime
+from sslsv.studies import compare, objective, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = objective.run(profile, seeds, objectives, modes,
@@ -118,7 +118,7 @@ fig = plots.plot_factor(study)
 # with a single seed, non-overlapping bootstrap intervals).
 
 # %%
-tables.table(factors.comparison_table(study), digits=None)
+tables.table(compare.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?

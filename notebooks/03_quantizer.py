@@ -68,7 +68,7 @@ import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
-from sslsv.studies import factors, quantizer, regime
+from sslsv.studies import compare, quantizer, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = quantizer.run(profile, seeds, quantizers, modes,
@@ -109,7 +109,7 @@ fig = plots.plot_factor(study)
 # reference; "clear" as defined in chapter 02):
 
 # %%
-tables.table(factors.comparison_table(study), digits=None)
+tables.table(compare.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?

@@ -63,7 +63,7 @@ import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
-from sslsv.studies import factors, data_scale, regime
+from sslsv.studies import compare, data_scale, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = data_scale.run(profile, seeds, hours, modes,
@@ -103,7 +103,7 @@ fig = plots.plot_factor(study)
 # Each amount against the references:
 
 # %%
-tables.table(factors.comparison_table(study), digits=None)
+tables.table(compare.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?

@@ -61,7 +61,7 @@ import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
-from sslsv.studies import factors, model_size, regime
+from sslsv.studies import compare, model_size, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
 study = model_size.run(profile, seeds, sizes, modes,
@@ -99,7 +99,7 @@ fig = plots.plot_factor(study)
 # Each size against the references:
 
 # %%
-tables.table(factors.comparison_table(study), digits=None)
+tables.table(compare.comparison_table(study), digits=None)
 
 # %% [markdown]
 # ## Which layers does the backend use?

@@ -191,56 +191,41 @@ TOLERANCES_FILE = _REPO / "tests" / "notebooks" / "tolerances.toml"
 
 
 def _install_tolerant_nbval() -> None:
-    """Let nbval accept a cell whose only differences are numbers within their kind's tolerance.
+    """Let nbval compare what a chapter computed, within each kind's tolerance, and not how it was laid out.
 
-    nbval's own comparison runs first; only where it finds a difference are
-    the printed texts compared again by :func:`sslsv.reference.compare_text`,
-    with the tolerances of ``tests/notebooks/tolerances.toml``. Everything
-    else (mime types, number of outputs, images skipped) stays nbval's.
+    nbval's own comparison runs first, on every output except a table's HTML and plain text (a table's
+    data, :data:`sslsv.tables.RESULTS_MIME`, stays in it: equal data pass at once). Only where it finds a
+    difference are the outputs compared again by ``tests/reference.py`` (:func:`reference.compare_outputs`):
+    each table's values within the tolerance of their column's kind (``tests/notebooks/tolerances.toml``),
+    printed text line by line. Everything else (mime types, number of outputs, images skipped) stays nbval's.
     """
     try:
-        from nbval.plugin import IPyNbCell, transform_streams_for_comparison
+        from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing to patch
         return
-    from sslsv.reference import cell_kind, compare_text, load_tolerances
+    from reference import RESULTS_MIME, cell_kind, compare_outputs, load_tolerances
 
     if getattr(IPyNbCell, "_sslsv_tolerant", False):
         return
     nbval_compare = IPyNbCell.compare_outputs
     kinds = load_tolerances(TOLERANCES_FILE)
 
-    def exact_compare(self, test, ref, skip_compare=None):
-        # A table's text/html is the book's rendering (sslsv.tables) of its text/plain, which holds the same
-        # numbers column by column: the text/plain is compared, within tolerances; the html is not.
-        return nbval_compare(self, test, ref, tuple(skip_compare or self.parent.skip_compare) + ("text/html",))
-
-    def texts(outputs, skip):
-        out = {}
-        for o in transform_streams_for_comparison(outputs):
-            items = o["data"].items() if "data" in o else [(k, v) for k, v in o.items() if k != "data"]
-            for key, value in items:
-                if key not in skip and isinstance(value, str):
-                    out.setdefault(key, []).append(value)
-        return out
-
-    def compare_outputs(self, test, ref, skip_compare=None):
-        if exact_compare(self, test, ref, skip_compare):
-            return True
+    def compare(self, test, ref, skip_compare=None):
         skip = tuple(skip_compare or self.parent.skip_compare) + ("text/html",)
-        new, old = texts(test, skip), texts(ref, skip)
-        if set(new) != set(old) or any(len(new[k]) != len(old[k]) for k in old):
-            return False  # nbval's message on missing/unexpected outputs stands
+        if any(RESULTS_MIME in o.get("data", {}) for o in [*test, *ref]):
+            skip += ("text/plain",)  # a table's layout is free: its data is compared
+        if nbval_compare(self, test, ref, skip):
+            return True
+        traceback = list(self.comparison_traceback)
         kind = cell_kind(self.cell.metadata.get("tags", []))
-        for key in old:
-            for a, b in zip(old[key], new[key]):
-                why = compare_text(self.sanitize(a), self.sanitize(b), kinds, kind)
-                if why:
-                    self.comparison_traceback.append(f"{key}: {why} (tolerances: {TOLERANCES_FILE.name})")
-                    return False
-        self.comparison_traceback = []
-        return True
+        why = compare_outputs(ref, test, kinds, kind, sanitize=self.sanitize)
+        if why is None:
+            self.comparison_traceback = []
+            return True
+        self.comparison_traceback = [f"{why} (tolerances: {TOLERANCES_FILE.name})"] + traceback
+        return False
 
-    IPyNbCell.compare_outputs = compare_outputs
+    IPyNbCell.compare_outputs = compare
     IPyNbCell._sslsv_tolerant = True
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sslsv.studies.factors import Condition, references, run_factor_study
+from sslsv.studies.factors import run_factor_study
+from sslsv.studies.runs import Condition, references
 
 VOLATILE = ["train_seconds"]  # wall-clock time, the only column allowed to differ
 

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pretrain", "sv", "analysis"),  # the models and their training
     ("plots",),  # figures drawn from results
     ("studies",),  # the chapters' runs, comparisons and findings
-    ("book", "reference", "cli"),  # entry points
+    ("book", "cli"),  # entry points
 )
 
 # Imports that point up and are being removed on another branch; none at present.

@@ -283,12 +283,18 @@ def test_ctrl_c_while_the_book_waits_for_its_chapters_is_a_flag_it_reads_not_an_
     swallow it); the book's own handler is back afterwards."""
     from sslsv.book import _interrupt_as_flag
 
-    before = signal.getsignal(signal.SIGINT)
-    with _interrupt_as_flag() as interrupted:
-        assert not interrupted()
-        os.kill(os.getpid(), signal.SIGINT)
-        wait_for(interrupted, 5, "the flag to be set")
-    assert signal.getsignal(signal.SIGINT) is before
-    with pytest.raises(KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)
+    # Python's own handler, as in a terminal (a test run started in the background of a non-interactive shell
+    # inherits SIGINT ignored, and then a Ctrl-C could not raise anywhere)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        with _interrupt_as_flag() as interrupted:
+            assert not interrupted()
+            os.kill(os.getpid(), signal.SIGINT)
+            wait_for(interrupted, 5, "the flag to be set")
+        assert signal.getsignal(signal.SIGINT) is before
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGINT, inherited)

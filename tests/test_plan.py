@@ -70,7 +70,8 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     from sslsv.profiles import PROFILES
 
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
-    monkeypatch.delitem(PROFILES["smoke"], "study.regime.pinned")  # the rule's regime, as at cpu
+    for key in [k for k in PROFILES["smoke"] if k.startswith("study.regime.pinned.")]:
+        monkeypatch.delitem(PROFILES["smoke"], key)  # the rule's regime, as at cpu
     chapters = ["01_baseline", "07_attribution", "08_loss_landscape"]
     before = plan.book_plan("smoke", chapters)
     # 3 baseline seeds; 07 and 08 share all five runs; 07 runs in the (provisional) regime of the map, so

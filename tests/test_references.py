@@ -1,13 +1,16 @@
-"""Portable regression references: the tolerant comparison, the tolerance file, and regressions they must catch."""
+"""Portable regression references: the tolerant comparison of the chapters' data, the tolerance file, and
+regressions they must catch."""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from reference import (IGNORE, RESULTS_MIME, Tolerance, cell_kind, column_kind, compare_data, compare_outputs,
+                       compare_text, load_tolerances, output_units)
+from sslsv import tables
 from sslsv.book import REPO
-from sslsv.reference import (IGNORE, Tolerance, cell_kind, column_kind, compare_text, load_tolerances,
-                             parse_table)
 
 TOLERANCES = REPO / "tests" / "notebooks" / "tolerances.toml"
 SPREAD_RECORD = REPO / "tests" / "notebooks" / "spread"  # every host's measured deviations (make spread)
@@ -18,54 +21,73 @@ KINDS = {
 }
 
 
-def table(eer=("36.67 [30.87, 41.26]", "9.99 [8.00, 12.00]"), dcf=("0.98 [0.95, 0.99]", "1.00 [0.94, 1.00]"),
-          seconds=(0.78, 4.96), systems=("fbank", "CTC (supervised)"), seeds=(0, 1)) -> str:
-    """A metric table printed the way the notebooks print one (``DataFrame.to_string(index=False)``)."""
-    import pandas as pd
-
+def frame(eer=(36.67, 9.99), dcf=(0.98, 1.0), seconds=(0.78, 4.96), systems=("fbank", "CTC (supervised)"),
+          seeds=(0, 1)) -> pd.DataFrame:
     return pd.DataFrame({"system": systems, "seed": seeds, "eer_percent": eer, "min_dcf_0.01": dcf,
-                         "seconds": seconds}).to_string(index=False)
+                         "seconds": seconds})
 
 
-REF = table()
+def data(**kw) -> dict:
+    """What a notebook stores of a table for the references (its RESULTS_MIME bundle)."""
+    return {"tables": list(tables.table(frame(**kw), digits=2, name="per run").data)}
 
 
-def test_numbers_within_their_kind_pass_and_the_column_width_may_change():
-    new = table(eer=("37.33 [31.20, 43.57]", "10.01 [8.00, 12.00]"), dcf=("0.99 [0.95, 1.00]", "1.00 [0.94, 1.00]"),
-                seconds=(123456789.5, 0.5))
-    assert new.splitlines()[0] != REF.splitlines()[0]  # the columns moved
-    assert compare_text(REF, new, KINDS) is None
+def output(table: tables.Table) -> dict:
+    """One display_data output of ``table``, as IPython stores it in a notebook."""
+    return {"output_type": "display_data", "metadata": {}, "data": table._repr_mimebundle_()}
 
 
-def test_a_number_outside_its_tolerance_fails_and_names_column_and_values():
-    new = REF.replace("36.67 [30.87", "63.33 [30.87")
-    why = compare_text(REF, new, KINDS)
-    assert why.startswith("row 1, column eer_percent: 36.67 -> 63.33") and "(eer)" in why
-    assert "row 1, column min_dcf_0.01" in compare_text(REF, REF.replace("0.98 [0.95", "0.90 [0.95"), KINDS)
+REF = data()
 
 
-def test_exact_columns_text_and_shape_must_be_identical():
-    assert "column seed" in compare_text(REF, table(seeds=(2, 1)), KINDS)
-    assert "column system" in compare_text(REF, table(systems=("fbank2", "CTC (supervised)")), KINDS)
-    assert "rows" in compare_text(REF, "\n".join(REF.splitlines()[:2]), KINDS)
-    assert "columns" in compare_text(REF, REF.replace("seconds", "minutes"), KINDS)
-    # a NaN where a number was is a regression, whatever the tolerance
-    assert compare_text(REF, table(eer=("nan [30.87, 41.26]", "9.99 [8.00, 12.00]")), KINDS) is not None
+def test_numbers_within_their_kind_pass_and_the_layout_is_free():
+    assert compare_data(REF, data(eer=(37.33, 10.01), dcf=(0.99, 1.0), seconds=(123456789.5, 0.5)), KINDS) is None
+    # the same values laid out otherwise (another text, another HTML) are the same result
+    ref_table = tables.table(frame(), digits=2, name="per run")
+    relaid = tables.Table("<table>another layout</table>", frame().to_csv(), ref_table.data)
+    assert compare_outputs([output(ref_table)], [output(relaid)], KINDS) is None
+    assert output_units([output(ref_table)]) == [("data", {"tables": list(ref_table.data)})]
 
 
-def test_text_outside_tables_is_exact_unless_the_cell_names_a_kind():
+def test_a_number_outside_its_tolerance_fails_and_names_table_row_column_and_values():
+    why = compare_data(REF, data(eer=(63.33, 9.99)), KINDS)
+    assert why.startswith("table 1 (per run), row 1 (fbank), column eer_percent: 36.67 -> 63.33") and "(eer)" in why
+    assert "row 1 (fbank), column min_dcf_0.01" in compare_data(REF, data(dcf=(0.90, 1.0)), KINDS)
+
+
+def test_exact_columns_names_and_shape_must_be_identical():
+    assert "column seed" in compare_data(REF, data(seeds=(2, 1)), KINDS)
+    assert "column system" in compare_data(REF, data(systems=("fbank2", "CTC (supervised)")), KINDS)
+    assert "2 rows -> 1 rows" in compare_data(REF, data(eer=(36.67,), dcf=(0.98,), seconds=(0.78,),
+                                                       systems=("fbank",), seeds=(0,)), KINDS)
+    renamed = {"tables": [{**REF["tables"][0], "columns": [c.replace("seconds", "minutes")
+                                                           for c in REF["tables"][0]["columns"]]}]}
+    assert "columns" in compare_data(REF, renamed, KINDS)
+    assert "named" in compare_data(REF, {"tables": [{**REF["tables"][0], "name": "summary"}]}, KINDS)
+    assert "1 tables in the reference, 2 now" in compare_data(REF, {"tables": REF["tables"] * 2}, KINDS)
+    # a NaN (stored as null) where a number was is a regression, whatever the tolerance
+    assert compare_data(REF, data(eer=(float("nan"), 9.99)), KINDS) is not None
+    # a table that lost its data, or printed text where a table was
+    assert "outputs" in compare_outputs([output(tables.table(frame()))],
+                                        [{"output_type": "stream", "name": "stdout", "text": "x"}], KINDS)
+
+
+def test_words_are_exact_unless_the_cell_names_a_kind():
     ref = "verdict: inconclusive\nevidence: masked − random init = -6.67 (noise)"
     new = ref.replace("-6.67", "-5.33")
     assert "line 2" in compare_text(ref, new, KINDS)
     assert compare_text(ref, new, KINDS, cell_kind=cell_kind(["nbval-tolerance-eer"])) is None
     assert "line 1" in compare_text(ref, new.replace("inconclusive", "reproduced"), KINDS, "eer")
     assert "unknown tolerance kind" in compare_text(ref, new, KINDS, "eerr")
-
-
-def test_parse_table_refuses_what_is_not_a_right_aligned_table():
-    assert parse_table(["just a sentence, not a header", "1 2"]) is None
-    assert parse_table(["a  b", "value too long"]) is None
-    assert parse_table(["system  eer"]) is None
+    # the same for words inside a table (a verdict's evidence): the verdict word exact, its numbers by the cell's kind
+    verdicts = pd.DataFrame({"factor": ["objective"], "verdict": ["inconclusive"],
+                             "evidence (EER points)": ["masked − random init = -6.67 (noise)"]})
+    a = {"tables": list(tables.verdicts(verdicts, "x").data)}
+    b = {"tables": list(tables.verdicts(verdicts.replace("-6.67", "-5.33", regex=True), "x").data)}
+    c = {"tables": list(tables.verdicts(verdicts.assign(verdict="reproduced"), "x").data)}
+    assert "column evidence (EER points)" in compare_data(a, b, KINDS)
+    assert compare_data(a, b, KINDS, "eer") is None
+    assert "column verdict: 'inconclusive' -> 'reproduced'" in compare_data(a, c, KINDS, "eer")
 
 
 def test_the_tolerance_file_records_a_measured_spread_for_every_kind():
@@ -85,7 +107,7 @@ def test_the_tolerance_file_records_a_measured_spread_for_every_kind():
 def test_the_tolerances_allow_every_deviation_recorded_on_any_host():
     """The tolerances are derived from the cumulative spread record: a host whose deviation a tolerance refuses
     (the sign change of issue 22) fails here, naming it, until the tolerance is derived again."""
-    from sslsv.reference import load_spread, tolerance_check
+    from reference import load_spread, tolerance_check
 
     checked = tolerance_check(load_spread(SPREAD_RECORD), load_tolerances(TOLERANCES))
     assert checked["host"].nunique() >= 3 and {"loss_increase", "curvature", "landscape_loss"} <= set(checked["kind"])
@@ -98,7 +120,7 @@ def test_the_tolerances_allow_every_deviation_recorded_on_any_host():
 
 
 def test_a_spread_record_without_its_columns_is_refused_with_its_name(tmp_path):
-    from sslsv.reference import load_spread
+    from reference import load_spread
 
     (tmp_path / "host.csv").write_text("host,column,ref\nx,eer_percent,1\n")
     with pytest.raises(ValueError, match=r"host.csv: a spread record needs the columns .* missing .*notebook"):
@@ -120,14 +142,16 @@ def test_a_malformed_tolerance_file_is_refused_with_its_name(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-def reference_output(notebook: str, source_startswith: str, block: int | None = None) -> str:
-    """What a cell of a reference showed as text (printed, or a table's text/plain); ``block``: one table of it."""
+def reference_data(notebook: str, source_startswith: str) -> list[dict]:
+    """The tables (their data) a cell of a committed reference showed."""
     nb = json.loads((REPO / "tests" / "notebooks" / f"{notebook}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c["cell_type"] == "code"
                 and "".join(c["source"]).startswith(source_startswith))
-    text = "".join("".join(o["text"]) if o["output_type"] == "stream" else "".join(o["data"].get("text/plain", ""))
-                   for o in cell["outputs"] if o["output_type"] in ("stream", "execute_result", "display_data"))
-    return text if block is None else text.split("\n\n")[block]
+    return [t for kind, bundle in output_units(cell["outputs"]) if kind == "data" for t in bundle["tables"]]
+
+
+def against(ref_table: dict, table: tables.Table, kinds) -> str | None:
+    return compare_data({"tables": [ref_table]}, {"tables": list(table.data)}, kinds)
 
 
 @pytest.fixture(scope="module")
@@ -155,19 +179,18 @@ def rescored(study, transform):
 
 
 def test_the_references_hold_here_and_catch_a_wrong_score_sign_or_a_broken_trial_join(smoke_baseline):
-    from sslsv.studies.baseline import metric_table
-
     kinds = load_tolerances(TOLERANCES)
-    ref = reference_output("01_baseline", "tables.results(study.summary", block=1).rstrip("\n")
-    assert compare_text(ref, metric_table(smoke_baseline.per_seed), kinds) is None
+    ref = reference_data("01_baseline", "tables.results(study.summary")[1]  # the per-run table
+    assert ref["name"] == "per run"
+    assert against(ref, tables.per_run(smoke_baseline.per_seed), kinds) is None
 
     wrong_sign = rescored(smoke_baseline, lambda s, y: (-s, y))
-    why = compare_text(ref, metric_table(wrong_sign), kinds)
+    why = against(ref, tables.per_run(wrong_sign), kinds)
     assert why is not None and "column eer_percent" in why, why
 
     rng = np.random.default_rng(0)
     shuffled = rescored(smoke_baseline, lambda s, y: (s, rng.permutation(y)))
-    why = compare_text(ref, metric_table(shuffled), kinds)
+    why = against(ref, tables.per_run(shuffled), kinds)
     assert why is not None and "column eer_percent" in why, why
 
 
@@ -176,39 +199,40 @@ def test_the_references_catch_a_broken_crop():
     from sslsv.studies import baseline
 
     kinds = load_tolerances(TOLERANCES)
-    ref = reference_output("01_baseline", "tables.results(study.summary", block=1).rstrip("\n")
+    ref = reference_data("01_baseline", "tables.results(study.summary")[1]
     broken = baseline.run("smoke", (0, 1, 2), {"train.crop_seconds": 0.1}, progress=False)
-    why = compare_text(ref, baseline.metric_table(broken.per_seed), kinds)
+    why = against(ref, tables.per_run(broken.per_seed), kinds)
     assert why is not None and "column eer_percent" in why, why
 
 
 def test_spread_reports_each_kinds_largest_deviation_and_skips_ignored_cells(tmp_path):
-    from sslsv.reference import spread
+    from reference import spread
 
     def notebook(directory, eer, ignored):
-        cells = [{"cell_type": "code", "metadata": {}, "source": "print(t)",
-                  "outputs": [{"output_type": "stream", "name": "stdout", "text": table(eer=eer) + "\n"}]},
+        cells = [{"cell_type": "code", "metadata": {}, "source": "tables.table(t)",
+                  "outputs": [output(tables.table(frame(eer=eer), digits=2))]},
                  {"cell_type": "code", "metadata": {"tags": ["nbval-ignore-output"]}, "source": "print(x)",
                   "outputs": [{"output_type": "stream", "name": "stdout", "text": ignored}]}]
         directory.mkdir()
         (directory / "01_x.ipynb").write_text(json.dumps({"cells": cells}))
 
-    notebook(tmp_path / "ref", ("36.67 [30.87, 41.26]", "9.99 [8.00, 12.00]"), "1\n")
-    notebook(tmp_path / "new", ("37.33 [30.87, 41.26]", "9.99 [8.00, 13.50]"), "2\n")
+    notebook(tmp_path / "ref", (36.67, 9.99), "1\n")
+    notebook(tmp_path / "new", (37.33, 11.49), "2\n")
     table_ = spread(tmp_path / "ref", [tmp_path / "new"], KINDS)
     assert list(table_["kind"]) == ["eer"]  # the ignored cell's change is not reported
     row = table_.iloc[0]
-    assert row["n_differ"] == 2 and row["max_abs_diff"] == pytest.approx(1.5) and "12.00 -> 13.50" in row["worst"]
+    assert row["n_differ"] == 2 and row["max_abs_diff"] == pytest.approx(1.5) and "9.99 -> 11.49" in row["worst"]
 
 
 def test_an_ignored_column_may_change_even_its_words():
-    import pandas as pd
-
     kinds = {**KINDS, IGNORE: Tolerance(IGNORE, ("seconds", "converged"))}
-    ref = pd.DataFrame({"model": ["fbank"], "converged": [False], "seconds": [0.78]}).to_string(index=False)
-    new = pd.DataFrame({"model": ["fbank"], "converged": [True], "seconds": [15.2]}).to_string(index=False)
-    assert compare_text(ref, new, kinds) is None
-    assert "column model" in compare_text(ref, new.replace("fbank", "mfccs"), kinds)
+
+    def bundle(model, converged, seconds):
+        return {"tables": list(tables.table(pd.DataFrame({"model": [model], "converged": [converged],
+                                                          "seconds": [seconds]})).data)}
+
+    assert compare_data(bundle("fbank", False, 0.78), bundle("fbank", True, 15.2), kinds) is None
+    assert "column model" in compare_data(bundle("fbank", False, 0.78), bundle("mfccs", True, 15.2), kinds)
 
 
 def test_the_landscape_references_catch_directions_without_filter_normalisation(monkeypatch):
@@ -216,18 +240,17 @@ def test_the_landscape_references_catch_directions_without_filter_normalisation(
     Gaussian directions, Li et al.'s pitfall), the loss increase at the radius leaves its tolerance band."""
     import torch
 
-    from sslsv import tables
     from sslsv.analysis import directions
     from sslsv.analysis.landscape import runs_landscape_study
     from sslsv.studies import explain, regime
     from sslsv.config import study_settings as settings
 
     kinds = load_tolerances(TOLERANCES)
-    ref = reference_output("08_loss_landscape", "tables.table(study.summary").rstrip("\n")
+    (ref,) = reference_data("08_loss_landscape", "tables.table(study.summary")
     where = regime.book_regime("smoke")
     systems, study = explain.landscape("smoke", 0, where.sv_overrides("smoke", {}), progress=False,
                                        pretrain_overrides=where.pretrain_overrides())
-    assert compare_text(ref, tables.table(study.summary, digits=3).text, kinds) is None
+    assert against(ref, tables.table(study.summary, digits=3), kinds) is None
 
     def not_normalised(direction, weights, eps=1e-10):  # biases and norm layers still left at zero
         return {n: torch.zeros_like(d) if d.dim() <= 1 else d for n, d in direction.items()}
@@ -241,5 +264,5 @@ def test_the_landscape_references_catch_directions_without_filter_normalisation(
     perturbed = study.summary.copy()
     for column in ("loss_increase_mean", "loss_increase_sd"):
         perturbed[column] = raw.summary[column].to_numpy()
-    why = compare_text(ref, tables.table(perturbed, digits=3).text, kinds)
+    why = against(ref, tables.table(perturbed, digits=3), kinds)
     assert why is not None and "column loss_increase_" in why, why

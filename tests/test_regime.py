@@ -11,8 +11,8 @@ from sslsv.artifacts import Run
 from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_settings
 from sslsv.errors import UserError
 from sslsv.statistics import welch
-from sslsv.studies import regime
-from sslsv.studies.factors import FBANK, RANDOM
+from sslsv.studies import compare, findings, regime
+from sslsv.studies.runs import FBANK, RANDOM
 from test_sv import TINY
 
 
@@ -109,13 +109,13 @@ def test_cells_give_both_differences_with_welch_intervals():
 
 def test_the_rule_picks_the_clearest_margin_or_says_there_is_none():
     m = fake_map()
-    chosen = regime.choose_regime(m.cells)
+    chosen = compare.choose_regime(m.cells)
     assert chosen["labelled_speakers"] == 4 and chosen["budget"] == 10
-    text = regime.finding(m)
+    text = findings.regime_finding(m)
     assert "clearly beats the same network from random weights in" in text and "The rule picks 4 labelled" in text
     none = fake_map(helps_below=0)
-    assert regime.choose_regime(none.cells) is None
-    assert "finds no regime where pre-training helps" in regime.finding(none)
+    assert compare.choose_regime(none.cells) is None
+    assert "finds no regime where pre-training helps" in findings.regime_finding(none)
     # one seed: the intervals come from the runs' bootstrap intervals (conservative), not from seeds
     single = fake_map(seeds=(0,)).cells
     row = single.iloc[0]
@@ -218,16 +218,16 @@ def test_the_convergence_check_compares_the_protocol_with_twice_as_long():
     conv = fake_map().convergence
     assert list(conv["system"]) == [FBANK, RANDOM] and conv["converged"].all()
     assert conv["longer_minus_protocol"].tolist() == pytest.approx([-0.5, 0.3])
-    assert "The probe is converged" in regime.finding(fake_map())
+    assert "The probe is converged" in findings.regime_finding(fake_map())
     early = fake_map(converged_by=(-3.0, 0.2))
     assert early.convergence["converged"].tolist() == [False, True]
     # one-sided: a probe that does worse when trained longer (overfitting) has stopped learning
     assert fake_map(converged_by=(2.5, 0.3)).convergence["converged"].all()
-    assert "**The probe is not converged** with 64 labelled" in regime.finding(early) and "a missing benefit there is not a finding" in \
-        regime.finding(early)
+    assert "**The probe is not converged** with 64 labelled" in findings.regime_finding(early) and "a missing benefit there is not a finding" in \
+        findings.regime_finding(early)
     unconverged_none = fake_map(helps_below=0, converged_by=(-3.0, 0.2))
-    assert "this map cannot say that there is none" in regime.finding(unconverged_none)
-    assert "finds no regime where pre-training helps;" not in regime.finding(unconverged_none)
+    assert "this map cannot say that there is none" in findings.regime_finding(unconverged_none)
+    assert "finds no regime where pre-training helps;" not in findings.regime_finding(unconverged_none)
     assert len(fake_map().cells) == 6  # the longer runs are not cells of the map
 
 
@@ -241,9 +241,9 @@ def test_the_check_runs_per_row_and_the_rule_skips_an_unconverged_row():
     cells = m.cells
     assert not cells[cells["labelled_speakers"] == 4]["probe_converged"].any()
     assert cells[cells["labelled_speakers"] != 4]["probe_converged"].all()
-    chosen = regime.choose_regime(cells)  # 4 speakers helps most, but its probe had not converged
+    chosen = compare.choose_regime(cells)  # 4 speakers helps most, but its probe had not converged
     assert chosen["labelled_speakers"] == 16 and chosen["budget"] == 10
-    assert "**The probe is not converged**" in regime.finding(m)
+    assert "**The probe is not converged**" in findings.regime_finding(m)
 
 
 def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its_overrides():
@@ -263,7 +263,8 @@ def unpin(monkeypatch, profile: str = "smoke") -> None:
     """Let the rule choose at ``profile`` (smoke pins chapters 02-08 to one cell)."""
     from sslsv.profiles import PROFILES
 
-    monkeypatch.delitem(PROFILES[profile], "study.regime.pinned", raising=False)
+    for key in [k for k in PROFILES[profile] if k.startswith("study.regime.pinned.")]:
+        monkeypatch.delitem(PROFILES[profile], key)
 
 
 def test_the_smoke_profile_pins_its_regime_and_a_bad_pin_is_named(monkeypatch, tmp_path):
@@ -274,14 +275,25 @@ def test_the_smoke_profile_pins_its_regime_and_a_bad_pin_is_named(monkeypatch, t
     from sslsv.profiles import PROFILES
 
     from sslsv.config import study_settings
+    from sslsv.settings import PinnedRegime
 
-    for bad in ((16, 30, "nearby"), (16, 30), (0, 30, "in-domain"), (16, "30", "in-domain")):
-        monkeypatch.setitem(PROFILES["smoke"], "study.regime.pinned", bad)
-        with pytest.raises(ConfigError, match=r"study.regime.pinned .* must be \(labelled speakers >= 1, "
-                                              r"pre-training updates >= 1, pool\), the pool one of out-of-domain"):
-            study_settings("smoke")  # refused when the profile is read, before any chapter
-        with pytest.raises(ConfigError, match="study.regime.pinned"):
-            regime.book_regime("smoke")
+    assert study_settings("smoke").regime.pinned == PinnedRegime(16, 30, "out-of-domain")  # a typed record
+    bad = {"domain": ("nearby", r"unknown pool 'nearby' \(key 'study.regime.pinned.domain'\); valid pools: "
+                                r"out-of-domain, in-domain"),
+           "budget": (0, r"study.regime.pinned needs speakers >= 1 and budget >= 1 \(or neither set\); it has "
+                         r"speakers=16, budget=0"),
+           "speakers": ("16", r"key 'study.regime.pinned.speakers' expects int, got '16'")}
+    for key, (value, message) in bad.items():
+        with monkeypatch.context() as m:
+            m.setitem(PROFILES["smoke"], f"study.regime.pinned.{key}", value)
+            with pytest.raises(ConfigError, match=message):
+                study_settings("smoke")  # refused when the profile is read, before any chapter
+            with pytest.raises(ConfigError, match="study.regime.pinned"):
+                regime.book_regime("smoke")
+    with monkeypatch.context() as m:
+        m.setitem(PROFILES["smoke"], "study.regime.pinned", (16, 30, "in-domain"))  # the old tuple form
+        with pytest.raises(ConfigError, match="key 'study.regime.pinned' is a section"):
+            study_settings("smoke")
 
 
 def test_chapters_run_in_a_provisional_regime_until_the_map_is_computed(monkeypatch, tmp_path):
@@ -316,7 +328,7 @@ def test_the_books_regime_is_kept_until_a_run_of_the_map_changes(monkeypatch, tm
     calls = []
 
     def fake_run(profile, *args, **kwargs):
-        calls.append(profile)
+        calls.append(str(profile))
         return fake_map()
 
     monkeypatch.setattr(regime, "run", fake_run)
@@ -363,9 +375,9 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     assert costs.loc[0, "eer_percent"] == 5.0
     weak = costs[costs["labelled_speakers"] == 4]
     assert (weak["min_dcf_0.01"] > 0.9).all() and (costs[costs["labelled_speakers"] == 16]["min_dcf_0.01"] < 0.9).all()
-    assert "is saturated" in regime.detection_cost_note(weak) and "P_miss + 99 P_fa < 1" in regime.detection_cost_note(weak)
-    assert "carries some information" in regime.detection_cost_note(costs)
-    assert "even minDCF(0.1) is saturated" in regime.detection_cost_note(weak)
+    assert "is saturated" in findings.detection_cost_note(weak) and "P_miss + 99 P_fa < 1" in findings.detection_cost_note(weak)
+    assert "carries some information" in findings.detection_cost_note(costs)
+    assert "even minDCF(0.1) is saturated" in findings.detection_cost_note(weak)
     path["4fba0"].write_text("not\ta table\n\"")  # read through sv.pipeline.load_result, which says what to do
     with pytest.raises(UserError, match=f"{path['4fba0'].parent.name}/scores.tsv: unreadable trial scores"):
         regime.detection_costs(pd.DataFrame(rows), runs)
@@ -377,12 +389,12 @@ def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_t
     t = pd.DataFrame({"system": ["SSL 80", "SSL 500"], "budget": [80, 500], "domain": ["in", "in"],
                       "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019], "loss_last": [4.55, 4.0],
                       "loss_uniform": [4.6, 4.6], "best_vs_random": [-5.2, -4.9]})
-    note = regime.learning_note(t, {"system": "SSL 80"})
+    note = findings.learning_note(t, {"system": "SSL 80"})
     assert "0.025 against a majority-class chance of 0.019" in note and "-4.90 EER points against -5.20" in note
     assert "learned little of its task" in note and "what 80 updates give" in note
-    assert "learned little" not in regime.learning_note(t.assign(masked_acc=[0.07, 0.084]), {"system": "SSL 80"})
-    assert regime.learning_note(t, {"system": "SSL 500"}).endswith("the most trained upstream of the map.")
-    assert regime.learning_note(t, None) == ""
+    assert "learned little" not in findings.learning_note(t.assign(masked_acc=[0.07, 0.084]), {"system": "SSL 80"})
+    assert findings.learning_note(t, {"system": "SSL 500"}).endswith("the most trained upstream of the map.")
+    assert findings.learning_note(t, None) == ""
 
 
 def test_a_clear_cell_is_one_whose_shown_interval_excludes_zero():
@@ -393,9 +405,9 @@ def test_a_clear_cell_is_one_whose_shown_interval_excludes_zero():
         rows += [{"system": system, "role": "cell", "mode": mode, "labelled_speakers": 8, "budget": budget, "steps": 100,
                   "domain": "out-of-domain" if budget else "", "seed": s, "eer_percent": v, "eer_ci_low": v - 2,
                   "eer_ci_high": v + 2} for s, v in enumerate(values)]
-    cell = regime.cells(pd.DataFrame(rows)).iloc[0]
+    cell = compare.cells(pd.DataFrame(rows)).iloc[0]
     w = welch([26.0, 27.0, 28.0], [30.0, 33.0, 36.0])
     assert abs(w.delta) > 2 * w.se  # clear by two standard errors ...
     assert cell["vs_random_low"] < 0 < cell["vs_random_high"] and not cell["vs_random_clear"]  # ... not by its interval
     assert cell["vs_fbank_low"] > 0 and cell["vs_fbank_clear"]
-    assert regime.choose_regime(regime.cells(pd.DataFrame(rows))) is None
+    assert compare.choose_regime(compare.cells(pd.DataFrame(rows))) is None

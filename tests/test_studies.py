@@ -12,8 +12,10 @@ import torch
 
 from sslsv.artifacts import Run
 from sslsv.config import ConfigError, OptimConfig, study_settings
-from sslsv.studies import data_scale, factors, model_size, objective, quantizer, summary
-from sslsv.studies.factors import FBANK, RANDOM, Condition, FactorStudy, difference
+from sslsv.studies import compare, data_scale, factors, model_size, objective, quantizer, runs, summary
+from sslsv.studies.compare import difference
+from sslsv.studies.factors import FactorStudy
+from sslsv.studies.runs import FBANK, RANDOM, Condition
 
 
 def default_conditions(profile="smoke"):
@@ -28,11 +30,11 @@ def default_conditions(profile="smoke"):
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
 def test_the_default_upstream_is_one_run_in_every_study(profile):
-    runs = {f: Run("pretrain", factors.pretrain_config(profile, c)).path.name
-            for f, c in default_conditions(profile).items()}
-    assert len(set(runs.values())) == 1, runs
-    assert set(runs.values()) == {Run("pretrain", factors.pretrain_config(profile, Condition("d"))).path.name}
-    svs = {f: factors.sv_config(profile, c, 0, upstream=f"run:{runs[f]}") for f, c in default_conditions(profile).items()}
+    names = {f: Run("pretrain", runs.pretrain_config(profile, c)).path.name
+             for f, c in default_conditions(profile).items()}
+    assert len(set(names.values())) == 1, names
+    assert set(names.values()) == {Run("pretrain", runs.pretrain_config(profile, Condition("d"))).path.name}
+    svs = {f: runs.sv_config(profile, c, 0, upstream=f"run:{names[f]}") for f, c in default_conditions(profile).items()}
     assert len({Run("sv", c).path.name for c in svs.values()}) == 1
 
 
@@ -42,24 +44,24 @@ def test_references_are_the_same_runs_in_every_study():
                   model_size.conditions("cpu")):
         refs = [c for c in conds if c.reference]
         assert [c.label for c in refs] == [FBANK, RANDOM]
-        names.add(tuple(Run("sv", factors.sv_config("cpu", c, 1)).path.name for c in refs))
+        names.add(tuple(Run("sv", runs.sv_config("cpu", c, 1)).path.name for c in refs))
     assert len(names) == 1
 
 
 def test_sv_config_per_kind_and_the_study_schedule():
-    fb = factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 2)
+    fb = runs.sv_config("cpu", Condition(FBANK, kind="fbank"), 2)
     assert fb.frontend.kind == "fbank" and fb.train.seed == 2
     assert fb.train.steps == study_settings("cpu").sv.steps == 150
-    rnd = factors.sv_config("cpu", Condition(RANDOM, kind="random"), 0)
+    rnd = runs.sv_config("cpu", Condition(RANDOM, kind="random"), 0)
     assert rnd.frontend.upstream == "init:w2v_bert:tiny" and not rnd.frontend.finetune
-    ssl = factors.sv_config("cpu", Condition("x"), 0, "fine-tuned", upstream="run:pretrain-abc")
+    ssl = runs.sv_config("cpu", Condition("x"), 0, "fine-tuned", upstream="run:pretrain-abc")
     assert ssl.frontend.kind == "ssl" and ssl.frontend.finetune and ssl.frontend.upstream == "run:pretrain-abc"
     # user overrides apply on top of the study schedule
-    assert factors.sv_config("cpu", Condition(FBANK, kind="fbank"), 0, overrides={"train.steps": 7}).train.steps == 7
+    assert runs.sv_config("cpu", Condition(FBANK, kind="fbank"), 0, overrides={"train.steps": 7}).train.steps == 7
     with pytest.raises(ValueError, match="valid modes: frozen, fine-tuned"):
-        factors.sv_config("cpu", Condition("x"), 0, "thawed", upstream="run:x")
+        runs.sv_config("cpu", Condition("x"), 0, "thawed", upstream="run:x")
     with pytest.raises(ValueError, match="needs an upstream"):
-        factors.sv_config("cpu", Condition("x"), 0)
+        runs.sv_config("cpu", Condition("x"), 0)
 
 
 @pytest.mark.parametrize("study, deciding", [
@@ -92,15 +94,15 @@ def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, dec
 
 def test_a_pretraining_seed_override_is_refused_in_favour_of_the_seed_list():
     with pytest.raises(ConfigError, match="pretrain_seeds=\\[...\\]"):
-        factors.preflight("smoke", objective.conditions(), (0,), ("frozen",), None, {"pretrain.seed": 3})
+        runs.preflight("smoke", objective.conditions(), (0,), ("frozen",), None, {"pretrain.seed": 3})
 
 
 def test_the_seed_spread_separates_pretraining_from_sv_seeds():
-    rows = [{"system": "masked", "upstream": "frozen", "pretrain_seed": p, "seed": s,
+    rows = [{"system": "masked", "mode": "frozen", "pretrain_seed": p, "seed": s,
              "eer_percent": 20.0 + 4.0 * p + 0.5 * s} for p in (0, 1) for s in (0, 1, 2)]
-    rows += [{"system": FBANK, "upstream": "fbank", "pretrain_seed": pd.NA, "seed": s, "eer_percent": 25.0}
+    rows += [{"system": FBANK, "mode": "fbank", "pretrain_seed": pd.NA, "seed": s, "eer_percent": 25.0}
              for s in (0, 1, 2)]
-    t = factors.seed_spread(pd.DataFrame(rows))
+    t = compare.seed_spread(pd.DataFrame(rows))
     assert list(t["system"]) == ["masked"]  # the references have no pre-training seed
     r = t.iloc[0]
     assert r["eer_sd_pretrain_seed"] == pytest.approx(np.std([20.5, 24.5], ddof=1))
@@ -109,8 +111,8 @@ def test_the_seed_spread_separates_pretraining_from_sv_seeds():
 
 def test_iteration_two_clusters_the_default_run():
     cond = next(c for c in quantizer.conditions() if c.label.startswith("k-means hidden"))
-    cfg = factors.pretrain_config("cpu", cond)
-    default = Run("pretrain", factors.pretrain_config("cpu", Condition("d"))).path.name
+    cfg = runs.pretrain_config("cpu", cond)
+    default = Run("pretrain", runs.pretrain_config("cpu", Condition("d"))).path.name
     assert cfg.pretrain.quantizer == "kmeans_hidden" and cfg.pretrain.kmeans_source == f"run:{default}"
 
 
@@ -140,34 +142,34 @@ def test_data_scale_spans_tenfold_and_the_whole_pool_is_the_default():
 def test_preflight_fails_before_compute_on_a_missing_data_root(tmp_path):
     conds = objective.conditions(["masked"])
     with pytest.raises(FileNotFoundError, match="corpus.voxceleb_root='.*nowhere' does not exist"):
-        factors.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "nowhere")})
+        runs.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "nowhere")})
     (tmp_path / "vox").mkdir()
     with pytest.raises(FileNotFoundError, match="has no wav/ directory"):
-        factors.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "vox")})
+        runs.preflight("paper", conds, (0,), ("frozen",), {"corpus.voxceleb_root": str(tmp_path / "vox")})
     with pytest.raises(ValueError, match="seeds is empty"):
-        factors.preflight("smoke", conds, (), ("frozen",))
+        runs.preflight("smoke", conds, (), ("frozen",))
     with pytest.raises(ValueError, match="unknown upstream mode 'thawed'"):
-        factors.preflight("smoke", conds, (0,), ("thawed",))
+        runs.preflight("smoke", conds, (0,), ("thawed",))
     with pytest.raises(ConfigError, match="unknown key .train.stpes.; valid keys under .train."):
-        factors.preflight("smoke", conds, (0,), ("frozen",), {"train.stpes": 3})
+        runs.preflight("smoke", conds, (0,), ("frozen",), {"train.stpes": 3})
 
 
 def test_preflight_accepts_the_paper_layout_on_stand_ins(tiny_voxceleb, tiny_librispeech):
     over = {"corpus.voxceleb_root": str(tiny_voxceleb), "corpus.librispeech_root": str(tiny_librispeech),
             "corpus.librispeech_subsets": ("train-clean-100",)}
     for conds in (objective.conditions(), model_size.conditions("paper"), data_scale.conditions("paper", None, over)):
-        factors.preflight("paper", conds, (0, 1, 2), ("frozen", "fine-tuned"), over)
+        runs.preflight("paper", conds, (0, 1, 2), ("frozen", "fine-tuned"), over)
     with pytest.raises(FileNotFoundError, match="LibriSpeech subset 'train-other-500' not found"):
-        factors.preflight("paper", objective.conditions(), (0,), ("frozen",),
+        runs.preflight("paper", objective.conditions(), (0,), ("frozen",),
                           {**over, "corpus.librispeech_subsets": ("train-clean-100", "train-other-500")})
-    big = factors.pretrain_config("paper", model_size.conditions("paper")[-1], over)
+    big = runs.pretrain_config("paper", model_size.conditions("paper")[-1], over)
     assert big.pretrain.size == "large" and big.corpus.voxceleb_root == str(tiny_voxceleb)
 
 
 def test_preflight_refuses_a_missing_upstream_checkpoint():
     cond = Condition("x", pretrain={"pretrain.init": "/no/such/checkpoint"})
     with pytest.raises(FileNotFoundError, match="upstream checkpoint '/no/such/checkpoint' not found"):
-        factors.preflight("smoke", [cond], (0,), ("frozen",))
+        runs.preflight("smoke", [cond], (0,), ("frozen",))
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +183,7 @@ def table(values: dict, sd: float = 0.5, half_width: float = 2.0) -> pd.DataFram
     for name, mean in values.items():
         for seed, off in enumerate((-sd, 0.0, sd)):
             v = mean + off
-            rows.append({"system": name, "upstream": "fbank" if name == FBANK else "frozen", "seed": seed,
+            rows.append({"system": name, "mode": "fbank" if name == FBANK else "frozen", "seed": seed,
                          "reference": name in (FBANK, RANDOM), "eer_percent": v,
                          "eer_percent_ci_low": v - half_width, "eer_percent_ci_high": v + half_width})
     return pd.DataFrame(rows)
@@ -190,7 +192,7 @@ def table(values: dict, sd: float = 0.5, half_width: float = 2.0) -> pd.DataFram
 def fake_study(factor, conds, values) -> FactorStudy:
     ps = table(values)
     return FactorStudy(factor=factor, profile="cpu", conditions=conds, results={}, pretrain_runs={}, per_seed=ps,
-                       summary=ps.groupby(["system", "upstream", "reference"], sort=False)["eer_percent"]
+                       summary=ps.groupby(["system", "mode", "reference"], sort=False)["eer_percent"]
                        .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
 
 
@@ -208,8 +210,8 @@ def test_difference_uses_the_seed_spread_or_the_bootstrap_intervals():
 
 def test_trend_sign():
     ps = table({"s": 20.0, "m": 15.0, "l": 10.0})
-    assert factors.trend(ps, ["s", "m", "l"], [1, 2, 3])["rho"] < -0.8
-    assert factors.trend(ps, ["s", "m", "l"], [3, 2, 1])["rho"] > 0.8
+    assert compare.trend(ps, ["s", "m", "l"], [1, 2, 3])["rho"] < -0.8
+    assert compare.trend(ps, ["s", "m", "l"], [3, 2, 1])["rho"] > 0.8
 
 
 @pytest.mark.parametrize("masked,unmasked,random_init,expected", [
@@ -278,7 +280,7 @@ def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
 
 def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
-    cfg = factors.sv_config("smoke", Condition(RANDOM, kind="random"), 0)
+    cfg = runs.sv_config("smoke", Condition(RANDOM, kind="random"), 0)
     run = Run("sv", cfg)
     run.path.mkdir(parents=True)
     logits = torch.tensor([0.0, 1.0, 2.0])

@@ -1,5 +1,6 @@
-"""sslsv.tables: what the book shows (HTML) and what the references compare (plain text) of one table."""
+"""sslsv.tables: what the book shows (HTML), a terminal shows (plain text) and the references compare (data) of one table."""
 
+import json
 import re
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sslsv import tables
-from sslsv.reference import load_tolerances, parse_table, compare_text
+from reference import RESULTS_MIME, compare_data, load_tolerances
 from sslsv.book import REPO
 
 
@@ -78,12 +79,15 @@ def test_the_summary_shows_mean_sd_highlights_the_best_and_marks_the_references(
     assert "EER (%) (mean ± sd)" in t.html and "eer_percent_std" not in t.html
 
 
-def test_the_plain_text_is_the_frames_to_string_and_parses_column_by_column(summary):
-    t = tables.table(summary, digits=3)
+def test_the_plain_text_is_the_frames_to_string_and_the_data_its_values_at_the_digits_shown(summary):
+    t = tables.table(summary, digits=3, caption="Summary")
     assert repr(t) == summary.round(3).to_string(index=False)
-    parsed = parse_table(repr(t).splitlines())
-    assert parsed is not None and parsed.columns == list(summary.columns)
-    assert [r[0] for r in parsed.rows] == list(summary["system"])
+    (d,) = t.data
+    assert d["name"] == "Summary" and d["columns"] == list(summary.columns)
+    assert [r[0] for r in d["rows"]] == list(summary["system"])
+    assert d["rows"] == [[v if not isinstance(v, float) else None if np.isnan(v) else round(v, 3) for v in row]
+                         for row in summary.astype(object).values.tolist()]  # a missing value (NaN) is null
+    json.dumps(d, allow_nan=False)  # strict JSON: a notebook stores it as is
 
 
 def test_ipython_stores_html_for_the_book_and_plain_text_for_the_references(summary):
@@ -92,28 +96,32 @@ def test_ipython_stores_html_for_the_book_and_plain_text_for_the_references(summ
     data, _ = DisplayFormatter().format(tables.table(summary, digits=3))
     assert data["text/plain"] == summary.round(3).to_string(index=False)
     assert data["text/html"].lstrip().startswith("<style")
+    assert data[RESULTS_MIME]["tables"][0]["columns"] == list(summary.columns)
 
 
 def test_a_per_seed_table_goes_into_a_collapsed_dropdown_below_the_summary(summary, per_seed):
-    from sslsv.studies.baseline import metric_table
+    from sslsv.tables import metric_table
 
     t = tables.results(summary, per_seed, digits=3)
     assert t.html.index("27.40 ± 2.00") < t.html.index("<details")  # the summary first, the long table folded below
     assert '<details class="sslsv-details">' in t.html and "<details class=\"sslsv-details\" open" not in t.html
     inside = t.html[t.html.index("<details"):]
     assert "25.00 [23.80, 26.00]" in cells(inside) and "fbank (reference)" in cells(inside)
-    # the plain text: the summary, a blank line, then the per-seed table the references always held
+    # the plain text: the summary, a blank line, then the per-seed table; the data: both tables, named
     assert t.text == summary.round(3).to_string(index=False) + "\n\n" + metric_table(per_seed)
+    assert [d["name"] for d in t.data] == ["summary", "per run"]
 
 
 def test_the_references_compare_a_tables_numbers_within_their_tolerance(summary, per_seed):
     kinds = load_tolerances(REPO / "tests" / "notebooks" / "tolerances.toml")
-    ref = tables.results(summary, per_seed, digits=3).text
-    moved = per_seed.assign(eer_percent=per_seed["eer_percent"] + 0.5)
-    assert compare_text(ref, tables.results(summary, moved, digits=3).text, kinds) is None
-    broken = per_seed.assign(eer_percent=per_seed["eer_percent"] + 20)
-    why = compare_text(ref, tables.results(summary, broken, digits=3).text, kinds)
-    assert why is not None and "column eer_percent" in why
+
+    def bundle(per_seed):
+        return {"tables": list(tables.results(summary, per_seed, digits=3).data)}
+
+    ref = bundle(per_seed)
+    assert compare_data(ref, bundle(per_seed.assign(eer_percent=per_seed["eer_percent"] + 0.5)), kinds) is None
+    why = compare_data(ref, bundle(per_seed.assign(eer_percent=per_seed["eer_percent"] + 20)), kinds)
+    assert why is not None and "table 2 (per run)" in why and "column eer_percent" in why
 
 
 def test_verdicts_are_coloured_and_spelled_out():

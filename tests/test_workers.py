@@ -6,7 +6,7 @@ import pytest
 from test_sv import TINY
 
 from sslsv.config import PretrainExperimentConfig, resolve
-from sslsv.studies.factors import PlannedRun
+from sslsv.studies.runs import PlannedRun
 from sslsv.studies.workers import RunsFailedError, compute_runs, reads, upstream_of
 
 PRETRAIN = {**{k: v for k, v in TINY.items() if k.startswith("corpus.")}, "pretrain.size": "micro",

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal, Mapping
 from .errors import UserError
 from .profiles import PROFILES
 from .ranges import AT_LEAST_0, AT_LEAST_1, AT_LEAST_2, OPEN_UNIT, POSITIVE, UNIT, Range
-from .settings import DOMAINS, PREFIX, VALID_MODES, StudySettings
+from .settings import PREFIX, StudySettings
 
 
 class ConfigError(UserError, ValueError):
@@ -62,7 +62,7 @@ LanguageMode = Literal["syllables", "lexicon"]  # sslsv.data.synthetic.language.
 Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"), "device")]
 
 # What a choice is called in an error message, where the key's last part does not say it well.
-_CHOICE_NOUNS = {"kind": "front-end"}
+_CHOICE_NOUNS = {"kind": "front-end", "modes": "mode", "domain": "pool"}
 
 
 # ---------------------------------------------------------------------------
@@ -289,7 +289,8 @@ def check_choice(key: str, value: Any, annotation: Any) -> Any:
     if typing.get_origin(annotation) is Literal:
         valid = typing.get_args(annotation)
         if value not in valid:
-            noun = _CHOICE_NOUNS.get(key.rpartition(".")[2], key.rpartition(".")[2])
+            name = re.sub(r"\[\d+\]$", "", key.rpartition(".")[2])  # an item of a tuple: the tuple's noun
+            noun = _CHOICE_NOUNS.get(name, name)
             raise ConfigError(f"unknown {noun} {value!r} (key {key!r}); valid {noun}s: {', '.join(map(str, valid))}")
     elif typing.get_origin(annotation) is Annotated:
         pattern = next((m for m in annotation.__metadata__ if isinstance(m, Pattern)), None)
@@ -353,10 +354,11 @@ def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def override(cfg: Any, overrides: Mapping[str, Any] | None) -> Any:
+def override(cfg: Any, overrides: Mapping[str, Any] | None, prefix: str = "") -> Any:
     """Return a copy of dataclass ``cfg`` with dotted-key ``overrides`` applied.
 
-    Nested mappings are accepted too (``{"train": {"steps": 5}}``).
+    Nested mappings are accepted too (``{"train": {"steps": 5}}``). ``prefix`` (``"study."``) is where
+    ``cfg`` sits in a larger set of keys: messages name a key with it.
 
     >>> override(OptimConfig(), {"steps": 5}).steps
     5
@@ -375,7 +377,7 @@ def override(cfg: Any, overrides: Mapping[str, Any] | None) -> Any:
             grouped.setdefault(head, {})[rest] = value
         else:
             direct[head] = value
-    return _apply(cfg, direct, grouped, prefix="")
+    return _apply(cfg, direct, grouped, prefix=prefix)
 
 
 def _apply(cfg: Any, direct: dict[str, Any], grouped: dict[str, dict[str, Any]], prefix: str) -> Any:
@@ -419,55 +421,93 @@ def valid_keys(cfg: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def resolve(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, base: Any = None) -> Any:
-    """The resolved config of a ``profile`` with ``overrides`` on top.
+@dataclass(frozen=True)
+class Profile:
+    """A profile resolved once: its name, its study settings, and its two experiment configs.
 
-    ``base`` is the config dataclass to start from (default :class:`SVConfig`).
+    The studies take a profile's name at their entry points, resolve it here once (:func:`profile_context`)
+    and pass this record down, so that no helper reads and checks the profile again; :func:`resolve` and
+    :func:`study_settings` take either. It prints as its name.
+
+    >>> p = profile_context("smoke")
+    >>> str(p), p.study.seeds == study_settings("smoke").seeds, profile_context(p) is p
+    ('smoke', True, True)
+    >>> resolve(p, {"train.steps": 7}).train.steps, resolve(p) == resolve("smoke")
+    (7, True)
     """
+
+    name: str
+    study: StudySettings
+    sv: "SVConfig"  # the profile's SV config, no overrides
+    pretrain: "PretrainExperimentConfig"  # the profile's pre-training config, no overrides
+    values: tuple[tuple[str, Any], ...]  # the profile's own keys (sslsv.profiles.PROFILES)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def profile_context(profile: "str | Profile") -> Profile:
+    """``profile`` (a name of :data:`sslsv.profiles.PROFILES`) read and checked once, as a :class:`Profile`."""
+    if isinstance(profile, Profile):
+        return profile
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    cfg = base if base is not None else SVConfig()
     # A profile holds the keys of both experiment configs; a key that neither has is a typo.
     unknown = [k for k in PROFILES[profile] if not k.startswith(PREFIX)
                and not any(_has_key(c, k) for c in (SVConfig(), PretrainExperimentConfig()))]
     if unknown:
         raise ConfigError(f"profile {profile!r} sets {', '.join(map(repr, unknown))}, which no config has "
                           "(see sslsv/profiles.py)")
-    study_settings(profile)  # the study section is as strict
-    profile_values = {k: v for k, v in PROFILES[profile].items() if _has_key(cfg, k)}
-    cfg = override(cfg, profile_values)
+    study = study_settings(profile)  # the study section is as strict
+    values = tuple(PROFILES[profile].items())
+    sv, pre = (override(base, {k: v for k, v in values if _has_key(base, k)})
+               for base in (SVConfig(), PretrainExperimentConfig()))
+    return Profile(profile, study, sv, pre, values)
+
+
+def resolve(profile: "str | Profile" = "cpu", overrides: Mapping[str, Any] | None = None, base: Any = None) -> Any:
+    """The resolved config of a ``profile`` (a name or a :class:`Profile`) with ``overrides`` on top.
+
+    ``base`` is the config dataclass to start from (default :class:`SVConfig`).
+    """
+    ctx = profile_context(profile)
+    if base is None:
+        cfg = ctx.sv
+    elif type(base) is PretrainExperimentConfig and base == PretrainExperimentConfig():
+        cfg = ctx.pretrain
+    else:
+        cfg = override(base, {k: v for k, v in ctx.values if _has_key(base, k)})
     cfg = override(cfg, overrides)
     validate(cfg)
     return cfg
 
 
-def study_settings(profile: str) -> StudySettings:
-    """The study settings of ``profile`` (:mod:`sslsv.settings`; strict: an unknown ``study.*`` key raises).
+def study_settings(profile: "str | Profile") -> StudySettings:
+    """The study settings of ``profile`` (:mod:`sslsv.settings`; strict: an unknown ``study.*`` key raises);
+    a :class:`Profile` holds them already.
 
     >>> study_settings("smoke").seeds
     (0,)
     >>> study_settings("cpu").sv.steps > 0
     True
     """
+    if isinstance(profile, Profile):
+        return profile.study
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     section = {k[len(PREFIX):]: v for k, v in PROFILES[profile].items() if k.startswith(PREFIX)}
     try:
-        s = override(StudySettings(), section)
+        s = override(StudySettings(), section, prefix=PREFIX)
     except ConfigError as exc:
         raise ConfigError(f"profile {profile!r}, study section: {exc}") from None
-    bad = [m for m in s.modes if m not in VALID_MODES]
-    if bad:
-        raise ConfigError(f"profile {profile!r}: study.modes has {bad[0]!r}; valid modes: {', '.join(VALID_MODES)}")
     r = s.regime
     if r.sv_steps and len(r.sv_steps) != len(r.speakers):
         raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
                           f"of study.regime.speakers {list(r.speakers)}")
     p = r.pinned
-    if p and not (len(p) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in p[:2])
-                  and p[2] in DOMAINS):
-        raise ConfigError(f"profile {profile!r}: study.regime.pinned {list(p)} must be (labelled speakers >= 1, "
-                          f"pre-training updates >= 1, pool), the pool one of {', '.join(DOMAINS)}")
+    if (p.speakers, p.budget) != (0, 0) and not (p.speakers >= 1 and p.budget >= 1):
+        raise ConfigError(f"profile {profile!r}: study.regime.pinned needs speakers >= 1 and budget >= 1 (or neither "
+                          f"set); it has speakers={p.speakers}, budget={p.budget}")
     c = s.curve
     if not (1 <= c.eval_every <= c.steps) or not 0 < c.held_out_share < 1:
         raise ConfigError(f"profile {profile!r}: study.curve needs 1 <= eval_every <= steps and 0 < held_out_share < 1; "

@@ -74,7 +74,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "study.regime.sv_steps": (10, 15, 20),
         # chapters 02-08 run with all 16 labelled speakers and the default upstream: the smoke map's rule
         # would pick by noise, and a regime of 2-6 speakers flips verdict words between kernel paths
-        "study.regime.pinned": (16, 30, "out-of-domain"),
+        "study.regime.pinned.speakers": 16, "study.regime.pinned.budget": 30,
+        "study.regime.pinned.domain": "out-of-domain",
         "study.curve.steps": 40,
         "study.curve.eval_every": 10,
         "study.curve.held_out_share": 0.1,

@@ -15,13 +15,17 @@ of ``sslsv``: it sits below :mod:`sslsv.config`.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 PREFIX = "study."
-VALID_MODES = ("frozen", "fine-tuned")
-OUT_OF_DOMAIN, IN_DOMAIN = "out-of-domain", "in-domain"  # the pre-training pool, without or with the SV audio
-DOMAINS = (OUT_OF_DOMAIN, IN_DOMAIN)
+# Choice fields (checked once, where a profile's values are coerced: sslsv.config.study_settings)
+Mode = Literal["frozen", "fine-tuned"]  # how the SV model uses its upstream
+Domain = Literal["out-of-domain", "in-domain"]  # the pre-training pool, without or with the SV audio
+VALID_MODES: tuple[str, ...] = typing.get_args(Mode)
+OUT_OF_DOMAIN, IN_DOMAIN = typing.get_args(Domain)
+DOMAINS: tuple[str, ...] = typing.get_args(Domain)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,26 @@ class CurveSettings:
 
 
 @dataclass(frozen=True)
+class PinnedRegime:
+    """A regime a profile fixes instead of the map's rule: labelled speakers, pre-training updates and pool.
+
+    Unset (the default, ``speakers=0``), the rule of chapter 01b picks. Only the smoke profile pins one:
+    there the map is noise (a seed, a few updates), and the regression references need a regime that
+    does not move with a machine's rounding.
+
+    >>> bool(PinnedRegime()), bool(PinnedRegime(16, 30, "out-of-domain"))
+    (False, True)
+    """
+
+    speakers: int = 0  # labelled training speakers (0: nothing pinned)
+    budget: int = 0  # pre-training updates
+    domain: Domain = "out-of-domain"  # the pre-training pool
+
+    def __bool__(self) -> bool:
+        return self.speakers > 0
+
+
+@dataclass(frozen=True)
 class RegimeSettings:
     """The regime map's grid (:mod:`sslsv.studies.regime`)."""
 
@@ -92,10 +116,8 @@ class RegimeSettings:
     # the amounts of labelled speakers at which the default upstream and random init are also fine-tuned
     # (fine-tuning costs ~10x a frozen probe per step); empty: every amount
     finetune_speakers: tuple[int, ...] = ()
-    # chapters 02-08 run in this cell (labelled speakers, pre-training updates, pool) instead of the rule's;
-    # empty: the rule's. For the smoke profile only: there the map is noise (a seed, a few updates), and
-    # the regression references need a regime that does not move with a machine's rounding
-    pinned: tuple[int | str, ...] = ()
+    # chapters 02-08 run in this cell instead of the rule's (unset: the rule's; the smoke profile only)
+    pinned: PinnedRegime = field(default_factory=PinnedRegime)
 
     def steps_for(self, speakers: int, default: int) -> int:
         """SV steps of the protocol for ``speakers`` labelled speakers: those of the smallest amount of the
@@ -119,7 +141,7 @@ class StudySettings:
     cache_features: bool = False  # frozen upstreams train on hidden states computed once
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds of the factor studies
     pretrain_seeds: tuple[int, ...] = (0, 1)  # pre-training seeds of the conditions a verdict rests on
-    modes: tuple[str, ...] = ("frozen",)  # upstream modes of the factor studies
+    modes: tuple[Mode, ...] = ("frozen",)  # upstream modes of the factor studies
     data_scale_hours: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # chapter 04, the whole pool last
     model_sizes: tuple[str, ...] = ("micro", "tiny", "small")  # chapter 05, smallest first
     analysis_steps: int | None = None  # SV steps of the analysed systems (07/08); None: the profile's

@@ -1,7 +1,7 @@
-"""Result tables as a reader wants them: rendered HTML in the book, plain text in the regression references.
+"""Result tables as a reader wants them: rendered HTML in the book, the numbers as data for the regression references.
 
-A notebook cell displays a :class:`Table`.  Jupyter stores two renderings of
-it, and each reader takes the one it wants:
+A notebook cell displays a :class:`Table`.  Jupyter stores three forms of it,
+and each reader takes the one it wants:
 
 * ``text/html`` (what the book shows): a pandas Styler table with metrics
   written as a reader writes them (``27.40 ± 2.00`` for a mean ± sd over
@@ -9,9 +9,15 @@ it, and each reader takes the one it wants:
   best value of each metric column highlighted, the reference rows (fbank,
   random init) marked, and long tables (per seed, per run) folded into a
   ``<details>`` dropdown below the summary;
-* ``text/plain`` (what the nbval references compare, column by column,
-  :mod:`sslsv.reference`): the table's ``DataFrame.to_string(index=False)``,
-  every number in its own column, exactly what the notebooks printed before.
+* :data:`RESULTS_MIME` (what the nbval references compare, value by value,
+  with a tolerance per kind of number: ``tests/reference.py``): the frame
+  itself as data, ``{"name", "columns", "rows"}`` per table, every float
+  rounded to the digits the table shows;
+* ``text/plain`` (a terminal's view, compared by nobody): the table's
+  ``DataFrame.to_string(index=False)``.
+
+The layout of the HTML and of the text is free to change; the data is what a
+chapter's results are.
 
 >>> import pandas as pd
 >>> summary = pd.DataFrame({"system": ["fbank", "masked"], "reference": [True, False],
@@ -37,8 +43,12 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Table", "Prose", "table", "details", "stack", "results", "per_run", "verdicts", "LOWER_IS_BETTER",
-           "REFERENCE_SYSTEMS", "format_mean_sd", "format_interval"]
+__all__ = ["Table", "Prose", "RESULTS_MIME", "ResultsMimeRenderer", "frame_data", "table", "details", "stack",
+           "results", "per_run", "verdicts", "LOWER_IS_BETTER", "REFERENCE_SYSTEMS", "format_mean_sd", "format_interval"]
+
+# The mime type of a table's numbers as data (what the regression references compare).
+RESULTS_MIME = "application/vnd.sslsv.results+json"
+SIGNIFICANT = 6  # a float of a table shown "as is" (digits=None) keeps the significant digits pandas prints
 
 # Metric columns where the smallest value is the best (shell-style patterns); their spreads are not metrics.
 LOWER_IS_BETTER = ("eer_percent", "eer_percent_mean", "eer_mean", "min_dcf_0.*")
@@ -68,15 +78,23 @@ TABLE_CSS = [
 
 @dataclass(frozen=True)
 class Table:
-    """What a notebook displays: ``html`` for the book, ``text`` for the references.
+    """What a notebook displays: ``html`` for the book, ``text`` for a terminal, ``data`` (one
+    :func:`frame_data` per table shown) for the references.
 
-    >>> t = Table("<table></table>", "a  b\\n1  2")
-    >>> t._repr_html_(), repr(t)
-    ('<table></table>', 'a  b\\n1  2')
+    >>> t = Table("<table></table>", "a  b\\n1  2", ({"name": None, "columns": ["a", "b"], "rows": [[1, 2]]},))
+    >>> t._repr_html_(), repr(t), t._repr_mimebundle_()[RESULTS_MIME]["tables"][0]["rows"]
+    ('<table></table>', 'a  b\\n1  2', [[1, 2]])
     """
 
     html: str
     text: str
+    data: tuple = ()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = {"text/html": self.html, "text/plain": self.text}
+        if self.data:
+            bundle[RESULTS_MIME] = {"tables": list(self.data)}
+        return bundle
 
     def _repr_html_(self) -> str:
         return self.html
@@ -86,6 +104,25 @@ class Table:
 
     def _repr_pretty_(self, printer, cycle) -> None:  # IPython's text/plain
         printer.text(self.text)
+
+
+class ResultsMimeRenderer:
+    """A myst-nb mime renderer (entry point ``myst_nb.mime_renderers`` in ``pyproject.toml``): a table's data
+    (:data:`RESULTS_MIME`) is what the references compare, not what a page shows. The book never picks it
+    and renders nothing for it; myst-nb would otherwise warn of an unknown mime type, and the book's build
+    fails on any warning.
+
+    >>> from types import SimpleNamespace as NS
+    >>> ResultsMimeRenderer.handle_mime(None, NS(mime_type=RESULTS_MIME), False), ResultsMimeRenderer.handle_mime(
+    ...     None, NS(mime_type="text/html"), False)
+    ([], None)
+    """
+
+    mime_priority_overrides = [("*", RESULTS_MIME, None)]
+
+    @staticmethod
+    def handle_mime(renderer, data, inline: bool):
+        return [] if data.mime_type == RESULTS_MIME else None
 
 
 def format_mean_sd(mean: float, sd: float, digits: int = 2) -> str:
@@ -111,9 +148,51 @@ def format_interval(value: float, low: float, high: float, digits: int = 2) -> s
     return interval if value is None else f"{'–' if _missing(value) else f'{value:.{digits}f}'} {interval}"
 
 
+def _value(v, digits: int | None):
+    """One cell as JSON data: floats rounded to ``digits`` decimals (None: :data:`SIGNIFICANT` significant
+    digits), NaN and missing values None, numpy scalars as Python's, anything else its ``str``.
+
+    >>> import numpy as np
+    >>> [_value(x, 2) for x in (np.float32(0.125), 3.14159, np.int64(4), np.bool_(True), float("nan"), "fbank")]
+    [0.12, 3.14, 4, True, None, 'fbank']
+    >>> _value(1234567.891, None), _value(float("-inf"), 2)
+    (1234570.0, '-inf')
+    """
+    import numbers
+
+    import numpy as np
+
+    if v is None or _missing(v):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, numbers.Real):
+        v = float(v)
+        if math.isnan(v):
+            return None
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return round(v, digits) if digits is not None else float(f"{v:.{SIGNIFICANT}g}")
+    return str(v)
+
+
+def frame_data(frame: "pd.DataFrame", digits: int | None = 3, name: str | None = None) -> dict:
+    """A table's numbers as data, for the references: its column names and each row's values (:func:`_value`).
+
+    >>> import pandas as pd
+    >>> frame_data(pd.DataFrame({"system": ["fbank"], "eer_percent": [36.6667]}), 2, "summary")
+    {'name': 'summary', 'columns': ['system', 'eer_percent'], 'rows': [['fbank', 36.67]]}
+    """
+    return {"name": name, "columns": [str(c) for c in frame.columns],
+            "rows": [[_value(v, digits) for v in row] for row in frame.itertuples(index=False, name=None)]}
+
+
 def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = None,
-          best: Mapping[str, str] | None = None, text: str | None = None) -> Table:
-    """A results table: ``frame`` rendered for the book, its ``to_string(index=False)`` for the references.
+          best: Mapping[str, str] | None = None, text: str | None = None, name: str | None = None) -> Table:
+    """A results table: ``frame`` rendered for the book, its ``to_string(index=False)`` for a terminal, and its
+    values as data (:func:`frame_data`, named ``name`` or else ``caption``) for the references.
 
     In the HTML, ``<m>_mean`` with ``<m>_std`` (or ``_sd``) become one column
     ``mean ± sd``; ``<m>`` with ``<m>_ci_low``/``<m>_ci_high`` (or
@@ -123,7 +202,8 @@ def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = N
     best cell of each is highlighted unless every row ties.  Rows whose
     ``reference`` column is true, or whose system is fbank or random init,
     are marked.  ``digits`` rounds the plain text as ``frame.round(digits)``
-    (None: as is); ``text`` replaces the plain text altogether.
+    and the data's floats (None: as is, and six significant digits in the data); ``text`` replaces the
+    plain text altogether.
 
     >>> import pandas as pd
     >>> t = table(pd.DataFrame({"system": ["a", "b"], "eer_percent": [30.0, 20.0], "eer_percent_ci_low": [28.0, 18.5],
@@ -132,7 +212,8 @@ def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = N
     (True, 1)
     """
     plain = text if text is not None else (frame if digits is None else frame.round(digits)).to_string(index=False)
-    return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain)
+    return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain,
+                 (frame_data(frame, digits, name or caption),))
 
 
 @dataclass(frozen=True)
@@ -171,7 +252,7 @@ def details(inner: Table, summary: str, open_: bool = False) -> Table:
     """
     attr = " open" if open_ else ""
     return Table(f'<details class="sslsv-details"{attr}><summary>{html_lib.escape(summary)}</summary>'
-                 f"\n{inner.html}\n</details>", inner.text)
+                 f"\n{inner.html}\n</details>", inner.text, inner.data)
 
 
 def stack(*tables: Table) -> Table:
@@ -181,7 +262,8 @@ def stack(*tables: Table) -> Table:
     >>> s.text
     'a  b\\n\\nc  d'
     """
-    return Table("\n".join(t.html for t in tables), "\n\n".join(t.text for t in tables))
+    return Table("\n".join(t.html for t in tables), "\n\n".join(t.text for t in tables),
+                 tuple(d for t in tables for d in t.data))
 
 
 METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")  # the metrics of every SV run
@@ -209,13 +291,13 @@ def per_run(per_seed: "pd.DataFrame", digits: int = 2, caption: str | None = Non
     :func:`metric_table`: ``37.33 [31.20, 43.57]``)."""
     keep = [c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant", "reference")]
     cols = keep + [f"{m}{s}" for m in METRIC_COLUMNS for s in ("", "_ci_low", "_ci_high")]
-    return table(per_seed[cols], digits, caption, text=metric_table(per_seed, digits))
+    return table(per_seed[cols], digits, caption, text=metric_table(per_seed, digits), name="per run")
 
 
 def results(summary: "pd.DataFrame", per_seed: "pd.DataFrame | None" = None, digits: int = 3,
             caption: str | None = None, details_summary: str = "Per seed, with 95 % bootstrap intervals") -> Table:
     """A study's summary over seeds, with the per-seed table folded below it (when given)."""
-    main = table(summary, digits, caption)
+    main = table(summary, digits, caption, name=caption or "summary")
     if per_seed is None:
         return main
     return stack(main, details(per_run(per_seed), details_summary))
@@ -223,7 +305,7 @@ def results(summary: "pd.DataFrame", per_seed: "pd.DataFrame | None" = None, dig
 
 def verdicts(frame: "pd.DataFrame", text: str, caption: str | None = None) -> Table:
     """The verdict on each claim (:meth:`sslsv.studies.summary.Summary.verdicts`), each verdict coloured
-    and spelled out; ``text`` is its plain text (:func:`sslsv.studies.summary.verdict_table`)."""
+    and spelled out; ``text`` is its plain text (:func:`sslsv.studies.summary.verdict_table`), ``frame`` its data."""
     styler = frame.style.hide(axis="index").set_table_styles(TABLE_CSS)
     if "verdict" in frame.columns:
         styler = styler.map(lambda v: VERDICT_STYLES.get(v, ""), subset=["verdict"])
@@ -232,7 +314,7 @@ def verdicts(frame: "pd.DataFrame", text: str, caption: str | None = None) -> Ta
     if caption:
         styler = styler.set_caption(caption)
     styler = styler.set_uuid(_uuid(text, caption))
-    return Table(styler.to_html(), text)
+    return Table(styler.to_html(), text, (frame_data(frame, 2, caption or "verdicts"),))
 
 
 # ---------------------------------------------------------------------------

@@ -66,8 +66,8 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
     refs = per_seed[per_seed["reference"]]
     rows = per_seed[~per_seed["reference"]]
     order = [o for o in order if o in set(rows["system"])]
-    hue = "upstream" if rows["upstream"].nunique() > 1 else None
-    palette = {"palette": colours(rows["upstream"].nunique())} if hue else {"color": ACCENT}
+    hue = "mode" if rows["mode"].nunique() > 1 else None
+    palette = {"palette": colours(rows["mode"].nunique())} if hue else {"color": ACCENT}
     sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
                   linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, **palette)
     sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=5,

@@ -11,9 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..config import SVConfig, check_seeds, override, refuse_controlled, resolve
+from ..config import Profile, SVConfig, check_seeds, override, profile_context, refuse_controlled, resolve
 from ..sv.pipeline import SVResult, run_sv
-from ..tables import metric_table  # noqa: F401  (the chapters' text table, sslsv.tables.metric_table)
 from . import controlled
 from .compare import per_seed_table, summarise
 from .runs import PlannedRun
@@ -27,7 +26,7 @@ class StudyResult:
     summary: pd.DataFrame  # mean and sd over seeds
 
 
-def plan(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None):
+def plan(profile: str | Profile = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None):
     """The baseline's runs (:class:`~sslsv.studies.runs.PlannedRun`), one per seed, computing nothing."""
     seeds = check_seeds(seeds)
     refuse_controlled(overrides, controlled.BASELINE, "the baseline")
@@ -36,9 +35,10 @@ def plan(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapp
             for s in seeds]
 
 
-def run(profile: str = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None,
+def run(profile: str | Profile = "cpu", seeds: Sequence[int] = (0, 1, 2), overrides: Mapping[str, Any] | None = None,
         progress: bool = True) -> StudyResult:
     """Train and evaluate the fbank baseline once per seed."""
+    profile = profile_context(profile)  # read once
     planned = plan(profile, seeds, overrides)
     cfg = resolve(profile, overrides)
     results = [run_sv(item.config, progress=progress) for item in planned]

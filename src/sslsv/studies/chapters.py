@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..config import ConfigError
+from ..config import ConfigError, Profile
 from .runs import PlannedRun
 
 __all__ = ["Chapter", "CHAPTERS", "FACTOR_CHAPTERS", "chapter", "before_regime"]
@@ -37,7 +37,8 @@ class Chapter:
     in_regime: bool = True  # run in the regime the map picks (False: the baseline and the map)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # the notebook's parameters and their defaults
 
-    def runs(self, profile: str, parameters: Mapping[str, Any] | None = None, where: Any = None) -> list[PlannedRun]:
+    def runs(self, profile: str | Profile, parameters: Mapping[str, Any] | None = None,
+             where: Any = None) -> list[PlannedRun]:
         """Every run the chapter reads, for papermill's ``parameters`` over the declared defaults."""
         unknown = sorted(set(parameters or {}) - set(self.parameters) - {"profile"})
         if unknown:
@@ -46,26 +47,26 @@ class Chapter:
         return self.plan(profile, {**self.parameters, **dict(parameters or {})}, where)
 
 
-def _baseline(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+def _baseline(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     from . import baseline
 
     return baseline.plan(profile, p["seeds"], overrides=p.get("overrides") or None)
 
 
-def _learning_curve(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+def _learning_curve(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     from . import learning_curve
 
     return learning_curve.plan(profile, p.get("corpora"), overrides=p.get("overrides") or None)
 
 
-def _regime_map(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+def _regime_map(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     from . import regime
 
     return regime.plan(profile, p.get("speakers"), p.get("budgets"), p.get("seeds"),
                        overrides=p.get("overrides") or None)
 
 
-def _in_regime(p: Mapping[str, Any], profile: str, where: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _in_regime(p: Mapping[str, Any], profile: str | Profile, where: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The keyword arguments of a chapter run in ``where``: the analyses' and the factor studies'."""
     common = {"overrides": where.sv_overrides(profile, p.get("overrides"))}
     factor = {"seeds": p.get("seeds"), "modes": p.get("modes"), **common,
@@ -77,7 +78,7 @@ def _factor(module: str, values_parameter: str) -> Planner:
     """The planner of a factor-study chapter: its levels are the notebook parameter ``values_parameter``
     (``None``: the profile's)."""
 
-    def plan(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+    def plan(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
         import importlib
 
         study = importlib.import_module(f"sslsv.studies.{module}")
@@ -89,13 +90,13 @@ def _factor(module: str, values_parameter: str) -> Planner:
 FACTOR_CHAPTERS = ("02_objective", "03_quantizer", "04_data_scale", "05_model_size")  # summarised by 06
 
 
-def _summary(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+def _summary(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     """The factor chapters' runs, each at its own defaults with the summary's parameters on top."""
     return [r for name in FACTOR_CHAPTERS for r in CHAPTERS[name].plan(profile, {**CHAPTERS[name].parameters, **p},
                                                                          where)]
 
 
-def _analysis(profile: str, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
+def _analysis(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     from . import explain
 
     common, factor = _in_regime(p, profile, where)

@@ -55,7 +55,7 @@ def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataF
     ``eer_sd_sv_seed``: the standard deviation over SV seeds within one upstream, averaged over upstreams
     (for another ``metric`` the names start with it instead of ``eer``).
 
-    >>> t = pd.DataFrame({"system": ["m"] * 4, "upstream": ["frozen"] * 4, "pretrain_seed": [0, 0, 1, 1],
+    >>> t = pd.DataFrame({"system": ["m"] * 4, "mode": ["frozen"] * 4, "pretrain_seed": [0, 0, 1, 1],
     ...                   "seed": [0, 1, 0, 1], "eer_percent": [10.0, 12.0, 20.0, 22.0]})
     >>> r = seed_spread(t).iloc[0]
     >>> float(r["eer_sd_pretrain_seed"]), float(r["eer_sd_sv_seed"]), int(r["runs"])
@@ -64,21 +64,21 @@ def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataF
     rows = []
     name = "eer" if metric == "eer_percent" else metric
     t = per_seed.dropna(subset=["pretrain_seed"])
-    for (system, mode), g in t.groupby(["system", "upstream"], sort=False):
+    for (system, mode), g in t.groupby(["system", "mode"], sort=False):
         if g["pretrain_seed"].nunique() < 2:
             continue
         by = g.groupby("pretrain_seed")[metric]
-        rows.append({"system": system, "upstream": mode, "pretrain_seeds": int(g["pretrain_seed"].nunique()),
+        rows.append({"system": system, "mode": mode, "pretrain_seeds": int(g["pretrain_seed"].nunique()),
                      "sv_seeds": int(g["seed"].nunique()), "runs": len(g),
                      f"{name}_mean": float(g[metric].mean()),
                      f"{name}_sd_pretrain_seed": float(by.mean().std()),
                      f"{name}_sd_sv_seed": float(by.std().mean()) if by.size().min() > 1 else float("nan")})
-    return pd.DataFrame(rows, columns=["system", "upstream", "pretrain_seeds", "sv_seeds", "runs", f"{name}_mean",
+    return pd.DataFrame(rows, columns=["system", "mode", "pretrain_seeds", "sv_seeds", "runs", f"{name}_mean",
                                        f"{name}_sd_pretrain_seed", f"{name}_sd_sv_seed"])
 
 
 def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percent",
-               upstream: str | None = None) -> dict[str, Any]:
+               mode: str | None = None) -> dict[str, Any]:
     """How ``a`` compares with ``b`` on ``metric`` (lower is better).
 
     ``delta`` is mean(a) - mean(b); whether it is *clear* is
@@ -93,8 +93,8 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
     """
     def rows(name: str) -> pd.DataFrame:
         sel = per_seed[per_seed["system"] == name]
-        if upstream is not None and name not in (FBANK,):
-            sel = sel[sel["upstream"] == upstream] if "upstream" in sel else sel
+        if mode is not None and name not in (FBANK,):
+            sel = sel[sel["mode"] == mode] if "mode" in sel else sel
         if sel.empty:
             raise KeyError(f"no runs of system {name!r}; systems: {', '.join(per_seed['system'].unique())}")
         return sel

@@ -53,7 +53,7 @@ run = factor_runner("data scale", conditions, "amount of pre-training audio (hou
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
-    """The paper's claim, more pre-training data helps, judged by :func:`~sslsv.studies.factors.scale_claim`."""
+    """The paper's claim, more pre-training data helps, judged by :func:`~sslsv.studies.findings.scale_claim`."""
     return scale_claim(study, amounts(study), "more pre-training data helps", mode)
 
 

@@ -24,12 +24,12 @@ from typing import Any, Mapping
 from ..analysis.attribution import AttributionStudy
 from ..analysis.landscape import LandscapeStudy
 from ..artifacts import Run, file_sha256
-from ..config import ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, override, refuse_controlled, resolve
+from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, check_seeds, override, profile_context,
+                      refuse_controlled, resolve)
 from . import controlled
 from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
-from ..config import study_settings
 from ..upstreams import RandomInit
 
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
@@ -55,15 +55,16 @@ class AnalysisSystems:
 
 
 
-def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None = None,
+def sv_configs(profile: str | Profile, seed: int = 0, overrides: Mapping[str, Any] | None = None,
                upstream: str = "") -> dict[str, SVConfig]:
     """The SV configuration of each analysed system (``upstream`` as a front-end reference)."""
+    profile = profile_context(profile)
     base = resolve(profile, overrides)
-    steps = study_settings(profile).analysis_steps
+    steps = profile.study.analysis_steps
     common: dict[str, Any] = {"train.seed": seed}
     if steps is not None and not (overrides and "train.steps" in overrides):
         common["train.steps"] = steps
-    pre = resolve(profile, None, base=PretrainExperimentConfig()).pretrain
+    pre = profile.pretrain.pretrain
     random_ref = RandomInit(pre.backbone, pre.size).reference
     return {
         "fbank": override(base, {**common, "frontend.kind": "fbank"}),
@@ -76,7 +77,7 @@ def sv_configs(profile: str, seed: int = 0, overrides: Mapping[str, Any] | None 
     }
 
 
-def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+def analysis_systems(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
                      pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True) -> AnalysisSystems:
     """Pre-train (or reuse) the default upstream and train (or reuse) the four SV systems."""
     from ..pretrain.train import pretrain
@@ -87,13 +88,14 @@ def analysis_systems(profile: str = "cpu", seed: int = 0, overrides: Mapping[str
     return AnalysisSystems(pretrain_run=pre_run, results=results)
 
 
-def plan(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+def plan(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
          pretrain_overrides: Mapping[str, Any] | None = None) -> list:
     """The analysed systems' runs: the default upstream's pre-training, then the four SV systems."""
     from .runs import PlannedRun
 
     refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
     check_seeds([seed], "seed")
+    profile = profile_context(profile)  # read once, passed down
     pre_cfg = resolve(profile, pretrain_overrides, base=PretrainExperimentConfig())
     sv_base = resolve(profile, overrides)
     if pre_cfg.corpus != sv_base.corpus:
@@ -143,7 +145,7 @@ def speaker_models(systems: AnalysisSystems) -> dict:
 # Chapter 07: Integrated Gradients
 # ---------------------------------------------------------------------------
 
-def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+def attribution(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
                 progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
     """Train/reuse the four systems and attribute the same trials with each.
 
@@ -153,13 +155,14 @@ def attribution(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any
     from ..analysis.attribution import attribution_study
     from ..data import load_sv_corpus
 
+    profile = profile_context(profile)
     systems = analysis_systems(profile, seed, overrides, pretrain_overrides, progress=progress)
     cfg = resolve(profile, overrides)
     corpus = load_sv_corpus(cfg.corpus, progress=progress)
     if not corpus.alignments:
         raise ConfigError("the corpus has no phone alignments (only the synthetic corpus has them): "
                          "the per-phone-class analysis needs them")
-    kw = {**vars(study_settings(profile).attribution), **settings}
+    kw = {**vars(profile.study.attribution), **settings}
     run = analysis_run("attribution", systems, seed, kw)
     inputs = {**analysis_inputs(systems), "corpus": sv_fingerprint(cfg.corpus, progress)}
     alignments = corpus.root / "meta" / "alignments.jsonl"
@@ -264,7 +267,7 @@ def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
 # Chapter 08: loss landscapes
 # ---------------------------------------------------------------------------
 
-def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+def landscape(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
               progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
     """Train/reuse the four systems and measure their loss landscapes on one fixed batch set.
 
@@ -275,8 +278,9 @@ def landscape(profile: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] 
 
     from ..analysis.landscape import runs_landscape_study
 
+    profile = profile_context(profile)
     systems = analysis_systems(profile, seed, overrides, pretrain_overrides, progress=progress)
-    kw = {**study_settings(profile).landscape.kwargs(), **settings}
+    kw = {**profile.study.landscape.kwargs(), **settings}
     kw.setdefault("path_ts", np.linspace(-0.25, 1.25, 7))
     run = analysis_run("landscape", systems, seed, kw)
     inputs = analysis_inputs(systems)

@@ -30,13 +30,10 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import Run, torch_load
-from ..config import study_settings
+from ..config import Profile, profile_context
 from ..sv.pipeline import SVResult, run_sv
-# The names the chapters and tests call as factors.X; they live in the modules of their role.
-from .compare import comparison_table, difference, per_seed_table, seed_spread, summarise, trend  # noqa: F401
-from .findings import describe_difference, scale_claim, scale_finding, verdict  # noqa: F401
-from .runs import (DEFAULT_RUN, FBANK, RANDOM, Condition, PlannedRun, check_choices, extremes,  # noqa: F401
-                   factor_plan, preflight, pretrain_config, pretrain_seeds_of, references, sv_config)
+from .compare import per_seed_table, summarise
+from .runs import Condition, PlannedRun, factor_plan, preflight, pretrain_seeds_of
 
 __all__ = ["FactorStudy", "factor_runner", "run_factor_study", "layer_weights"]
 
@@ -51,7 +48,7 @@ class FactorStudy:
     results: dict[tuple[str, str, int | None, int], SVResult]  # (label, mode, pre-training seed, SV seed) -> run
     pretrain_runs: dict[tuple[str, int], Run]  # (label, pre-training seed) -> pre-training run
     per_seed: pd.DataFrame  # one row per SV run (pretrain_seed: <NA> for the references)
-    summary: pd.DataFrame  # mean and sd over seeds per (system, upstream)
+    summary: pd.DataFrame  # mean and sd over seeds per (system, mode)
 
     @property
     def order(self) -> list[str]:
@@ -89,12 +86,12 @@ class FactorStudy:
             w = layer_weights(r.run)
             if w is None:
                 continue
-            rows += [{"system": label, "upstream": mode, "seed": seed, "layer": i, "weight": float(x)}
+            rows += [{"system": label, "mode": mode, "seed": seed, "layer": i, "weight": float(x)}
                      for i, x in enumerate(w)]
         if not rows:
-            return pd.DataFrame(columns=["system", "upstream", "layer", "weight"])
+            return pd.DataFrame(columns=["system", "mode", "layer", "weight"])
         df = pd.DataFrame(rows)
-        return df.groupby(["system", "upstream", "layer"], sort=False)["weight"].mean().reset_index()
+        return df.groupby(["system", "mode", "layer"], sort=False)["weight"].mean().reset_index()
 
 
 def layer_weights(run: Run) -> np.ndarray | None:
@@ -125,6 +122,7 @@ def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, A
             modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
             pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True,
             pretrain_seeds: Sequence[int] | None = None) -> FactorStudy:
+        profile = profile_context(profile)  # read once, passed down
         conditions = conditions_of(profile, values, overrides)
         return run_factor_study(factor, profile, conditions, seeds, modes, overrides, pretrain_overrides, progress,
                                 pretrain_seeds, deciding(conditions))
@@ -133,8 +131,9 @@ def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, A
              modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
              pretrain_overrides: Mapping[str, Any] | None = None,
              pretrain_seeds: Sequence[int] | None = None) -> list[PlannedRun]:
-        seeds = tuple(study_settings(profile).seeds if seeds is None else seeds)
-        modes = tuple(study_settings(profile).modes if modes is None else modes)
+        profile = profile_context(profile)
+        seeds = tuple(profile.study.seeds if seeds is None else seeds)
+        modes = tuple(profile.study.modes if modes is None else modes)
         conditions = conditions_of(profile, values, overrides)
         return factor_plan(profile, conditions, seeds, modes, overrides, pretrain_overrides,
                            pretrain_seeds_of(profile, pretrain_seeds), deciding(conditions))
@@ -147,15 +146,17 @@ def factor_runner(factor: str, conditions_of: Callable[[str, Any, Mapping[str, A
     return run
 
 
-def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition], seeds: Sequence[int] | None = None,
+def run_factor_study(factor: str, profile: str | Profile, conditions: Sequence[Condition],
+                     seeds: Sequence[int] | None = None,
                      modes: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
                      pretrain_overrides: Mapping[str, Any] | None = None, progress: bool = True,
                      pretrain_seeds: Sequence[int] | None = None, deciding: Sequence[str] = ()) -> FactorStudy:
     """Pre-train (or reuse) each condition's upstream(s) and train (or reuse) its SV systems."""
     from ..pretrain.train import pretrain
 
-    seeds = tuple(study_settings(profile).seeds if seeds is None else seeds)
-    modes = tuple(study_settings(profile).modes if modes is None else modes)
+    profile = profile_context(profile)
+    seeds = tuple(profile.study.seeds if seeds is None else seeds)
+    modes = tuple(profile.study.modes if modes is None else modes)
     pretrain_seeds = pretrain_seeds_of(profile, pretrain_seeds)
     conditions = list(conditions)
     preflight(profile, conditions, seeds, modes, overrides, pretrain_overrides)
@@ -176,13 +177,13 @@ def run_factor_study(factor: str, profile: str, conditions: Sequence[Condition],
     tables = []
     for (label, mode), runs in groups.items():
         t = per_seed_table([r for _, r in runs], label)
-        t.insert(1, "upstream", mode)
+        t.insert(1, "mode", mode)
         t.insert(2, "reference", reference[label])
         t.insert(3, "pretrain_seed", pd.array([p for p, _ in runs], dtype="Int64"))
         tables.append(t)
     per_seed = pd.concat(tables, ignore_index=True)
-    summary = summarise(per_seed, by=("system", "upstream", "reference"))
-    return FactorStudy(factor=factor, profile=profile, conditions=conditions, results=results,
+    summary = summarise(per_seed, by=("system", "mode", "reference"))
+    return FactorStudy(factor=factor, profile=profile.name, conditions=conditions, results=results,
                        pretrain_runs=pre_runs, per_seed=per_seed, summary=summary)
 
 

@@ -43,7 +43,7 @@ def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str =
     correlation); not reproduced when the largest is clearly worse.
     """
     labels = [c.label for c in study.conditions if not c.reference]
-    d = difference(study.per_seed, labels[-1], labels[0], upstream=mode)
+    d = difference(study.per_seed, labels[-1], labels[0], mode=mode)
     t = trend(study.per_seed, labels, [values[x] for x in labels])
     return {"claim": claim, "evidence": [d], "trend": t,
             "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
@@ -59,7 +59,7 @@ def scale_finding(study: Any, c: Mapping[str, Any], quantity: str, largest: str,
              f"(p = {t['p']:.2g}); negative means more {quantity}, lower EER."]
     for ref in (RANDOM, FBANK):
         lines.append(f"- {largest} against {ref}: "
-                     f"{describe_difference(difference(study.per_seed, labels[-1], ref, upstream=mode))}.")
+                     f"{describe_difference(difference(study.per_seed, labels[-1], ref, mode=mode))}.")
     return "\n".join(lines)
 
 

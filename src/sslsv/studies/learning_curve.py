@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import Run
-from ..config import ConfigError, PretrainExperimentConfig, resolve, study_settings
+from ..config import ConfigError, PretrainExperimentConfig, Profile, profile_context, resolve
 from .runs import PlannedRun
 
 __all__ = ["POOL_ONLY", "CORPORA", "REAL_SPEECH", "curve_config", "plan", "CurveStudy", "run", "summary", "finding"]
@@ -60,10 +60,10 @@ REAL_SPEECH: dict[str, Any] = {
 }
 
 
-def curve_config(profile: str, corpus: Mapping[str, Any] | None = None,
+def curve_config(profile: str | Profile, corpus: Mapping[str, Any] | None = None,
                  overrides: Mapping[str, Any] | None = None) -> PretrainExperimentConfig:
     """The pre-training config of one curve: the profile's default upstream, recording its curve."""
-    c = study_settings(profile).curve
+    c = profile_context(profile).study.curve
     sets = {**POOL_ONLY, "optim.steps": c.steps, "pretrain.eval_every": c.eval_every,
             "pretrain.held_out_share": c.held_out_share, **dict(corpus or {}), **dict(overrides or {})}
     return resolve(profile, sets, base=PretrainExperimentConfig())
@@ -80,9 +80,10 @@ def _corpora(corpora: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[
     return {str(k): dict(v) for k, v in corpora.items()}
 
 
-def plan(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = None,
+def plan(profile: str | Profile = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = None,
          overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """One pre-training run per corpus (:class:`~sslsv.studies.runs.PlannedRun`), computing nothing."""
+    profile = profile_context(profile)  # read once for every curve
     return [PlannedRun("pretrain", label, "curve", None, curve_config(profile, sets, overrides))
             for label, sets in _corpora(corpora).items()]
 
@@ -102,6 +103,7 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
     from ..pretrain import pretrain
     from ..pretrain.curve import choose_budget, read_curve
 
+    profile = profile_context(profile)
     planned = plan(profile, corpora, overrides)
     runs, frames, budgets = {}, [], {}
     for item in planned:
@@ -113,7 +115,7 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
                                                                  floor=floor)
         frames.append(rows)
     cfg = planned[0].config  # every curve has the same length and held-out batches
-    return CurveStudy(profile, runs, pd.concat(frames, ignore_index=True), budgets, cfg.pretrain.eval_batches)
+    return CurveStudy(profile.name, runs, pd.concat(frames, ignore_index=True), budgets, cfg.pretrain.eval_batches)
 
 
 def _slope(rows: pd.DataFrame) -> float:
@@ -201,7 +203,7 @@ def finding(study: CurveStudy) -> str:
             text += (f"Over its last quarter the {k} curve gains {gain:+.3f} per 1,000 updates: "
                      + ("flat within its sampling error, so its budget lies between "
                         f"{tested:,} and {longest:,} updates. " if flat else "it is still climbing. "))
-    budgets = [b for b in study_settings(study.profile).regime.budgets if b in set(study.curves["step"])]
+    budgets = [b for b in profile_context(study.profile).study.regime.budgets if b in set(study.curves["step"])]
     if budgets:
         per_pool = []
         for k in s.index:

@@ -35,7 +35,7 @@ def parameters(study: FactorStudy) -> dict[str, float]:
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
-    """The paper's claim, larger models help, judged by :func:`~sslsv.studies.factors.scale_claim` on parameters."""
+    """The paper's claim, larger models help, judged by :func:`~sslsv.studies.findings.scale_claim` on parameters."""
     return scale_claim(study, parameters(study), "larger models help", mode)
 
 

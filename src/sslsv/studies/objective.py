@@ -49,8 +49,8 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
     it is clearly worse than either.
     """
     ps = study.per_seed
-    vs_random = difference(ps, "masked", RANDOM, upstream=mode)
-    vs_unmasked = difference(ps, "masked", "unmasked", upstream=mode)
+    vs_random = difference(ps, "masked", RANDOM, mode=mode)
+    vs_unmasked = difference(ps, "masked", "unmasked", mode=mode)
     reproduced = all(d["clear"] and d["delta"] < 0 for d in (vs_random, vs_unmasked))
     contradicted = any(d["clear"] and d["delta"] > 0 for d in (vs_random, vs_unmasked))
     return {"claim": "the masked speech prediction loss is a main source of the benefit",
@@ -68,10 +68,10 @@ def finding(study: FactorStudy, mode: str = "frozen") -> str:
     lines.append("- Ranking by mean EER: " + ", ".join(
         f"{r.system} {r.eer_percent_mean:.2f}" for r in ranked.itertuples()) + " %.")
     if "CTC (supervised)" in labels:
-        d = difference(study.per_seed, "CTC (supervised)", "masked", upstream=mode)
+        d = difference(study.per_seed, "CTC (supervised)", "masked", mode=mode)
         lines.append(f"- Supervised ASR pre-training: {describe_difference(d)}.")
     best = ranked.iloc[0]
-    d_fb = difference(study.per_seed, best.system, FBANK, upstream=mode) if best.system != FBANK else None
+    d_fb = difference(study.per_seed, best.system, FBANK, mode=mode) if best.system != FBANK else None
     if d_fb is None:
         lines.append("- The fbank front-end has the lowest mean EER of all: at this scale no pre-trained upstream "
                      "pays for itself, unlike in the paper, whose upstreams saw hundreds of hours of real speech.")

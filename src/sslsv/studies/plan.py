@@ -1,7 +1,7 @@
 """The book's plan: every run each chapter needs, which are cached, and what the rest will cost.
 
 ``sslsv book`` prints it before any compute.  The runs come from the same
-functions the chapters compute with (:func:`sslsv.studies.factors.factor_plan`
+functions the chapters compute with (:func:`sslsv.studies.runs.factor_plan`
 and friends), so the plan cannot drift from the book.  A run counts as cached
 when it finished with a manifest (the chapter may still recompute it if its
 inputs changed since).  Estimates are seconds per training step, measured on
@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..artifacts import MANIFEST, artifact_root
+from ..config import profile_context
 from ..upstreams import random_init
 from .runs import PlannedRun
 
@@ -130,6 +131,7 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
     from . import regime
     from .chapters import chapter as declared
 
+    profile = profile_context(profile)  # read once for every run of the chapter
     ch = declared(chapter)
     if not ch.in_regime:
         return ch.runs(profile, parameters, None)
@@ -149,6 +151,7 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     from .chapters import before_regime
     from .regime import book_regime
 
+    profile = profile_context(profile)  # read once for the whole book
     tp = throughput or Throughput.measured()
     rows, first = [], {}
     chapters = list(chapters)

@@ -21,7 +21,7 @@ import numpy as np
 from .compare import difference
 from .factors import FactorStudy, factor_runner
 from .findings import describe_difference, verdict
-from .runs import DEFAULT_RUN, FBANK, RANDOM, Condition, check_choices, references
+from .runs import FBANK, RANDOM, Condition, check_choices, references
 
 STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
 LABELS = {"kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",
@@ -33,11 +33,8 @@ def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition
     """References, then one condition per quantizer (validated against :data:`STUDIED_QUANTIZERS`)."""
     check_choices("quantizers", quantizers, STUDIED_QUANTIZERS)
     out = references()
-    for q in quantizers:
-        sets: dict[str, Any] = {"pretrain.quantizer": q}
-        if q == "kmeans_hidden":  # cluster a hidden layer of the default (iteration 1) run
-            sets["pretrain.kmeans_source"] = DEFAULT_RUN
-        out.append(Condition(LABELS[q], pretrain=sets))
+    for q in quantizers:  # k-means hidden clusters a hidden layer of the default (iteration 1) run
+        out.append(Condition(LABELS[q], pretrain={"pretrain.quantizer": q}, targets_from_default=q == "kmeans_hidden"))
     return out
 
 
@@ -57,8 +54,8 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
     """
     labels = [c.label for c in study.conditions if not c.reference]
     default = LABELS[DEFAULT] if LABELS[DEFAULT] in labels else labels[0]
-    vs_default = [difference(study.per_seed, q, default, upstream=mode) for q in labels if q != default]
-    vs_random = [difference(study.per_seed, q, RANDOM, upstream=mode) for q in labels]
+    vs_default = [difference(study.per_seed, q, default, mode=mode) for q in labels if q != default]
+    vs_random = [difference(study.per_seed, q, RANDOM, mode=mode) for q in labels]
     any_quantizer = any(d["clear"] for d in vs_default)
     pretraining_matters = any(d["clear"] for d in vs_random)
     return {"claim": "the quantizer has a minor impact", "verdict": verdict(
@@ -79,6 +76,6 @@ def finding(study: FactorStudy, mode: str = "frozen") -> str:
     else:
         lines.append("- No quantizer's upstream differs clearly from the random-init one, so the absence of a "
                      "quantizer effect says little: pre-training as a whole is within the noise here.")
-    d_fb = difference(study.per_seed, c["default"], FBANK, upstream=mode)
+    d_fb = difference(study.per_seed, c["default"], FBANK, mode=mode)
     lines.append(f"- The default against fbank: {describe_difference(d_fb)}.")
     return "\n".join(lines)

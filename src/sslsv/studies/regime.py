@@ -32,12 +32,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, PretrainExperimentConfig, check_seeds, override, resolve, study_settings
+from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seeds, override, profile_context,
+                      resolve)
 from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
-# The chapter calls these as regime.X; they live in the modules of their role.
-from .compare import (COST_PRIORS, CONVERGED_POINTS, choose_regime, cells, convergence,  # noqa: F401
-                      miss_at_false_alarms)
-from .findings import detection_cost_note, learning_note, regime_finding as finding  # noqa: F401
+from .compare import COST_PRIORS, choose_regime, cells, convergence, miss_at_false_alarms
 from .runs import FBANK, LONGER, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
 
 OUT, IN = OUT_OF_DOMAIN, IN_DOMAIN  # the pools of the map's rows (sslsv.settings.DOMAINS)
@@ -66,11 +64,12 @@ class Grid:
     finetune_speakers: tuple[int, ...] = ()  # where the fine-tuned systems run (a subset of speakers)
 
 
-def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
+def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
          seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
          overrides: Mapping[str, Any] | None = None) -> Grid:
     """The grid of ``profile`` (its ``study.regime`` settings unless given), checked."""
-    s = study_settings(profile).regime
+    profile = profile_context(profile)
+    s = profile.study.regime
     speakers = tuple(int(v) for v in (s.speakers if speakers is None else speakers))
     budgets = tuple(int(v) for v in (s.budgets if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
@@ -90,18 +89,19 @@ def grid(profile: str, speakers: Sequence[int] | None = None, budgets: Sequence[
     return Grid(speakers, budgets, tuple(domains), seeds, default, tuned)
 
 
-def protocol(profile: str, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def protocol(profile: str | Profile, speakers: int, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The SV overrides of the map's protocol for ``speakers`` labelled speakers: the amount, and the
     steps of ``study.regime.sv_steps`` (a warm-up of at most a fifth of them); ``overrides`` win."""
-    s = study_settings(profile)
-    steps = s.regime.steps_for(int(speakers), s.sv.steps or resolve(profile).train.steps)
-    warmup = min(s.sv.warmup_steps or resolve(profile).train.warmup_steps, max(1, steps // 5))
+    profile = profile_context(profile)
+    s, train = profile.study, profile.sv.train
+    steps = s.regime.steps_for(int(speakers), s.sv.steps or train.steps)
+    warmup = min(s.sv.warmup_steps or train.warmup_steps, max(1, steps // 5))
     every = max(1, min(s.sv.checkpoint_every or steps, steps))
     return {"train.labelled_speakers": int(speakers), "train.steps": steps, "train.warmup_steps": warmup,
             "train.checkpoint_every": every, **dict(overrides or {})}
 
 
-def _pretrain(profile: str, budget: int, domain: str, overrides) -> PretrainExperimentConfig:
+def _pretrain(profile: str | Profile, budget: int, domain: str, overrides) -> PretrainExperimentConfig:
     sets = {"optim.steps": int(budget), "pretrain.in_domain": domain == IN}
     return pretrain_config(profile, Condition("regime", pretrain=sets), overrides)
 
@@ -115,6 +115,7 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
     references trained :data:`LONGER` times as long, and the SV config carries the amount of labelled
     data (``train.labelled_speakers``).
     """
+    profile = profile_context(profile)  # read once, passed down
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     out: list[PlannedRun] = []
     upstreams: list[tuple[str, str]] = []  # (label, run reference)
@@ -229,6 +230,7 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
     from ..pretrain.train import pretrain
     from ..sv.pipeline import run_sv
 
+    profile = profile_context(profile)
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     items = plan(profile, speakers, budgets, seeds, domains, overrides)
     pre_runs, rows, runs = {}, [], {}
@@ -249,7 +251,7 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
                      "min_dcf_0.01": m["min_dcf_0.01"], "min_dcf_0.05": m["min_dcf_0.05"],
                      "run": r.run.path.name})
         runs[r.run.path.name] = r.run
-    return RegimeMap(profile=profile, grid=g, per_seed=pd.DataFrame(rows), pretrain_runs=pre_runs, runs=runs)
+    return RegimeMap(profile=profile.name, grid=g, per_seed=pd.DataFrame(rows), pretrain_runs=pre_runs, runs=runs)
 
 
 @dataclass(frozen=True)
@@ -304,14 +306,14 @@ def regime_of(cells_table: pd.DataFrame, mode: str = "frozen") -> Regime:
                   float(chosen["vs_random"]))
 
 
-def provisional_regime(profile: str) -> Regime:
+def provisional_regime(profile: str | Profile) -> Regime:
     """The regime assumed before the map is computed (the plan's estimate): the fewest labelled speakers,
     the profile's default upstream, out of domain, where the literature expects the benefit."""
     g = grid(profile)
     return Regime(min(g.speakers), g.default_budget, OUT, "provisional")
 
 
-def map_is_complete(profile: str, overrides: Mapping[str, Any] | None = None) -> bool:
+def map_is_complete(profile: str | Profile, overrides: Mapping[str, Any] | None = None) -> bool:
     """Whether every run of the map has finished (cheap: the manifests are verified when served)."""
     return all(item.run.done_file.exists() and item.run.manifest_file.is_file()
                for item in plan(profile, overrides=overrides))
@@ -334,14 +336,14 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     from ..artifacts import Run, atomic_write_json
 
-    pinned = study_settings(profile).regime.pinned
-    if pinned:
-        n, budget, domain = pinned  # checked when the profile is read (sslsv.config.study_settings)
-        return Regime(int(n), int(budget), str(domain), "pinned")
+    profile = profile_context(profile)
+    pinned = profile.study.regime.pinned
+    if pinned:  # checked when the profile is read (sslsv.config.study_settings)
+        return Regime(pinned.speakers, pinned.budget, pinned.domain, "pinned")
     items = plan(profile, overrides=overrides)
     if not compute and not map_is_complete(profile, overrides):
         return provisional_regime(profile)
-    key = Run("regime", {"profile": profile, "map": [i.run.path.name for i in items], "version": REGIME_VERSION})
+    key = Run("regime", {"profile": profile.name, "map": [i.run.path.name for i in items], "version": REGIME_VERSION})
 
     def inputs() -> dict[str, Any] | None:
         if not map_is_complete(profile, overrides):

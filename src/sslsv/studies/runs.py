@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 from ..artifacts import Run
-from ..config import (ConfigError, PretrainExperimentConfig, SVConfig, check_seeds, refuse_controlled,
-                      resolve, study_settings)
+from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, check_seeds, profile_context,
+                      refuse_controlled, resolve, study_settings)
 from ..settings import VALID_MODES
 from ..upstreams import RandomInit
 from . import controlled
 
-__all__ = ["Condition", "PlannedRun", "DEFAULT_RUN", "FBANK", "RANDOM", "references", "pretrain_config",
+__all__ = ["Condition", "PlannedRun", "FBANK", "RANDOM", "references", "pretrain_config",
            "sv_config", "factor_plan", "preflight", "check_choices", "extremes", "pretrain_seeds_of", "LONGER"]
 
 
 LONGER = 2  # the regime map's convergence check trains the references this many times as long
 Role = Literal["cell", "convergence"]  # what a planned run is for (PlannedRun.role)
-DEFAULT_RUN = "{default}"  # placeholder for the default pre-training run's name (k-means iteration 2)
+Kind = Literal["ssl", "random", "fbank"]  # what a condition's front-end is (Condition.kind)
 
 FBANK = "fbank"
 
@@ -37,9 +37,12 @@ class Condition:
     """One row of a factor study: a label and what differs from the defaults."""
 
     label: str
-    kind: str = "ssl"  # "ssl" (pre-trained upstream), "random" (same architecture, random weights) or "fbank"
+    kind: Kind = "ssl"  # "ssl" (pre-trained upstream), "random" (same architecture, random weights) or "fbank"
     pretrain: Mapping[str, Any] = field(default_factory=dict)  # PretrainExperimentConfig overrides
     reference: bool = False  # a reference row (fbank, random init), not a value of the factor
+    # HuBERT's second iteration: the k-means targets are fit on a hidden layer of the default condition's
+    # run (pretrain.kmeans_source names that run, made from the same overrides and seed)
+    targets_from_default: bool = False
 
 
 def references() -> list[Condition]:
@@ -51,18 +54,18 @@ def _split(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(overrides or {})
 
 
-def pretrain_config(profile: str, cond: Condition, overrides: Mapping[str, Any] | None = None,
+def pretrain_config(profile: str | Profile, cond: Condition, overrides: Mapping[str, Any] | None = None,
                     pretrain_overrides: Mapping[str, Any] | None = None) -> PretrainExperimentConfig:
     """The pre-training configuration of a condition (corpus keys of ``overrides`` carry over)."""
     corpus = {k: v for k, v in _split(overrides).items() if k.startswith("corpus.")}
     sets = {**corpus, **_split(pretrain_overrides), **dict(cond.pretrain)}
-    if sets.get("pretrain.kmeans_source") == DEFAULT_RUN:
+    if cond.targets_from_default:
         default = Run("pretrain", pretrain_config(profile, Condition("default"), overrides, pretrain_overrides))
         sets["pretrain.kmeans_source"] = f"run:{default.path.name}"
     return resolve(profile, sets, base=PretrainExperimentConfig())
 
 
-def sv_config(profile: str, cond: Condition, seed: int, mode: str = "frozen",
+def sv_config(profile: str | Profile, cond: Condition, seed: int, mode: str = "frozen",
               overrides: Mapping[str, Any] | None = None, upstream: str = "",
               pretrain_overrides: Mapping[str, Any] | None = None) -> SVConfig:
     """The SV configuration of a condition, seed and upstream mode, on the study schedule."""
@@ -101,7 +104,7 @@ def extremes(conditions: Sequence[Condition]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([labels[0], labels[-1]])) if labels else ()
 
 
-def pretrain_seeds_of(profile: str, pretrain_seeds: Sequence[int] | None) -> tuple[int, ...]:
+def pretrain_seeds_of(profile: str | Profile, pretrain_seeds: Sequence[int] | None) -> tuple[int, ...]:
     return tuple(check_seeds(study_settings(profile).pretrain_seeds if pretrain_seeds is None else pretrain_seeds,
                              "pretrain_seeds"))
 
@@ -141,15 +144,17 @@ class PlannedRun:
         return int(self.config.optim.steps if self.kind == "pretrain" else self.config.train.steps)
 
 
-def factor_plan(profile: str, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
+def factor_plan(profile: str | Profile, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
                 overrides: Mapping[str, Any] | None = None,
                 pretrain_overrides: Mapping[str, Any] | None = None, pretrain_seeds: Sequence[int] = (0,),
                 deciding: Sequence[str] = ()) -> list[PlannedRun]:
-    """Every run of a factor study, in the order it computes them (nothing is computed).
+    """Every run of a factor study, in the order it computes them (nothing is computed); ``profile`` (a name
+    or a :class:`~sslsv.config.Profile`) is read once.
 
     A condition in ``deciding`` is pre-trained once per seed of ``pretrain_seeds`` (each with its SV
     seeds); every other condition with the first pre-training seed only.
     """
+    profile = profile_context(profile)
     plan: list[PlannedRun] = []
     for cond in conditions:
         upstreams: list[tuple[int | None, str]] = [(None, "")]
@@ -157,7 +162,7 @@ def factor_plan(profile: str, conditions: Sequence[Condition], seeds: Sequence[i
             upstreams = []
             for p in (pretrain_seeds if cond.label in deciding else pretrain_seeds[:1]):
                 pre_sets = {**dict(pretrain_overrides or {}), "pretrain.seed": int(p)}
-                if cond.pretrain.get("pretrain.kmeans_source") == DEFAULT_RUN:  # iteration 2 needs iteration 1
+                if cond.targets_from_default:  # iteration 2 needs iteration 1
                     plan.append(PlannedRun("pretrain", cond.label, "iteration 1", None,
                                            pretrain_config(profile, Condition("default"), overrides, pre_sets),
                                            int(p)))
@@ -200,13 +205,14 @@ def _check_data_root(cfg: SVConfig) -> None:
                                     f"(expected {base}/LibriSpeech/{subset}/ or {base}/{subset}/)")
 
 
-def preflight(profile: str, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
+def preflight(profile: str | Profile, conditions: Sequence[Condition], seeds: Sequence[int], modes: Sequence[str],
               overrides: Mapping[str, Any] | None = None,
               pretrain_overrides: Mapping[str, Any] | None = None) -> None:
     """Every check that can fail, before any compute: names, values, data roots, checkpoints."""
     from ..pretrain.train import check_config
     from ..sv.featurizer import upstream_exists
 
+    profile = profile_context(profile)
     check_seeds(seeds)
     refuse_controlled(overrides, controlled.FACTOR_STUDY, "a factor study")
     for key in sorted({k for c in conditions for k in c.pretrain} & set(pretrain_overrides or {})):

@@ -42,10 +42,10 @@ class Summary:
 
     def seed_spread(self) -> pd.DataFrame:
         """How far the pre-training seed moves EER, beside the SV seed, for every system pre-trained with
-        several seeds (:func:`~sslsv.studies.factors.seed_spread`; a system shared by studies appears once)."""
+        several seeds (:func:`~sslsv.studies.compare.seed_spread`; a system shared by studies appears once)."""
         from .compare import seed_spread
 
-        t = seed_spread(self.per_seed().drop_duplicates(["system", "upstream", "pretrain_seed", "seed"]))
+        t = seed_spread(self.per_seed().drop_duplicates(["system", "mode", "pretrain_seed", "seed"]))
         return t
 
     def verdicts(self) -> pd.DataFrame:
@@ -162,14 +162,14 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     from .runs import FBANK, RANDOM
 
     t = summary.table()
-    t = t[~t["reference"] & (t["upstream"] == mode)]
+    t = t[~t["reference"] & (t["mode"] == mode)]
     if t.empty:
         raise ConfigError(f"no SSL upstream was run in mode {mode!r}")
     factor, system = t.loc[t["eer_percent_mean"].idxmin(), ["factor", "system"]]
     per_seed = summary.studies[factor].per_seed
     return {"factor": factor, "system": system,
-            "vs_random": difference(per_seed, system, RANDOM, upstream=mode),
-            "vs_fbank": difference(per_seed, system, FBANK, upstream=mode)}
+            "vs_random": difference(per_seed, system, RANDOM, mode=mode),
+            "vs_fbank": difference(per_seed, system, FBANK, mode=mode)}
 
 
 def finding(summary: Summary) -> str:
@@ -183,7 +183,7 @@ def finding(summary: Summary) -> str:
     text = (f"Of the paper's four claims, at the `{profile}` scale: {', '.join(parts)}. ")
     for r in v.itertuples():
         text += f"*{r.factor}*: {r.verdict}. "
-    modes = {m for s in summary.studies.values() for m in s.summary["upstream"].unique()}
+    modes = {m for s in summary.studies.values() for m in s.summary["mode"].unique()}
     mode = "frozen" if "frozen" in modes else sorted(modes - {"fbank"})[0]
     p = premise(summary, mode)
     helps = [d["clear"] and d["delta"] < 0 for d in (p["vs_random"], p["vs_fbank"])]

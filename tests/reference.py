@@ -1,31 +1,37 @@
-"""Regression references that hold on any machine: compare notebook outputs exactly where they are exact, within measured tolerances where they come out of training.
+"""Regression references that hold on any machine: compare what the chapters computed, not how they printed it.
 
-An executed notebook prints two kinds of numbers:
+Test tooling, not library: ``tests/conftest.py`` patches nbval with it, ``tests/test_references.py`` tests it,
+and ``make spread`` runs it as a script (``python tests/reference.py``).
 
-* numbers that are the same on every machine (corpus statistics, table
-  shapes and columns, run names and hashes, parameter echoes): these are
-  compared exactly;
-* numbers that come out of training (EER, minDCF, losses, attributions,
+Each table a chapter shows carries its values as data (the ``RESULTS_MIME`` output of
+:class:`sslsv.tables.Table`: per table its name, columns and rows, floats rounded to the digits the table
+shows). Those values are what the references compare:
+
+* values that are the same on every machine (corpus statistics, table shapes
+  and columns, system names, seeds, steps, parameter counts, run names and
+  hashes, verdict words) are compared exactly;
+* values that come out of training (EER, minDCF, losses, attributions,
   eigenvalues): float rounding differs between CPU kernel paths (AVX-512,
   AVX2, the scalar ``ATEN_CPU_CAPABILITY=default`` path), and 60 training
   steps carry that difference into the second decimal of an EER. These are
-  compared within a tolerance per *kind* of metric.
+  compared within a tolerance per *kind* of number, the kind named by the
+  column (``tests/notebooks/tolerances.toml``).
 
-The tables the notebooks print are ``DataFrame.to_string`` outputs: every
-column is right-aligned under its header, so the header line fixes each
-column's character span, and a column's name fixes its kind. Outside a table
-(a verdict text), a cell tag ``nbval-tolerance-<kind>`` names the kind.
-Everything that is not a number, and every number in a column of no
-tolerance kind, must be identical.
+The HTML and the plain text of a table are not compared: their layout is free to change. Text outside a
+table (a printed line) is compared line by line, exactly, or with the numbers of a cell tagged
+``nbval-tolerance-<kind>`` within that kind; the same tag covers numbers written inside a table's words
+(a verdict's evidence).
 
 >>> kinds = {"eer": Tolerance("eer", ("eer_percent",), atol=1.0)}
->>> ref = "system  eer_percent\\n fbank        36.67"
->>> compare_text(ref, "system  eer_percent\\n fbank        37.33", kinds) is None
+>>> ref = {"tables": [{"name": "summary", "columns": ["system", "eer_percent"], "rows": [["fbank", 36.67]]}]}
+>>> def new(system, eer):
+...     return {"tables": [{"name": "summary", "columns": ["system", "eer_percent"], "rows": [[system, eer]]}]}
+>>> compare_data(ref, new("fbank", 37.33), kinds) is None
 True
->>> print(compare_text(ref, "system  eer_percent\\n fbank        63.33", kinds))
-row 1, column eer_percent: 36.67 -> 63.33 differs by 26.66 > tolerance 1 (eer)
->>> print(compare_text(ref, "system  eer_percent\\nrandom        36.67", kinds))
-row 1, column system: 'fbank' -> 'random'
+>>> print(compare_data(ref, new("fbank", 63.33), kinds))
+table 1 (summary), row 1 (fbank), column eer_percent: 36.67 -> 63.33 differs by 26.66 > tolerance 1 (eer)
+>>> print(compare_data(ref, new("random", 36.67), kinds))
+table 1 (summary), row 1 (fbank), column system: 'fbank' -> 'random'
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ TAG_PREFIX = "nbval-tolerance-"
 IGNORE = "ignore"  # a kind whose numbers are not compared at all (wall-clock seconds)
 
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<!\w)(?:NaN|nan|None|inf|-inf)(?!\w)")
-_HEADER_TOKEN = re.compile(r"^[A-Za-z_][\w.%]*$")
 
 
 @dataclass(frozen=True)
@@ -123,58 +128,10 @@ def column_kind(column: str, kinds: Mapping[str, Tolerance]) -> Tolerance | None
 
 
 # ---------------------------------------------------------------------------
-# Parsing what a notebook printed
+# Comparing values
 # ---------------------------------------------------------------------------
 
-
-@dataclass
-class TextTable:
-    """A ``DataFrame.to_string`` block: its column names and each row's cell strings."""
-
-    columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-
-
-def parse_table(lines: Sequence[str]) -> TextTable | None:
-    """Parse right-aligned ``to_string`` lines (header first), or None if they are not such a table.
-
-    >>> t = parse_table(["     system  delta", "random init  -6.67", "     masked   1.00"])
-    >>> t.columns, t.rows
-    (['system', 'delta'], [['random init', '-6.67'], ['masked', '1.00']])
-    """
-    if len(lines) < 2:
-        return None
-    header = lines[0]
-    tokens = list(re.finditer(r"\S+", header))
-    if len(tokens) < 2 or not all(_HEADER_TOKEN.match(t.group()) for t in tokens):
-        return None
-    ends = [t.end() for t in tokens]
-    table = TextTable([t.group() for t in tokens])
-    for line in lines[1:]:
-        if len(line.rstrip()) > ends[-1]:
-            return None
-        cells, start = [], 0
-        for end in ends:
-            if start > 0 and start - 1 < len(line) and line[start - 1] != " ":
-                return None  # a value runs across a column boundary: not a right-aligned table
-            cells.append(line[start:end].strip())
-            start = end + 1
-        table.rows.append(cells)
-    return table
-
-
-def _blocks(text: str) -> list[list[str]]:
-    """Split printed text into blocks separated by blank lines."""
-    blocks, current = [], []
-    for line in text.splitlines():
-        if line.strip():
-            current.append(line)
-        elif current:
-            blocks.append(current)
-            current = []
-    if current:
-        blocks.append(current)
-    return blocks
+RESULTS_MIME = "application/vnd.sslsv.results+json"  # sslsv.tables.RESULTS_MIME (kept here: tests/ imports no layout)
 
 
 def _numbers(s: str) -> tuple[str, list[str]]:
@@ -209,47 +166,108 @@ def _compare_values(ref: str, new: str, tol: Tolerance | None, where: str) -> st
     return None
 
 
-def _aligned(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None):
-    """Pair what two printed outputs say, value by value: ``(mismatch, pairs)``.
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    ``mismatch`` is None or why the two cannot be paired (block, line, row or
-    column counts differ); ``pairs`` are ``(where, column, tolerance, ref_value, new_value)``:
-    table cells by column, other text by line (``column="text"``, with the cell's kind).
+
+def _compare_data_value(ref, new, tol: Tolerance | None, where: str) -> str | None:
+    """None if the data value ``new`` may stand for ``ref`` under ``tol`` (exact when None), else why not."""
+    if tol is not None and tol.kind == IGNORE:
+        return None
+    if _is_number(ref) and _is_number(new):
+        if ref == new:
+            return None
+        if tol is None:
+            return f"{where}: {ref!r} -> {new!r}"
+        x, y = float(ref), float(new)
+        if not tol.allows(x, y):
+            return f"{where}: {ref} -> {new} differs by {abs(y - x):.4g} > tolerance {tol.describe()} ({tol.kind})"
+        return None
+    if isinstance(ref, str) and isinstance(new, str):
+        return _compare_values(ref, new, tol, where)
+    if type(ref) is type(new) and ref == new:
+        return None
+    return f"{where}: {ref!r} -> {new!r}"
+
+
+def _row_label(columns: Sequence[str], row: Sequence) -> str:
+    """A row's first words (its system, model, factor ...), to name it in a message."""
+    words = [str(v) for v in row if isinstance(v, str)]
+    return f" ({words[0]})" if words else ""
+
+
+def data_pairs(ref: Mapping, new: Mapping, kinds: Mapping[str, Tolerance], cell_kind: str | None = None):
+    """Pair two outputs' table data value by value: ``(mismatch, pairs)``.
+
+    ``mismatch`` is None or why the two cannot be paired (number of tables,
+    a table's name, columns or number of rows); ``pairs`` are ``(where,
+    column, tolerance, ref_value, new_value)``, the tolerance of the column's
+    kind (for words, else the cell's kind).
     """
-    ref_blocks, new_blocks = _blocks(ref), _blocks(new)
-    if len(ref_blocks) != len(new_blocks):
-        return f"{len(ref_blocks)} blocks of text in the reference, {len(new_blocks)} now", []
+    ref_tables, new_tables = list(ref.get("tables", [])), list(new.get("tables", []))
+    if len(ref_tables) != len(new_tables):
+        return f"{len(ref_tables)} tables in the reference, {len(new_tables)} now", []
+    cell_tol = kinds.get(cell_kind) if cell_kind else None
     pairs = []
-    for rb, nb in zip(ref_blocks, new_blocks):
-        rt, nt = parse_table(rb), parse_table(nb)
-        if rt is not None and nt is not None:
-            if rt.columns != nt.columns:
-                return f"table columns {rt.columns} -> {nt.columns}", pairs
-            if len(rt.rows) != len(nt.rows):
-                return f"table of {len(rt.rows)} rows -> {len(nt.rows)} rows", pairs
-            pairs += [(f"row {i}, column {col}", col, column_kind(col, kinds), a, c)
-                      for i, (rrow, nrow) in enumerate(zip(rt.rows, nt.rows), start=1)
-                      for col, a, c in zip(rt.columns, rrow, nrow)]
-            continue
-        if len(rb) != len(nb):
-            return f"{len(rb)} lines -> {len(nb)} lines", pairs
-        tol = kinds[cell_kind] if cell_kind else None
-        pairs += [(f"line {i}", "text", tol, a.strip(), c.strip()) for i, (a, c) in enumerate(zip(rb, nb), start=1)]
+    for i, (rt, nt) in enumerate(zip(ref_tables, new_tables), start=1):
+        name = f"table {i}" + (f" ({rt.get('name')})" if rt.get("name") else "")
+        if rt.get("name") != nt.get("name"):
+            return f"{name}: named {rt.get('name')!r} -> {nt.get('name')!r}", pairs
+        if list(rt["columns"]) != list(nt["columns"]):
+            return f"{name}: columns {list(rt['columns'])} -> {list(nt['columns'])}", pairs
+        if len(rt["rows"]) != len(nt["rows"]):
+            return f"{name}: {len(rt['rows'])} rows -> {len(nt['rows'])} rows", pairs
+        for r, (rrow, nrow) in enumerate(zip(rt["rows"], nt["rows"]), start=1):
+            label = _row_label(rt["columns"], rrow)
+            for col, a, c in zip(rt["columns"], rrow, nrow):
+                tol = column_kind(col, kinds)
+                if tol is None and isinstance(a, str):
+                    tol = cell_tol
+                pairs.append((f"{name}, row {r}{label}, column {col}", col, tol, a, c))
     return None, pairs
 
 
-def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
-    """Compare one printed output with its reference: None if it matches, else the first difference.
+def compare_data(ref: Mapping, new: Mapping, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
+    """Compare one output's table data with its reference: None if it matches, else the first difference."""
+    if ref == new:
+        return None
+    if cell_kind is not None and cell_kind not in kinds:
+        return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
+    mismatch, pairs = data_pairs(ref, new, kinds, cell_kind)
+    if mismatch:
+        return mismatch
+    for where, _, tol, a, c in pairs:
+        why = _compare_data_value(a, c, tol, where)
+        if why:
+            return why
+    return None
 
-    Tables are compared column by column (each column's kind from
-    ``kinds``); other text line by line, with ``cell_kind`` (a kind name from
-    the cell's ``nbval-tolerance-<kind>`` tag) for its numbers, or exactly.
+
+def _text_pairs(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None):
+    """Pair two printed texts line by line (blank lines dropped): ``(mismatch, pairs)`` as :func:`data_pairs`."""
+    ref_lines = [line.strip() for line in ref.splitlines() if line.strip()]
+    new_lines = [line.strip() for line in new.splitlines() if line.strip()]
+    if len(ref_lines) != len(new_lines):
+        return f"{len(ref_lines)} lines -> {len(new_lines)} lines", []
+    tol = kinds.get(cell_kind) if cell_kind else None
+    return None, [(f"line {i}", "text", tol, a, c) for i, (a, c) in enumerate(zip(ref_lines, new_lines), start=1)]
+
+
+def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
+    """Compare one printed text (not a table's) with its reference, line by line: None if it matches, else
+    the first difference. Exact, except the numbers of a cell whose tag names a kind (``cell_kind``).
+
+    >>> kinds = {"eer": Tolerance("eer", (), atol=1.0)}
+    >>> compare_text("masked - fbank = -6.67", "masked - fbank = -6.00", kinds, "eer") is None
+    True
+    >>> print(compare_text("masked - fbank = -6.67", "masked - fbank = -6.00", kinds))
+    line 1: 'masked - fbank = -6.67' -> 'masked - fbank = -6.00'
     """
     if ref == new:
         return None
     if cell_kind is not None and cell_kind not in kinds:
         return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
-    mismatch, pairs = _aligned(ref, new, kinds, cell_kind)
+    mismatch, pairs = _text_pairs(ref, new, kinds, cell_kind)
     if mismatch:
         return mismatch
     for where, _, tol, a, c in pairs:
@@ -272,56 +290,99 @@ def cell_kind(tags: Iterable[str]) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def _printed(cell: Mapping) -> str:
-    text = ""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stdout":
-            text += "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
-        elif "data" in out and "text/plain" in out["data"] and not any(k.startswith("image/") for k in out["data"]):
-            plain = out["data"]["text/plain"]
-            text += ("".join(plain) if isinstance(plain, list) else plain) + "\n"
-    return text
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def output_units(outputs: Sequence[Mapping]) -> list[tuple[str, object]]:
+    """What of a cell's outputs the references compare, in order: ``("data", bundle)`` for a table's data
+    (:data:`RESULTS_MIME`; its HTML and text are not compared) and ``("text", str)`` for printed text (a
+    stream, or the text/plain of an output that carries no data and no image)."""
+    units = []
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            if out.get("name") == "stdout":
+                units.append(("text", _text(out["text"])))
+            continue
+        data = out.get("data", {})
+        if RESULTS_MIME in data:
+            units.append(("data", data[RESULTS_MIME]))
+        elif "text/plain" in data and not any(k.startswith("image/") for k in data):
+            units.append(("text", _text(data["text/plain"])))
+    return units
+
+
+def compare_outputs(ref_outputs: Sequence[Mapping], new_outputs: Sequence[Mapping], kinds: Mapping[str, Tolerance],
+                    cell_kind: str | None = None, sanitize=lambda s: s) -> str | None:
+    """Compare a cell's outputs with its reference's (:func:`output_units`): None if they match, else why not."""
+    ref_units, new_units = output_units(ref_outputs), output_units(new_outputs)
+    if [k for k, _ in ref_units] != [k for k, _ in new_units]:
+        return f"outputs {[k for k, _ in ref_units]} in the reference, {[k for k, _ in new_units]} now"
+    for (kind, a), (_, b) in zip(ref_units, new_units):
+        why = (compare_data(a, b, kinds, cell_kind) if kind == "data"
+               else compare_text(sanitize(a), sanitize(b), kinds, cell_kind))
+        if why:
+            return why
+    return None
 
 
 def deviations(ref_nb: str | Path, new_nb: str | Path, kinds: Mapping[str, Tolerance]) -> list[dict]:
-    """Every number that differs between two executions of one notebook, with its kind.
+    """Every value that differs between two executions of one notebook, with its kind.
 
     Cells nbval does not compare (tagged ``nbval-ignore-output`` or
     ``nbval-skip`` in ``ref_nb``) are left out.
 
-    Each row: ``cell``, ``column`` (or line), ``kind`` (None: exact), ``ref``,
-    ``new``, ``abs_diff``. Text that differs outside numbers is reported with
-    ``kind="structure"``.
+    Each row: ``cell``, ``column`` (``text`` for a printed line), ``kind``
+    (None: exact), ``ref``, ``new``, ``abs_diff``. A difference outside
+    numbers is reported with ``kind="structure"``.
     """
     ref_cells = [c for c in json.loads(Path(ref_nb).read_text())["cells"] if c["cell_type"] == "code"]
     new_cells = [c for c in json.loads(Path(new_nb).read_text())["cells"] if c["cell_type"] == "code"]
     rows = []
+
+    def structure(n, column, ref, new, tol=None):
+        kind = IGNORE if tol and tol.kind == IGNORE else "structure"
+        rows.append(dict(cell=n, column=column, kind=kind, ref=ref, new=new, abs_diff=math.nan, rel_diff=math.nan,
+                         ratio=math.nan))
+
+    def number(n, column, tol, x: float, y: float, a: str, b: str):
+        same_sign = x * y > 0
+        rows.append(dict(cell=n, column=column, kind=tol.kind if tol else None, ref=a, new=b, abs_diff=abs(y - x),
+                         rel_diff=abs(y - x) / abs(x) if x else math.inf,
+                         ratio=max(y / x, x / y) if same_sign else math.inf))
+
     for n, (rc, nc) in enumerate(zip(ref_cells, new_cells)):
         tags = rc.get("metadata", {}).get("tags", [])
         if "nbval-ignore-output" in tags or "nbval-skip" in tags:
             continue  # nbval does not compare these cells either
         tag_kind = cell_kind(tags)
-        mismatch, pairs = _aligned(_printed(rc), _printed(nc), kinds, tag_kind if tag_kind in kinds else None)
-        if mismatch:
-            rows.append(dict(cell=n, column="", kind="structure", ref=mismatch, new="", abs_diff=math.nan,
-                             rel_diff=math.nan, ratio=math.nan))
-        for _, col, tol, a, c in pairs:
-            if a == c:
-                continue
-            sa, na = _numbers(a)
-            sc, nc_ = _numbers(c)
-            if sa != sc or len(na) != len(nc_):
-                kind = IGNORE if tol and tol.kind == IGNORE else "structure"
-                rows.append(dict(cell=n, column=col, kind=kind, ref=a, new=c, abs_diff=math.nan,
-                                 rel_diff=math.nan, ratio=math.nan))
-                continue
-            for x, y in zip(na, nc_):
-                if x != y:
-                    fx, fy = _as_float(x), _as_float(y)
-                    same_sign = fx * fy > 0
-                    rows.append(dict(cell=n, column=col, kind=tol.kind if tol else None, ref=x, new=y,
-                                     abs_diff=abs(fy - fx), rel_diff=abs(fy - fx) / abs(fx) if fx else math.inf,
-                                     ratio=max(fy / fx, fx / fy) if same_sign else math.inf))
+        tag_kind = tag_kind if tag_kind in kinds else None
+        ref_units, new_units = output_units(rc.get("outputs", [])), output_units(nc.get("outputs", []))
+        if [k for k, _ in ref_units] != [k for k, _ in new_units]:
+            structure(n, "", f"outputs {[k for k, _ in ref_units]} -> {[k for k, _ in new_units]}", "")
+            continue
+        for (unit, a_out), (_, b_out) in zip(ref_units, new_units):
+            mismatch, pairs = (data_pairs(a_out, b_out, kinds, tag_kind) if unit == "data"
+                               else _text_pairs(a_out, b_out, kinds, tag_kind))
+            if mismatch:
+                structure(n, "", mismatch, "")
+            for _, col, tol, a, c in pairs:
+                if a == c and type(a) is type(c):
+                    continue
+                if _is_number(a) and _is_number(c):
+                    number(n, col, tol, float(a), float(c), str(a), str(c))
+                    continue
+                if not (isinstance(a, str) and isinstance(c, str)):
+                    structure(n, col, repr(a), repr(c), tol)
+                    continue
+                sa, na = _numbers(a)
+                sc, nc_ = _numbers(c)
+                if sa != sc or len(na) != len(nc_):
+                    structure(n, col, a, c, tol)
+                    continue
+                for x, y in zip(na, nc_):
+                    if x != y:
+                        number(n, col, tol, _as_float(x), _as_float(y), x, y)
     return rows
 
 
@@ -482,7 +543,7 @@ def tolerance_check(spread_rows, kinds: Mapping[str, Tolerance]):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sslsv.reference TOLERANCES REF_DIR OTHER_DIR...``: print the spread table, then each kind's maximum.
+    """``python tests/reference.py TOLERANCES REF_DIR OTHER_DIR...``: print the spread table, then each kind's maximum.
 
     With ``--record FILE`` (and ``--paths`` naming each OTHER_DIR's kernel path, ``--against`` naming the
     references), this host's deviations are also written to ``FILE``; ``--record-dir DIR`` then prints, for
@@ -493,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import pandas as pd
 
-    parser = argparse.ArgumentParser(prog="python -m sslsv.reference", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python tests/reference.py", description=main.__doc__)
     parser.add_argument("tolerances", help="the tolerance file (tests/notebooks/tolerances.toml)")
     parser.add_argument("reference", help="a directory of executed notebooks")
     parser.add_argument("others", nargs="+", help="directories of the same notebooks executed elsewhere")
