@@ -1,10 +1,11 @@
 """Benchmark: corpus generation speed, SV training step time, embedding extraction speed,
-and the frozen-upstream feature cache against the waveform path.
+the frozen-upstream feature cache against the waveform path, and the cost of each fine-tuning recipe.
 
 Prints one table per measurement, every row measured in this run::
 
-    .venv/bin/python benchmarks/bench_sv.py            # all
-    .venv/bin/python benchmarks/bench_sv.py --quick    # smaller corpus, fewer repeats
+    .venv/bin/python benchmarks/bench_sv.py              # all
+    .venv/bin/python benchmarks/bench_sv.py --quick      # smaller corpus, fewer repeats
+    .venv/bin/python benchmarks/bench_sv.py --finetune   # only the fine-tuning recipes (issue 26)
 """
 
 from __future__ import annotations
@@ -131,11 +132,69 @@ def bench_frozen_cache(repeats: int, n_utts: int) -> pd.DataFrame:
     return out
 
 
+# The fine-tuning recipes against the frozen probe: (label, backbone, frontend overrides); the first fine-tuned row
+# (every weight trained) is the reference of the speed-up column.
+RECIPES = (
+    ("frozen, cached hidden states", "w2v_bert", {"frontend.finetune": False, "frontend.cache_features": True}),
+    ("frozen, waveform", "w2v_bert", {"frontend.finetune": False}),
+    ("fine-tuned, every weight", "w2v_bert", {"frontend.finetune": True}),
+    ("fine-tuned, top 2 of 4 layers", "w2v_bert", {"frontend.finetune": True, "frontend.finetune_layers": 2}),
+    ("fine-tuned, top layer", "w2v_bert", {"frontend.finetune": True, "frontend.finetune_layers": 1}),
+    ("HuBERT fine-tuned, every weight", "hubert", {"frontend.finetune": True}),
+    ("HuBERT fine-tuned, conv front-end frozen", "hubert", {"frontend.finetune": True,
+                                                            "frontend.freeze_feature_encoder": True}),
+)
+
+
+def bench_finetune_recipes(repeats: int, profile: str = "cpu") -> pd.DataFrame:
+    """One SV training step (forward, backward, update; ``profile``'s ECAPA and batch) of the tiny upstream
+    under each recipe of :data:`RECIPES`, its trainable upstream weights, and the speed-up against training
+    every weight of the same backbone."""
+    from sslsv.sv.featurizer import HiddenStateCropSampler, STATES
+
+    rows = []
+    for label, backbone, sets in RECIPES:
+        cfg = resolve(profile, {"frontend.kind": "ssl", "frontend.upstream": f"init:{backbone}:tiny", **sets})
+        torch.manual_seed(0)
+        model = build_speaker_model(cfg)
+        train_model = SVTrainingModel(model, AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100))
+        opt = torch.optim.AdamW([p for p in train_model.parameters() if p.requires_grad], lr=1e-3)
+        batch, crop = cfg.train.batch_size, int(cfg.train.crop_seconds * 16000)
+        labels = torch.randint(0, 100, (batch,))
+        if cfg.frontend.cache_features:
+            rng = np.random.default_rng(0)
+            with tempfile.TemporaryDirectory() as d:
+                paths = []
+                for i in range(8):
+                    p = Path(d) / f"{i}.wav"
+                    sf.write(p, (0.1 * rng.standard_normal(3 * 16000)).astype(np.float32), 16000)
+                    paths.append(p)
+                STATES.clear()
+                sampler = HiddenStateCropSampler(model.frontend.upstream, paths, [0] * len(paths), crop, progress=False)
+            make = lambda: sampler.batch(rng, batch)[0]  # noqa: E731
+        else:
+            make = lambda: torch.randn(batch, crop)  # noqa: E731
+        step = _median_step(train_model, opt, make, labels, repeats)
+        trainable = sum(p.numel() for p in model.frontend.upstream.parameters() if p.requires_grad)
+        rows.append({"recipe": label, "train_step_s": round(step, 3),
+                     "upstream_weights_trained_M": round(trainable / 1e6, 3), "_backbone": backbone})
+    out = pd.DataFrame(rows)
+    full = {b: out.loc[(out["_backbone"] == b) & out["recipe"].str.contains("every weight"), "train_step_s"].iloc[0]
+            for b in out["_backbone"].unique()}
+    out["speed-up vs every weight"] = [round(full[b] / s, 2) for b, s in zip(out["_backbone"], out["train_step_s"])]
+    return out.drop(columns="_backbone")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--finetune", action="store_true", help="only the fine-tuning recipes' step times")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    if args.finetune:
+        print("SV training step of the tiny upstream under each fine-tuning recipe (cpu profile's ECAPA and batch)")
+        print(bench_finetune_recipes(3 if args.quick else 5).to_string(index=False))
+        return
     print("Synthetic corpus generation (seconds of audio per second of wall time)")
     print(bench_corpus(args.quick).to_string(index=False), "\n")
     repeats, n_utts = (3, 20) if args.quick else (5, 50)
@@ -144,6 +203,8 @@ def main() -> None:
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nFrozen-upstream SV training: waveform input vs cached hidden states (cpu profile)")
     print(bench_frozen_cache(repeats, n_utts).to_string(index=False))
+    print("\nSV training step of the tiny upstream under each fine-tuning recipe (cpu profile's ECAPA and batch)")
+    print(bench_finetune_recipes(repeats).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,66 @@ def test_hidden_state_crops_are_windows_of_the_whole_utterance_states(tmp_path, 
     torch.testing.assert_close(out, weighted_layer_sum(list(x.unbind(1)), front.layer_logits))
 
 
+def grads_after_a_backward(front: SSLFrontend) -> dict[str, bool]:
+    """``{parameter name: got a gradient}`` of the upstream after one forward and backward of ``front``."""
+    front.train()
+    front(torch.randn(2, 8000)).pow(2).mean().backward()
+    return {n: p.grad is not None for n, p in front.upstream.model.named_parameters()}
+
+
+@pytest.mark.parametrize("family", ["hubert", "wavlm", "w2v_bert"])
+def test_fine_tuning_the_top_layers_trains_them_alone_and_the_backward_stops_under_them(family):
+    from sslsv.pretrain.backbones import build_upstream
+
+    front = SSLFrontend(build_upstream(family, "micro"), finetune=True, top_layers=1)
+    got = grads_after_a_backward(front)
+    top = {n for n in got if n.startswith("encoder.layers.1.")}
+    if getattr(front.upstream.model.config, "do_stable_layer_norm", False):
+        top |= {n for n in got if n.startswith("encoder.layer_norm.")}  # a pre-LN encoder's final norm
+    assert top and {n for n, g in got.items() if g} == top
+    assert front.layer_logits.grad is not None
+    # the states under the top layer carry no graph: the backward pass never enters the frozen part
+    states = front.upstream(torch.randn(1, 8000))
+    assert [s.requires_grad for s in states] == [False, False, True]
+    # the frozen part runs as a frozen upstream does, without dropout; the top layer trains with it
+    below, above = front.upstream.finetune_split(1)
+    assert not any(m.training for m in below) and all(m.training for m in above)
+
+
+@pytest.mark.parametrize("family", ["hubert", "w2v_bert"])
+def test_a_frozen_feature_encoder_keeps_the_conv_front_end_and_trains_every_layer(family):
+    from sslsv.pretrain.backbones import build_upstream
+
+    front = SSLFrontend(build_upstream(family, "micro"), finetune=True, freeze_feature_encoder=True)
+    got = grads_after_a_backward(front)
+    assert not any(g for n, g in got.items() if n.startswith("feature_extractor."))
+    assert all(g for n, g in got.items() if n.startswith("encoder.layers."))
+    assert got["feature_projection.projection.weight"]  # above the conv: it learns
+    if family == "hubert":
+        assert any(n.startswith("feature_extractor.") for n in got)
+    # the default recipe (neither option) trains the conv front-end too, with its gradient scaled by 0.1
+    plain = grads_after_a_backward(SSLFrontend(build_upstream(family, "micro"), finetune=True))
+    assert all(g for n, g in plain.items() if n.startswith(("feature_extractor.", "encoder.layers.")))
+
+
+def test_the_fine_tuning_options_are_checked_with_the_key_named():
+    with pytest.raises(ValueError, match=r"frontend.finetune_layers=2 / .* need frontend.kind='ssl' and "
+                                         r"frontend.finetune=true \(got kind='ssl', finetune=False\)"):
+        pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune_layers": 2}))
+    with pytest.raises(ValueError, match="frontend.freeze_feature_encoder=True"):
+        pipeline.check_sv_config(resolve("smoke", {"frontend.freeze_feature_encoder": True}))
+    with pytest.raises(ValueError, match=r"frontend.finetune_layers=9: this upstream has 4 transformer layers "
+                                         r"\(init:hubert:tiny\)"):
+        pipeline.build_speaker_model(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.finetune_layers": 9}))
+    cfg = resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.finetune_layers": 1})
+    model = pipeline.build_speaker_model(cfg)
+    upstream_group = next(g for g in pipeline.param_groups(model, cfg) if g["lr_scale"] == cfg.frontend.upstream_lr_scale)
+    layer = model.frontend.upstream.model.encoder.layers[-1]
+    assert {id(p) for p in upstream_group["params"]} >= {id(p) for p in layer.parameters()}
+    assert sum(p.numel() for p in upstream_group["params"]) < sum(
+        p.numel() for p in model.frontend.upstream.parameters()) / 2  # the optimiser holds the top layer only
+
+
 def test_cache_features_needs_a_frozen_ssl_upstream():
     with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
         pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.cache_features": True}))

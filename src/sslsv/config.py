@@ -195,6 +195,8 @@ class FrontendConfig:
     upstream_lr_scale: float = 0.1  # upstream lr = train.lr * this (fine-tuning)
     layer_weights_lr_scale: float = 5.0  # the softmax layer weights learn faster (PILOT.md)
     freeze_steps: int = 0  # fine-tuning: keep the upstream frozen for the first steps
+    finetune_layers: int = 0  # fine-tuning: train only the top N transformer layers (0: every layer)
+    freeze_feature_encoder: bool = False  # fine-tuning: keep the waveform conv front-end frozen
     # frozen upstream only: run it once over every whole training utterance and train the backend
     # on random crops of the stored hidden states (the upstream then sees whole-utterance context,
     # as at test time); ~3x faster SV training on CPU.
@@ -555,6 +557,9 @@ HASH_NEUTRAL: dict[str, Any] = {
     "corpus.grammar_concentration": 20.0,
     "corpus.zipf_exponent": 1.0,
     # issue 23: the learning curve; at these values a run records what it did before and trains on the whole pool
+    # issue 26: the fine-tuning recipe's options; off, a fine-tuned upstream trains every weight, as before
+    "frontend.finetune_layers": 0,
+    "frontend.freeze_feature_encoder": False,
     "pretrain.eval_every": 0,
     "pretrain.eval_batches": 4,
     "pretrain.held_out_share": 0.0,
@@ -648,7 +653,7 @@ RANGES: dict[type, dict[str, Range]] = {
                  "max_eval_seconds": POSITIVE, "asnorm_top_n": AT_LEAST_0,
                  "asnorm_utterances_per_speaker": AT_LEAST_1},
     FrontendConfig: {"upstream_lr_scale": AT_LEAST_0, "layer_weights_lr_scale": AT_LEAST_0,
-                     "freeze_steps": AT_LEAST_0},
+                     "freeze_steps": AT_LEAST_0, "finetune_layers": AT_LEAST_0},
     PretrainConfig: {
         "n_clusters": AT_LEAST_2, "kmeans_layer": AT_LEAST_0, "kmeans_max_frames": AT_LEAST_1, "hours": AT_LEAST_0,
         "crop_seconds": POSITIVE, "mask_prob": UNIT, "mask_length": AT_LEAST_1, "unmasked_weight": AT_LEAST_0,

@@ -248,6 +248,49 @@ class Upstream(nn.Module):
         """What target alignment depends on: the front-end's geometry."""
         return {"front_end": "stacked_fbank" if self.fbank is not None else "conv320", "rate": self.frame_rate_hz}
 
+    # --- fine-tuning recipes ---------------------------------------------
+    def finetune_split(self, top_layers: int = 0) -> tuple[list[nn.Module], list[nn.Module]]:
+        """``(below, top)``: the modules under the top ``top_layers`` transformer layers (the waveform conv
+        front-end, the feature projection, the positional convolution, a post-LN encoder's input layer
+        norm, the lower layers) and the top layers themselves (with a pre-LN encoder's final layer norm).
+        ``top_layers=0``: every transformer layer is on top.
+
+        >>> below, top = build_upstream("hubert", "micro").finetune_split(1)
+        >>> len(top), [type(m).__name__ for m in below][:2]
+        (2, ['HubertFeatureEncoder', 'HubertFeatureProjection'])
+        """
+        encoder = self.model.encoder
+        layers = list(encoder.layers)
+        if not 0 <= top_layers <= len(layers):
+            raise ValueError(f"top_layers={top_layers}: this upstream has {len(layers)} transformer layers")
+        cut = len(layers) - (top_layers or len(layers))
+        pre_ln = getattr(self.model.config, "do_stable_layer_norm", False)
+        below = [m for m in (getattr(self.model, "feature_extractor", None), self.model.feature_projection,
+                             getattr(encoder, "pos_conv_embed", None), getattr(encoder, "dropout", None),
+                             None if pre_ln else getattr(encoder, "layer_norm", None)) if m is not None]
+        top = layers[cut:] + ([encoder.layer_norm] if pre_ln and hasattr(encoder, "layer_norm") else [])
+        return below + layers[:cut], top
+
+    def freeze_for_finetuning(self, top_layers: int = 0, feature_encoder: bool = False) -> None:
+        """Fine-tuning recipes: ``feature_encoder`` keeps the waveform conv front-end frozen (w2v-BERT's
+        fbank has no weights); ``top_layers`` > 0 trains only the top transformer layers: everything below
+        them is frozen, and the backward pass stops there (:meth:`finetune_split`).
+
+        >>> u = build_upstream("hubert", "micro"); u.freeze_for_finetuning(top_layers=1)
+        >>> trainable = {n.split(".")[1] for n, p in u.model.named_parameters() if p.requires_grad}
+        >>> sorted(trainable), u.model.encoder.layers[0].attention.q_proj.weight.requires_grad
+        (['layer_norm', 'layers'], False)
+        """
+        conv = getattr(self.model, "feature_extractor", None)
+        if conv is not None and (feature_encoder or top_layers):
+            conv._freeze_parameters()  # transformers' own: also stops it asking for the input's gradient
+        if top_layers:
+            for module in self.finetune_split(top_layers)[0]:
+                for p in module.parameters():
+                    p.requires_grad_(False)
+            if hasattr(self.model, "masked_spec_embed"):
+                self.model.masked_spec_embed.requires_grad_(False)  # the masked-prediction input, unused in SV
+
     # --- forward ----------------------------------------------------------
     def _conv_hook(self, module, inputs, output):
         if self.training and self.feature_grad_scale != 1.0 and torch.is_grad_enabled():

@@ -6,7 +6,8 @@ are combined by a learnable softmax-weighted sum, initialised equal. The
 result, ``(batch, frames, hidden)``, feeds the same ECAPA-TDNN as the fbank
 baseline. The upstream is either frozen (only the layer weights and the
 backend learn) or fine-tuned (with its own, lower learning rate and an
-optional number of initial steps during which it stays frozen).
+optional number of initial steps during which it stays frozen; optionally
+with its conv front-end frozen, or only its top transformer layers trained).
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ class SSLFrontend(torch.nn.Module):
     contributes; they are saved with the model and plotted in the book.
     """
 
-    def __init__(self, upstream: torch.nn.Module, finetune: bool = False):
+    def __init__(self, upstream: torch.nn.Module, finetune: bool = False, top_layers: int = 0,
+                 freeze_feature_encoder: bool = False):
         super().__init__()
         self.upstream = upstream
         self.finetune = finetune
+        self.top_layers = int(top_layers) if finetune else 0  # fine-tuning: only these top layers learn (0: all)
         self.output_dim = upstream.hidden_size
         self.layer_logits = torch.nn.Parameter(torch.zeros(upstream.n_layers))
         self.upstream_frozen = not finetune  # also True during a fine-tuning run's frozen warm-up
@@ -55,6 +58,8 @@ class SSLFrontend(torch.nn.Module):
             for p in self.upstream.parameters():
                 p.requires_grad_(False)
             self.upstream.eval()
+        elif self.top_layers or freeze_feature_encoder:
+            self.upstream.freeze_for_finetuning(self.top_layers, freeze_feature_encoder)
 
     @property
     def layer_weights(self) -> torch.Tensor:
@@ -64,6 +69,9 @@ class SSLFrontend(torch.nn.Module):
         super().train(mode)
         if self.upstream_frozen:
             self.upstream.eval()  # a frozen upstream never uses dropout
+        elif self.top_layers:
+            for module in self.upstream.finetune_split(self.top_layers)[0]:
+                module.eval()  # nor does the frozen part under the fine-tuned top layers
         return self
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -204,8 +212,9 @@ class HiddenStateCropSampler:
         return torch.from_numpy(crops), torch.from_numpy(self.labels[idx])
 
 
-def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFrontend:
-    """An :class:`SSLFrontend` for an ``upstream`` reference.
+def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0, top_layers: int = 0,
+                       freeze_feature_encoder: bool = False) -> SSLFrontend:
+    """An :class:`SSLFrontend` for an ``upstream`` reference (fine-tuning recipe: :class:`SSLFrontend`).
 
     ``init:<backbone>:<size>`` builds a randomly initialised upstream (the
     "no pre-training" control, seeded by ``seed``); ``run:<name>``, a directory
@@ -220,7 +229,7 @@ def build_ssl_frontend(upstream: str, finetune: bool, seed: int = 0) -> SSLFront
             model = build_upstream(init.backbone, init.size)
     else:
         model = Upstream.from_pretrained(resolve_upstream_reference(upstream))
-    return SSLFrontend(model, finetune=finetune)
+    return SSLFrontend(model, finetune=finetune, top_layers=top_layers, freeze_feature_encoder=freeze_feature_encoder)
 
 
 def upstream_exists(reference: str) -> bool:

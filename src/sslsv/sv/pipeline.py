@@ -91,6 +91,10 @@ def check_sv_config(cfg: SVConfig) -> None:
         raise ConfigError("frontend.cache_features trains on stored hidden states of clean audio, so train.musan_root "
                           "/ train.rir_root augmentation could not be applied: set frontend.cache_features=false, "
                           "or train.musan_root=\"\" and train.rir_root=\"\"")
+    if (f.finetune_layers or f.freeze_feature_encoder) and not (f.kind == "ssl" and f.finetune):
+        raise ConfigError(f"frontend.finetune_layers={f.finetune_layers} / frontend.freeze_feature_encoder="
+                          f"{f.freeze_feature_encoder} choose what a fine-tuned upstream trains: they need "
+                          f"frontend.kind='ssl' and frontend.finetune=true (got kind={f.kind!r}, finetune={f.finetune})")
     if f.cache_features and (f.kind != "ssl" or f.finetune):
         raise ConfigError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
                          f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
@@ -105,7 +109,15 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
         if not cfg.frontend.upstream:
             raise ConfigError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
-        front = build_ssl_frontend(cfg.frontend.upstream, cfg.frontend.finetune, seed=cfg.train.seed)
+        f = cfg.frontend
+        try:
+            front = build_ssl_frontend(f.upstream, f.finetune, seed=cfg.train.seed, top_layers=f.finetune_layers,
+                                       freeze_feature_encoder=f.freeze_feature_encoder)
+        except ValueError as err:
+            if not f.finetune_layers or "top_layers" not in str(err):
+                raise
+            raise ConfigError(f"frontend.finetune_layers={f.finetune_layers}: {str(err).partition(': ')[2]} "
+                              f"({f.upstream})") from None
     return SpeakerModel(front, cfg.ecapa)
 
 
