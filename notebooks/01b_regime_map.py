@@ -146,9 +146,11 @@ tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, f
 # the cell where pre-training came closest (`sslsv.studies.regime.regime_of`)
 # and say that they measure shifts in a regime without a benefit.
 
+# %% tags=["nbval-ignore-output", "hide-input"]
+tables.Prose(findings.regime_finding(regime_map))
+
 # %% tags=["nbval-ignore-output"]
-glue("finding", tables.Prose(" ".join(filter(None, [findings.regime_finding(regime_map),
-                                                   findings.learning_note(upstreams, compare.choose_regime(cells))]))))
+glue("finding", tables.Prose(findings.regime_answer(regime_map, upstreams)))
 glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.book_regime(profile).describe()}."))
 
 # %% [markdown]

@@ -72,12 +72,8 @@ ipd.display(ipd.Markdown(f"**Where this chapter runs**: {where.describe()}."))
 # %% tags=["nbval-tolerance-eer_difference"]
 glue("verdicts", tables.verdicts(summary.verdicts(), summary_study.verdict_table(summary)))
 
-# %% tags=["nbval-ignore-output", "hide-input"]
-for key, value in summary_study.key_numbers(summary).items():  # the numbers the introduction quotes
-    glue(key, value, display=False)
-
 # %% tags=["nbval-ignore-output"]
-glue("finding", ipd.Markdown(summary_study.finding(summary)))
+glue("finding", tables.Prose(summary_study.answer(summary)))
 
 # %% [markdown]
 # ## Every factor in one table

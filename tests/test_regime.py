@@ -1,6 +1,7 @@
 """The regime map: its grid and plan, its cells and their intervals, the rule that picks the regime,
 and the two levers it adds (a labelled subset for SV, SV-domain audio in the pre-training pool)."""
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -244,6 +245,33 @@ def test_the_check_runs_per_row_and_the_rule_skips_an_unconverged_row():
     chosen = compare.choose_regime(cells)  # 4 speakers helps most, but its probe had not converged
     assert chosen["labelled_speakers"] == 16 and chosen["budget"] == 10
     assert "**The probe is not converged**" in findings.regime_finding(m)
+    # the evidence of the convergence sentence is the rows that moved: 16 and 64 held, and are not listed
+    moved = findings.regime_finding(m).split("**The probe is not converged**")[1].split(", so those cells")[0]
+    assert "with 4 speakers" in moved and "with 16 speakers" not in moved and "with 64 speakers" not in moved
+
+
+def sentences(text: str) -> int:
+    return len(re.findall(r"[.!?](?:\s|$)", text))
+
+
+def test_the_answer_is_three_sentences_the_rules_cell_with_its_intervals_and_the_caveat():
+    m = fake_map(check_at=(4, 16, 64), unconverged_at=(4,))
+    upstreams = pd.DataFrame({"system": ["SSL 10 updates, out-of-domain", "SSL 60 updates, out-of-domain"],
+                              "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019]})
+    answer = findings.regime_answer(m, upstreams)
+    assert sentences(answer) == 3, answer
+    assert answer.startswith("Pre-training clearly beats the same network from random weights in 4 of 6 cells")
+    chosen = compare.choose_regime(m.cells)
+    assert (f"The rule picks 16 labelled speakers and SSL 10 updates, out-of-domain, where the frozen upstream is "
+            f"{chosen['vs_random']:+.2f} EER points from random init [{chosen['vs_random_low']:+.2f}, "
+            f"{chosen['vs_random_high']:+.2f}]") in answer
+    assert ("Caveat: the probe is not converged with 4 labelled speakers, so the rule passes those rows over; the "
+            "picked upstream predicts masked targets with a held-out accuracy of 0.025 against a chance of 0.019.") \
+        in answer
+    clean = findings.regime_answer(fake_map())  # converged, no upstream table: two sentences, no caveat
+    assert sentences(clean) == 2 and "Caveat" not in clean
+    none = findings.regime_answer(fake_map(helps_below=0))
+    assert "the rule picks no regime" in none and sentences(none) == 2
 
 
 def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its_overrides():

@@ -3,6 +3,7 @@
 The studies end to end run in the smoke nbval references (tests/notebooks/02-06).
 """
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -261,13 +262,15 @@ def test_summary_verdict_table_lists_every_claim():
     s = summary.Summary(studies=studies, claims={"objective": objective.claim(studies["objective"])})
     text = summary.verdict_table(s)
     assert "verdict: reproduced" in text and "masked − random init = -5.00" in text
-    assert "1 reproduced" in summary.finding(s)
-    assert "The premise holds at this scale" in summary.finding(s)
+    answer = summary.answer(s)
+    assert "1 reproduced (objective), 0 not reproduced, 0 inconclusive" in answer
+    assert "Caveat: none from the premise" in answer
+    assert len(re.findall(r"[.!?](?:\s|$)", answer.replace("vs.", "vs"))) <= 3  # at most three sentences
 
 
-@pytest.mark.parametrize("masked, expected", [(10.0, "The premise holds at this scale"),
-                                              (13.5, "holds only in part"),
-                                              (16.0, "The premise does not hold")])
+@pytest.mark.parametrize("masked, expected", [(10.0, "Caveat: none from the premise"),
+                                              (13.5, "Caveat: pre-training beats only one of the two references"),
+                                              (16.0, "Caveat: pre-training clearly beats neither reference")])
 def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
     conds = objective.conditions(["masked", "unmasked"])
     studies = {"objective": fake_study("objective", conds, {FBANK: 12.0, RANDOM: 15.0, "masked": masked,
@@ -275,7 +278,7 @@ def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
     s = summary.Summary(studies=studies, claims={"objective": objective.claim(studies["objective"])})
     p = summary.premise(s)
     assert p["system"] == "masked" and p["vs_random"]["b"] == RANDOM and p["vs_fbank"]["b"] == FBANK
-    assert expected in summary.finding(s)
+    assert expected in summary.answer(s)
 
 
 def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from .compare import CONVERGED_POINTS, choose_regime, difference, trend
 from .runs import FBANK, LONGER, RANDOM
 
 __all__ = ["describe_difference", "verdict", "scale_claim", "scale_finding", "learning_note", "detection_cost_note",
-           "regime_finding"]
+           "regime_finding", "regime_answer"]
 
 
 def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
@@ -114,13 +114,14 @@ def regime_finding(m: Any) -> str:
     lines = []
     conv = m.convergence
     if len(conv):
-        moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> {r.eer_longer:.2f} %"
-                          for r in conv.itertuples())
         if conv["converged"].all():
             lines.append(f"The probe is converged: trained {LONGER}x as long, no reference improves by more than "
-                         f"{CONVERGED_POINTS:g} EER point ({moved}).")
+                         f"{CONVERGED_POINTS:g} EER point (the table above).")
         else:
-            rows = sorted({int(r.labelled_speakers) for r in conv.itertuples() if not r.converged})
+            late = conv[~conv["converged"]]  # the evidence is the rows that moved, not the ones that held
+            rows = sorted({int(n) for n in late["labelled_speakers"]})
+            moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
+                              f"{r.eer_longer:.2f} %" for r in late.itertuples())
             lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
                          f"trained {LONGER}x as long, a reference improves by more than {CONVERGED_POINTS:g} EER "
                          f"point ({moved}), so those cells compare probes that stopped early, the rule passes "
@@ -157,3 +158,47 @@ def regime_finding(m: Any) -> str:
         lines.append(f"The rule picks {chosen['labelled_speakers']} labelled speakers and the upstream "
                      f"{chosen['system']} ({chosen['vs_random']:+.2f} EER points against random init).")
     return " ".join(lines)
+
+
+def _cells_beating(t: pd.DataFrame, ref: str) -> pd.DataFrame:
+    return t[t[f"vs_{ref}_clear"] & (t[f"vs_{ref}"] < 0)]
+
+
+def regime_answer(m: Any, upstreams: pd.DataFrame | None = None) -> str:
+    """Chapter 01b's answer in at most three sentences: where pre-training clearly helps, the number that
+    decides the book's regime, and the caveat (an unconverged probe, an upstream near chance on its task).
+    The evidence is in the chapter's tables; :func:`regime_finding` says it at length."""
+    t, conv = m.cells, m.convergence
+    beats = {ref: _cells_beating(t, ref) for ref in ("random", "fbank")}
+
+    def where(hits: pd.DataFrame) -> str:
+        rows = sorted({int(n) for n in hits["labelled_speakers"]})
+        return f" (with {', '.join(map(str, rows))} labelled speakers)" if len(hits) and len(rows) < len(
+            set(t["labelled_speakers"])) else ""
+
+    first = (f"Pre-training clearly beats the same network from random weights in {len(beats['random'])} of "
+             f"{len(t)} cells of the map{where(beats['random'])}, and fbank in {len(beats['fbank'])}"
+             f"{where(beats['fbank'])}.")
+    chosen = choose_regime(t)
+    if chosen is None:
+        second = ("No converged row has a frozen cell where the pre-trained upstream clearly beats random init, so "
+                  "the rule picks no regime and chapters 02-08 run where pre-training came closest.")
+    else:
+        second = (f"The rule picks {chosen['labelled_speakers']} labelled speakers and {chosen['system']}, where "
+                  f"the frozen upstream is {chosen['vs_random']:+.2f} EER points from random init "
+                  f"[{chosen['vs_random_low']:+.2f}, {chosen['vs_random_high']:+.2f}] and "
+                  f"{chosen['vs_fbank']:+.2f} from fbank [{chosen['vs_fbank_low']:+.2f}, "
+                  f"{chosen['vs_fbank_high']:+.2f}].")
+    caveats = []
+    if len(conv) and not conv["converged"].all():
+        rows = sorted({int(n) for n in conv.loc[~conv["converged"], "labelled_speakers"]})
+        caveats.append(f"the probe is not converged with {', '.join(map(str, rows))} labelled speakers, so the rule "
+                       "passes those rows over")
+    if chosen is not None and upstreams is not None and len(upstreams):
+        u = upstreams.set_index("system")
+        if chosen["system"] in u.index and not pd.isna(u.loc[chosen["system"], "masked_acc"]):
+            c = u.loc[chosen["system"]]
+            caveats.append(f"the picked upstream predicts masked targets with a held-out accuracy of "
+                           f"{c['masked_acc']:.3f} against a chance of {c['chance']:.3f}")
+    third = f"Caveat: {'; '.join(caveats)}." if caveats else ""
+    return " ".join(filter(None, [first, second, third]))

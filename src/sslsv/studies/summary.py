@@ -78,21 +78,6 @@ def verdict_table(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-def key_numbers(summary: Summary) -> dict[str, float]:
-    """The numbers the book's introduction quotes (glued by chapter 06): how many claims got each verdict,
-    the seeds per system, and the mean EER of the fbank and random-init references and of the default
-    upstream (chapter 02's masked system) in the factor studies."""
-    v = summary.verdicts()["verdict"]
-    objective_study = summary.studies.get("objective", next(iter(summary.studies.values())))
-    t = objective_study.summary.set_index("system")
-    default = "masked" if "masked" in t.index else t.index[~t["reference"]][0]
-    return {"n_claims": len(v), "n_reproduced": int((v == "reproduced").sum()),
-            "n_not_reproduced": int((v == "not reproduced").sum()), "n_inconclusive": int((v == "inconclusive").sum()),
-            "n_seeds": int(t["n_seeds"].max()), "fbank_eer": float(t.loc["fbank", "eer_percent_mean"]),
-            "random_init_eer": float(t.loc["random init", "eer_percent_mean"]),
-            "default_eer": float(t.loc[default, "eer_percent_mean"])}
-
-
 def cost_table(summary: Summary) -> pd.DataFrame:
     """Every distinct pre-training run behind the studies: what it is and its wall time."""
     frames = []
@@ -172,32 +157,29 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
             "vs_fbank": difference(per_seed, system, FBANK, mode=mode)}
 
 
-def finding(summary: Summary) -> str:
-    """The book's answer in a paragraph, computed from the verdicts and the premise check."""
+def answer(summary: Summary) -> str:
+    """The book's answer on the paper's claims in three sentences: the verdicts, the premise check that
+    decides what they mean (the best upstream against both references), and the caveat."""
     from .findings import describe_difference
 
     v = summary.verdicts()
-    counts = v["verdict"].value_counts()
-    parts = [f"{n} {k}" for k, n in counts.items()]
     profile = next(iter(summary.studies.values())).profile
-    text = (f"Of the paper's four claims, at the `{profile}` scale: {', '.join(parts)}. ")
-    for r in v.itertuples():
-        text += f"*{r.factor}*: {r.verdict}. "
+    groups = {word: [str(f) for f in v.loc[v["verdict"] == word, "factor"]]
+              for word in ("reproduced", "not reproduced", "inconclusive")}
+    counts = ", ".join(f"{len(fs)} {word}" + (f" ({', '.join(fs)})" if fs else "") for word, fs in groups.items())
     modes = {m for s in summary.studies.values() for m in s.summary["mode"].unique()}
     mode = "frozen" if "frozen" in modes else sorted(modes - {"fbank"})[0]
     p = premise(summary, mode)
     helps = [d["clear"] and d["delta"] < 0 for d in (p["vs_random"], p["vs_fbank"])]
-    text += (f"\n\nAll four claims presume that SSL pre-training helps SV at all. The best {mode} "
-             f"upstream of the four studies, *{p['system']}* ({p['factor']}), against the same network "
-             f"without pre-training: {describe_difference(p['vs_random'])}; against fbank: "
-             f"{describe_difference(p['vs_fbank'])}. ")
+    first = f"Of the paper's {len(v)} claims, at the `{profile}` scale: {counts}."
+    second = (f"The best {mode} upstream of the four studies, *{p['system']}* ({p['factor']}): against random "
+              f"init, {describe_difference(p['vs_random'])}; against fbank, {describe_difference(p['vs_fbank'])}.")
     if all(helps):
-        text += "The premise holds at this scale, so the factor verdicts compare real benefits."
+        third = "Caveat: none from the premise; it holds here, so the verdicts compare real benefits."
     elif any(helps):
-        text += ("The premise holds only in part at this scale: the factor verdicts compare upstreams "
-                 "whose benefit is not established against both references.")
+        third = ("Caveat: pre-training beats only one of the two references here, so the verdicts say how "
+                 "pre-training choices move SV, not which of them carries the benefit the paper explains.")
     else:
-        text += ("The premise does not hold at this scale: even the best upstream clearly beats neither "
-                 "reference, so the factor verdicts say how pre-training choices change SV here, not which "
-                 "of them carries a benefit the paper explains.")
-    return text
+        third = ("Caveat: pre-training clearly beats neither reference here, so the verdicts say how pre-training "
+                 "choices move SV, not which of them carries the benefit the paper explains.")
+    return " ".join([first, second, third])
