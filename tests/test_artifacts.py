@@ -56,3 +56,24 @@ def test_torch_load_is_weights_only(tmp_path):
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="corrupt.pt"):
         torch_load(tmp_path / "corrupt.pt")
+
+
+def test_a_run_recorded_before_a_neutral_key_existed_is_served_and_resumed(tmp_path, monkeypatch):
+    """A key added later at its HASH_NEUTRAL value names the same run (config_hash), and the run's recorded
+    config.json, which lacks the key, still describes it: served, never set aside and computed again."""
+    from sslsv import config
+
+    monkeypatch.setitem(config.HASH_NEUTRAL, "demo.knob", "old")
+    old = Run("demo", {"demo": {"x": 1}}, root=tmp_path)
+    old.start()
+    old.finish({"m": 1})
+    unfinished = Run("demo", {"demo": {"x": 2}}, root=tmp_path).start()  # stopped before it finished
+    new = Run("demo", {"demo": {"x": 1, "knob": "old"}}, root=tmp_path)
+    assert new.path == old.path and new.problem() is None
+    Run("demo", {"demo": {"x": 2, "knob": "old"}}, root=tmp_path).start()  # resumes, with the same config.json
+    assert json.loads(unfinished.config_file.read_text()) == {"demo": {"x": 2}}
+    other = Run("demo", {"demo": {"x": 1, "knob": "new"}}, root=tmp_path)
+    assert other.path != old.path
+    # a recorded config that differs elsewhere still does not describe the run
+    monkeypatch.setattr(new, "config_dict", {"demo": {"x": 3, "knob": "old"}})
+    assert "no longer describes this run" in new.problem()

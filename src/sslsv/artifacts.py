@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .config import config_hash, to_dict
+from .config import config_hash, same_config, to_dict
 from .errors import UserError
 
 ENV_VAR = "SSLSV_ARTIFACTS"
@@ -353,7 +353,7 @@ class Run:
             recorded = read_json(self.config_file, "run config")
         except ArtifactError as e:
             return str(e)
-        if recorded != self.config_dict:
+        if not same_config(recorded, self.config_dict):
             return "config.json no longer describes this run (edited by hand?)"
         if inputs is not None:
             before = manifest.get("inputs")
@@ -414,7 +414,7 @@ class Run:
             raise write_problem(self.path, e) from e
         if self.config_file.exists():
             recorded = read_json(self.config_file, "run config")
-            if recorded != self.config_dict:
+            if not same_config(recorded, self.config_dict):
                 raise ArtifactError(
                     f"run directory {self.path} holds a different configuration; "
                     "refusing to resume it under this one (delete it to start over)"

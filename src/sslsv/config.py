@@ -599,6 +599,18 @@ def _without_neutral_keys(data: Any) -> Any:
     return strip(data)
 
 
+def same_config(recorded: Any, current: Any) -> bool:
+    """Whether a run's recorded ``config.json`` describes the config ``current`` (both :func:`to_dict` trees):
+    equal but for :data:`HASH_NEUTRAL` keys at their neutral value, which a run recorded before the key
+    existed lacks (its name is the same, :func:`config_hash`, and so is what it computed).
+
+    >>> new = to_dict(SVConfig()); old = json.loads(json.dumps(new)); del old["frontend"]["finetune_layers"]
+    >>> same_config(old, new), same_config(old, to_dict(override(SVConfig(), {"frontend.finetune_layers": 2})))
+    (True, False)
+    """
+    return recorded == current or _without_neutral_keys(recorded) == _without_neutral_keys(current)
+
+
 def config_hash(cfg: Any, length: int = 12) -> str:
     """Stable short hash of a config (or any JSON-able object).
 
