@@ -86,18 +86,24 @@ def bench_model(profile: str, repeats: int, n_utts: int) -> dict:
             "embed_utts_per_s (3 s utts)": round(n_utts / dt, 1)}
 
 
+def _training_setup(cfg):
+    """The speaker model of ``cfg``, its training model (100 classes), an AdamW over what trains, and a batch's
+    shape and labels: what one measured SV step needs."""
+    torch.manual_seed(0)
+    model = build_speaker_model(cfg)
+    train_model = SVTrainingModel(model, AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100))
+    opt = torch.optim.AdamW([p for p in train_model.parameters() if p.requires_grad], lr=1e-3)
+    batch, crop = cfg.train.batch_size, int(cfg.train.crop_seconds * 16000)
+    return model, train_model, opt, batch, crop, torch.randint(0, 100, (batch,))
+
+
 def bench_frozen_cache(repeats: int, n_utts: int) -> pd.DataFrame:
     """Frozen SSL upstream (tiny w2v-BERT, cpu ECAPA, 32 x 2 s): a training step on waveforms (the
     upstream runs every step) against a step on cached hidden states, and the one-off cost of the cache."""
     from sslsv.sv.featurizer import STATES, HiddenStateCropSampler
 
     cfg = resolve("cpu", {"frontend.kind": "ssl", "frontend.upstream": "init:w2v_bert:tiny"})
-    torch.manual_seed(0)
-    model = build_speaker_model(cfg)
-    train_model = SVTrainingModel(model, AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100))
-    opt = torch.optim.AdamW([p for p in train_model.parameters() if p.requires_grad], lr=1e-3)
-    batch, crop = cfg.train.batch_size, int(cfg.train.crop_seconds * 16000)
-    labels = torch.randint(0, 100, (batch,))
+    model, train_model, opt, batch, crop, labels = _training_setup(cfg)
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -155,12 +161,7 @@ def bench_finetune_recipes(repeats: int, profile: str = "cpu") -> pd.DataFrame:
     rows = []
     for label, backbone, sets in RECIPES:
         cfg = resolve(profile, {"frontend.kind": "ssl", "frontend.upstream": f"init:{backbone}:tiny", **sets})
-        torch.manual_seed(0)
-        model = build_speaker_model(cfg)
-        train_model = SVTrainingModel(model, AAMSoftmaxHead(cfg.ecapa.embedding_dim, 100))
-        opt = torch.optim.AdamW([p for p in train_model.parameters() if p.requires_grad], lr=1e-3)
-        batch, crop = cfg.train.batch_size, int(cfg.train.crop_seconds * 16000)
-        labels = torch.randint(0, 100, (batch,))
+        model, train_model, opt, batch, crop, labels = _training_setup(cfg)
         if cfg.frontend.cache_features:
             rng = np.random.default_rng(0)
             with tempfile.TemporaryDirectory() as d:

@@ -158,7 +158,7 @@ glue("regime", tables.Prose(f"Chapters 02-08 run in {regime.book_regime(profile)
 #
 # - The map compares the default SSL upstream with random init and fbank over labelled speakers,
 #   pre-training budget and pool, frozen and fine-tuned.
-# - The regime of the factor studies is picked by `sslsv.studies.regime.choose_regime`, not by hand.
+# - The regime of the factor studies is picked by `sslsv.studies.compare.choose_regime`, not by hand.
 # - A missing benefit counts as a finding only where the convergence check passes.
 #
 # Re-run this chapter at each profile with papermill (from the repository root;

@@ -227,20 +227,22 @@ def data_pairs(ref: Mapping, new: Mapping, kinds: Mapping[str, Tolerance], cell_
     return None, pairs
 
 
-def compare_data(ref: Mapping, new: Mapping, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
-    """Compare one output's table data with its reference: None if it matches, else the first difference."""
+def _first_difference(ref, new, kinds: Mapping[str, Tolerance], cell_kind: str | None, pair, compare) -> str | None:
+    """None if ``new`` matches ``ref``, else the first difference: ``pair`` (:func:`data_pairs` or
+    :func:`_text_pairs`) lines the two up, ``compare`` judges each pair of values."""
     if ref == new:
         return None
     if cell_kind is not None and cell_kind not in kinds:
         return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
-    mismatch, pairs = data_pairs(ref, new, kinds, cell_kind)
+    mismatch, pairs = pair(ref, new, kinds, cell_kind)
     if mismatch:
         return mismatch
-    for where, _, tol, a, c in pairs:
-        why = _compare_data_value(a, c, tol, where)
-        if why:
-            return why
-    return None
+    return next((why for where, _, tol, a, c in pairs if (why := compare(a, c, tol, where))), None)
+
+
+def compare_data(ref: Mapping, new: Mapping, kinds: Mapping[str, Tolerance], cell_kind: str | None = None) -> str | None:
+    """Compare one output's table data with its reference: None if it matches, else the first difference."""
+    return _first_difference(ref, new, kinds, cell_kind, data_pairs, _compare_data_value)
 
 
 def _text_pairs(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: str | None):
@@ -263,18 +265,7 @@ def compare_text(ref: str, new: str, kinds: Mapping[str, Tolerance], cell_kind: 
     >>> print(compare_text("masked - fbank = -6.67", "masked - fbank = -6.00", kinds))
     line 1: 'masked - fbank = -6.67' -> 'masked - fbank = -6.00'
     """
-    if ref == new:
-        return None
-    if cell_kind is not None and cell_kind not in kinds:
-        return f"unknown tolerance kind {cell_kind!r} in a cell tag; known kinds: {', '.join(sorted(kinds))}"
-    mismatch, pairs = _text_pairs(ref, new, kinds, cell_kind)
-    if mismatch:
-        return mismatch
-    for where, _, tol, a, c in pairs:
-        why = _compare_values(a, c, tol, where)
-        if why:
-            return why
-    return None
+    return _first_difference(ref, new, kinds, cell_kind, _text_pairs, _compare_values)
 
 
 def cell_kind(tags: Iterable[str]) -> str | None:
