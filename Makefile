@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader bench-learning-curve clean-book
+.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader bench-learning-curve bench-finetune clean-book
 
 env: $(VENV)/.installed
 
@@ -132,6 +132,16 @@ bench-learning-curve: env
 	  --case default --case lr_3e-3 optim.lr=0.003 --case k50 pretrain.n_clusters=50 \
 	  --case batch32_500 optim.batch_size=32 optim.steps=500 --case mask10 pretrain.mask_length=10 \
 	  --case lexicon corpus.language=lexicon
+
+# EER and single-core SV training minutes of each fine-tuning recipe in one cell of the map (issue 26), one SV seed:
+# the recipes split between two processes (one core each), then the table printed from the cached runs.
+FT_SPEAKERS ?= 36
+bench-finetune: env
+	mkdir -p .cache
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 0 3 5 > .cache/bench-finetune-a.log 2>&1 & \
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 1 2 4 6 > .cache/bench-finetune-b.log 2>&1; \
+	wait
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS)
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py
