@@ -224,6 +224,11 @@ def test_the_convergence_check_compares_the_protocol_with_twice_as_long():
     assert early.convergence["converged"].tolist() == [False, True]
     # one-sided: a probe that does worse when trained longer (overfitting) has stopped learning
     assert fake_map(converged_by=(2.5, 0.3)).convergence["converged"].all()
+    # decided by the interval, not the point: 1.5 points better, but the interval (3 seeds, sd 0.5) reaches back
+    # across -1, is noise; 3 points better, the whole interval beyond -1, is a probe cut short
+    noisy = fake_map(converged_by=(-1.5, 0.2)).convergence
+    assert noisy["longer_minus_protocol"].iloc[0] < -1 < noisy["longer_ci_high"].iloc[0] and noisy["converged"].all()
+    assert early.convergence["longer_ci_high"].iloc[0] < -1
     assert "**The probe is not converged** with 64 labelled" in findings.regime_finding(early) and "a missing benefit there is not a finding" in \
         findings.regime_finding(early)
     unconverged_none = fake_map(helps_below=0, converged_by=(-3.0, 0.2))

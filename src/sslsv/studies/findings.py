@@ -115,17 +115,19 @@ def regime_finding(m: Any) -> str:
     conv = m.convergence
     if len(conv):
         if conv["converged"].all():
-            lines.append(f"The probe is converged: trained {LONGER}x as long, no reference improves by more than "
-                         f"{CONVERGED_POINTS:g} EER point (the table above).")
+            lines.append(f"The probe is converged: trained {LONGER}x as long, no reference clearly improves by "
+                         f"more than {CONVERGED_POINTS:g} EER point (the 95 % intervals in the table above).")
         else:
             late = conv[~conv["converged"]]  # the evidence is the rows that moved, not the ones that held
             rows = sorted({int(n) for n in late["labelled_speakers"]})
             moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
-                              f"{r.eer_longer:.2f} %" for r in late.itertuples())
+                              f"{r.eer_longer:.2f} % [{r.longer_ci_low:+.2f}, {r.longer_ci_high:+.2f}]"
+                              for r in late.itertuples())
             lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
-                         f"trained {LONGER}x as long, a reference improves by more than {CONVERGED_POINTS:g} EER "
-                         f"point ({moved}), so those cells compare probes that stopped early, the rule passes "
-                         "them over, and a missing benefit there is not a finding.")
+                         f"trained {LONGER}x as long, a reference clearly improves by more than "
+                         f"{CONVERGED_POINTS:g} EER point, its whole 95 % interval beyond it ({moved}), so those "
+                         "cells compare probes that stopped early, the rule passes them over, and a missing "
+                         "benefit there is not a finding.")
     for ref, words in (("random", "the same network from random weights"), ("fbank", "fbank")):
         col = f"vs_{ref}"
         clear = t[t[f"{col}_clear"] & (t[col] < 0)]
