@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from sslsv.tables import RESULTS_MIME  # the mime type of a table's data, defined once
+
 TAG_PREFIX = "nbval-tolerance-"
 IGNORE = "ignore"  # a kind whose numbers are not compared at all (wall-clock seconds)
 
@@ -131,7 +133,6 @@ def column_kind(column: str, kinds: Mapping[str, Tolerance]) -> Tolerance | None
 # Comparing values
 # ---------------------------------------------------------------------------
 
-RESULTS_MIME = "application/vnd.sslsv.results+json"  # sslsv.tables.RESULTS_MIME (kept here: tests/ imports no layout)
 
 
 def _numbers(s: str) -> tuple[str, list[str]]:

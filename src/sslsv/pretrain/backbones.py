@@ -66,6 +66,10 @@ def _no_progress_bars() -> None:
 
     hf_logging.disable_progress_bar()
 
+class TopLayersError(ValueError):
+    """More top layers asked for than the upstream has (:meth:`Upstream.finetune_split`)."""
+
+
 class UpstreamLoadError(UserError, RuntimeError):
     """A checkpoint directory or name that cannot be loaded as an upstream (the user's input: a user error)."""
 
@@ -262,7 +266,7 @@ class Upstream(nn.Module):
         encoder = self.model.encoder
         layers = list(encoder.layers)
         if not 0 <= top_layers <= len(layers):
-            raise ValueError(f"top_layers={top_layers}: this upstream has {len(layers)} transformer layers")
+            raise TopLayersError(f"this upstream has {len(layers)} transformer layers")
         cut = len(layers) - (top_layers or len(layers))
         pre_ln = getattr(self.model.config, "do_stable_layer_norm", False)
         below = [m for m in (getattr(self.model, "feature_extractor", None), self.model.feature_projection,

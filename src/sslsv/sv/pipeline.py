@@ -110,14 +110,13 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
             raise ConfigError("frontend.upstream is empty: name a pre-training run ('run:<name>'), "
                              "'init:<backbone>:<size>', a directory or a checkpoint name")
         f = cfg.frontend
+        from ..pretrain.backbones import TopLayersError
+
         try:
             front = build_ssl_frontend(f.upstream, f.finetune, seed=cfg.train.seed, top_layers=f.finetune_layers,
                                        freeze_feature_encoder=f.freeze_feature_encoder)
-        except ValueError as err:
-            if not f.finetune_layers or "top_layers" not in str(err):
-                raise
-            raise ConfigError(f"frontend.finetune_layers={f.finetune_layers}: {str(err).partition(': ')[2]} "
-                              f"({f.upstream})") from None
+        except TopLayersError as err:
+            raise ConfigError(f"frontend.finetune_layers={f.finetune_layers}: {err} ({f.upstream})") from None
     return SpeakerModel(front, cfg.ecapa)
 
 
