@@ -37,8 +37,9 @@ RECIPES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
-def configs(profile: str, speakers: int, seed: int) -> list[tuple[str, Any]]:
-    """``(label, SVConfig)`` of every recipe in the map's cell of ``speakers`` labelled speakers."""
+def configs(profile: str, speakers: int, seed: int, upstream: str | None = None) -> list[tuple[str, Any]]:
+    """``(label, SVConfig)`` of every recipe in the map's cell of ``speakers`` labelled speakers, on ``upstream``
+    (``run:<name>``; default: the map's default upstream)."""
     from sslsv.artifacts import Run
     from sslsv.config import override, profile_context
     from sslsv.studies.regime import protocol
@@ -46,7 +47,7 @@ def configs(profile: str, speakers: int, seed: int) -> list[tuple[str, Any]]:
 
     ctx = profile_context(profile)
     sets = protocol(ctx, speakers)
-    upstream = f"run:{Run('pretrain', pretrain_config(ctx, Condition('default'))).path.name}"
+    upstream = upstream or f"run:{Run('pretrain', pretrain_config(ctx, Condition('default'))).path.name}"
     out = []
     for label, kind, recipe in RECIPES:
         recipe = dict(recipe)
@@ -72,32 +73,42 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--speakers", type=int, default=36, help="labelled speakers: the map's cell")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="SV seeds (a mean table follows with several)")
+    ap.add_argument("--upstream", help="run:<pre-training run name> to fine-tune (default: the map's default upstream, "
+                                         "computed if missing)")
     ap.add_argument("--only", type=int, nargs="+", help="train only these recipes (indices into RECIPES)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    pretrain(pretrain_config(args.profile, Condition("default")), progress=args.progress)
+    if args.upstream is None:
+        pretrain(pretrain_config(args.profile, Condition("default")), progress=args.progress)
     rows = []
-    for i, (label, cfg) in enumerate(configs(args.profile, args.speakers, args.seed)):
+    for seed, i, (label, cfg) in ((seed, i, item) for seed in args.seeds
+                                  for i, item in enumerate(configs(args.profile, args.speakers, seed, args.upstream))):
         if args.only is not None and i not in args.only:
             continue
         t = time.perf_counter()
         r = run_sv(cfg, progress=args.progress)
         m = r.metrics
-        rows.append({"recipe": label, "eer_percent": round(m["eer_percent"], 2),
+        rows.append({"recipe": label, "seed": seed, "eer_percent": round(m["eer_percent"], 2),
                      "eer_ci": f"[{m['eer_ci_low']:.2f}, {m['eer_ci_high']:.2f}]",
                      "train_min": round(m["train_seconds"] / 60, 2), "steps": cfg.train.steps,
                      "served_s": round(time.perf_counter() - t, 1), "run": r.run.path.name})
     table = pd.DataFrame(rows)
     full = table.loc[table["recipe"] == "SSL fine-tuned, every weight", "train_min"]
     if len(full):
-        table["speed-up vs every weight"] = (float(full.iloc[0]) / table["train_min"]).round(2)
-    print(f"{args.profile} profile, {args.speakers} labelled speakers, SV seed {args.seed} "
+        table["speed-up vs every weight"] = (float(full.mean()) / table["train_min"]).round(2)
+    print(f"{args.profile} profile, {args.speakers} labelled speakers, SV seeds {args.seeds}, upstream "
+          f"{args.upstream or 'the map default'} "
           f"(the map's protocol: {rows[0]['steps'] if rows else '?'} steps); train_min: single-core minutes of SV "
           "training as the run recorded them")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(table.to_string(index=False))
+        if len(args.seeds) > 1 and len(table):
+            print("\nmean over SV seeds (sd: across seeds):")
+            means = table.groupby("recipe", sort=False).agg(seeds=("seed", "size"), eer_mean=("eer_percent", "mean"),
+                                                            eer_sd=("eer_percent", "std"), train_min=("train_min", "mean"))
+            print(means.round(2).to_string())
 
 
 if __name__ == "__main__":
