@@ -139,7 +139,7 @@ def main() -> None:
                 continue
             seen.add(name)
             if not (item.run.path / "DONE").exists():
-                raise SystemExit(f"{name} ({item.label}) is not computed: build the book at --profile "
+                raise SystemExit(f"{name} ({item.system}) is not computed: build the book at --profile "
                                  f"{args.profile} first")
             measured[name] = measure(item)
             jobs.append(_Job(item, name, reads(item), tp.estimate(item)[0]))

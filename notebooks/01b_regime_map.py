@@ -136,8 +136,8 @@ tables.Prose(findings.learning_note(upstreams, compare.choose_regime(cells)))
 # 95 % intervals), in the dropdown:
 
 # %%
-columns = ["labelled_speakers", "system", "mode", "eer_percent", "vs_random", "vs_random_low", "vs_random_high",
-           "vs_random_clear", "vs_fbank", "vs_fbank_low", "vs_fbank_high", "vs_fbank_clear"]
+columns = ["labelled_speakers", "system", "budget", "domain", "mode", "eer_percent", "vs_random", "vs_random_low",
+           "vs_random_high", "vs_random_clear", "vs_fbank", "vs_fbank_low", "vs_fbank_high", "vs_fbank_clear"]
 tables.details(tables.table(cells[columns], digits=2), "Every cell of the map, frozen and fine-tuned")
 
 # %% [markdown]

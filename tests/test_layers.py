@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A name is a top-level module or package of sslsv (a package stands for all its modules).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "lifetime", "statistics", "tables", "ranges", "profiles", "settings"),  # plain data and helpers
+    ("errors", "lifetime", "statistics", "systems", "tables", "ranges", "profiles", "settings"),  # plain data, helpers
     ("config",),  # frozen configs, strict overrides, the values' checks, the run hash
     ("artifacts", "features", "metrics", "training", "upstreams"),  # runs on disk, shared numerics
     ("data",),  # corpora: synthetic generator, VoxCeleb1 and LibriSpeech readers

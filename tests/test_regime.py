@@ -13,7 +13,7 @@ from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_s
 from sslsv.errors import UserError
 from sslsv.statistics import welch
 from sslsv.studies import compare, findings, regime
-from sslsv.studies.runs import FBANK, RANDOM
+from sslsv.systems import FBANK, RANDOM, SSL
 from test_sv import TINY
 
 
@@ -41,11 +41,13 @@ def test_the_plan_covers_every_cell_once():
     assert sorted({p.config.optim.steps for p in pre}) == list(g.budgets)
     sv = [p for p in items if p.kind == "sv"]
     assert {p.config.train.labelled_speakers for p in sv} == set(g.speakers)
-    tuned = {p.label for p in sv if p.mode == "fine-tuned"}
-    assert tuned == {RANDOM, regime.upstream_label(g.default_budget, regime.OUT)}  # the default upstream and random
+    tuned = {(p.system, p.budget, p.domain) for p in sv if p.mode == "fine-tuned"}
+    assert tuned == {(RANDOM, None, None), (SSL, g.default_budget, regime.OUT)}  # the default upstream and random
+    assert {p.shown_label for p in sv if p.mode == "fine-tuned"} == {
+        "random init", f"SSL {g.default_budget} updates, out-of-domain"}  # labels made when shown
     check = [p for p in sv if p.role == "convergence"]  # a typed role; the label says it only when shown
-    assert {p.label for p in check} == {FBANK, RANDOM}
-    assert {p.shown_label for p in check} == {f"{FBANK} (2x steps)", f"{RANDOM} (2x steps)"}
+    assert {p.system for p in check} == {FBANK, RANDOM}
+    assert {p.shown_label for p in check} == {"fbank (2x steps)", "random init (2x steps)"}
     # at every amount of labelled speakers, twice the protocol's steps
     assert len(check) == 2 * len(g.seeds) * len(g.speakers)
     assert {p.config.train.labelled_speakers for p in check} == set(g.speakers)
@@ -62,7 +64,7 @@ def test_the_plan_covers_every_cell_once():
     assert {p.config.train.labelled_speakers for p in sv if p.mode == "fine-tuned"} == set(g.finetune_speakers)
     assert len(sv) - len(frozen) == 2 * len(g.finetune_speakers) * len(g.seeds)
     # the SSL systems read the upstream runs the plan pre-trains
-    assert {p.config.frontend.upstream for p in sv if p.label not in (FBANK, RANDOM)} == \
+    assert {p.config.frontend.upstream for p in sv if p.system not in (FBANK, RANDOM)} == \
         {f"run:{p.run.path.name}" for p in pre}
 
 
@@ -73,11 +75,11 @@ def fake_map(helps_below: int = 20, seeds=(0, 1, 2), converged_by=(-0.5, 0.3), c
     for n in (4, 16, 64):
         base = 30.0 - 4 * np.log2(n / 4)
         systems = [(FBANK, "fbank", 0, "", base - 1), (RANDOM, "frozen", 0, "", base + 2),
-                   ("SSL 10 updates, out-of-domain", "frozen", 10, "out-of-domain", base + 2 - (6 if n < helps_below else 0)),
-                   ("SSL 60 updates, out-of-domain", "frozen", 60, "out-of-domain", base + 2 - (3 if n < helps_below else 0))]
+                   (SSL, "frozen", 10, "out-of-domain", base + 2 - (6 if n < helps_below else 0)),
+                   (SSL, "frozen", 60, "out-of-domain", base + 2 - (3 if n < helps_below else 0))]
         for system, mode, budget, domain, mean in systems:
             for i, s in enumerate(seeds):
-                e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.1 * (len(system) % 3) * (i == 0))
+                e = float(mean + (0.5 * (i - 1) if len(seeds) > 1 else 0.0) + 0.2 * (i == 0))
                 rows.append({"system": system, "role": "cell", "mode": mode, "labelled_speakers": n, "budget": budget,
                              "steps": 150,
                              "domain": domain, "seed": s, "eer_percent": e, "eer_ci_low": e - 2, "eer_ci_high": e + 2})
@@ -142,7 +144,7 @@ def test_run_computes_exactly_the_plan(monkeypatch, tmp_path):
     m = regime.run("smoke", progress=False)
     assert computed == [p.run.path.name for p in regime.plan("smoke")]
     assert set(m.per_seed["labelled_speakers"]) == {2, 6, 16}
-    assert set(m.per_seed.loc[m.per_seed["system"].str.startswith("SSL"), "domain"]) == {"in-domain", "out-of-domain"}
+    assert set(m.per_seed.loc[m.per_seed["system"] == SSL, "domain"]) == {"in-domain", "out-of-domain"}
 
 
 def test_labelled_speakers_train_the_backend_on_a_subset(tmp_path, monkeypatch):
@@ -261,7 +263,7 @@ def sentences(text: str) -> int:
 
 def test_the_answer_is_three_sentences_the_rules_cell_with_its_intervals_and_the_caveat():
     m = fake_map(check_at=(4, 16, 64), unconverged_at=(4,))
-    upstreams = pd.DataFrame({"system": ["SSL 10 updates, out-of-domain", "SSL 60 updates, out-of-domain"],
+    upstreams = pd.DataFrame({"system": [SSL, SSL], "budget": [10, 60], "domain": ["out-of-domain"] * 2,
                               "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019]})
     answer = findings.regime_answer(m, upstreams)
     assert sentences(answer) == 3, answer
@@ -381,7 +383,7 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
     rng = np.random.default_rng(0)
     rows, runs, path = [], {}, {}
     for n, sep in ((4, 0.6), (16, 3.0)):
-        for system, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), ("SSL", "frozen")):
+        for system, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), (SSL, "frozen")):
             for seed in (0, 1):
                 y = np.repeat([1, 0], 500)
                 s = rng.normal(size=1000) + sep * y
@@ -419,14 +421,17 @@ def test_the_references_detection_costs_come_from_their_scores_and_say_why_mindc
 
 
 def test_the_learning_note_says_when_the_chosen_upstream_learned_little_of_its_task():
-    t = pd.DataFrame({"system": ["SSL 80", "SSL 500"], "budget": [80, 500], "domain": ["in", "in"],
+    t = pd.DataFrame({"system": [SSL, SSL], "budget": [80, 500], "domain": ["in-domain"] * 2,
                       "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019], "loss_last": [4.55, 4.0],
                       "loss_uniform": [4.6, 4.6], "best_vs_random": [-5.2, -4.9]})
-    note = findings.learning_note(t, {"system": "SSL 80"})
+    chosen = {"system": SSL, "budget": 80, "domain": "in-domain"}
+    note = findings.learning_note(t, chosen)
+    assert note.startswith("The upstream the rule picks, SSL 80 updates, in-domain, reaches") and \
+        "SSL 500 updates, in-domain reaches 0.084" in note
     assert "0.025 against a majority-class chance of 0.019" in note and "-4.90 EER points against -5.20" in note
     assert "learned little of its task" in note and "what 80 updates give" in note
-    assert "learned little" not in findings.learning_note(t.assign(masked_acc=[0.07, 0.084]), {"system": "SSL 80"})
-    assert findings.learning_note(t, {"system": "SSL 500"}).endswith("the most trained upstream of the map.")
+    assert "learned little" not in findings.learning_note(t.assign(masked_acc=[0.07, 0.084]), chosen)
+    assert findings.learning_note(t, {**chosen, "budget": 500}).endswith("the most trained upstream of the map.")
     assert findings.learning_note(t, None) == ""
 
 
@@ -434,7 +439,7 @@ def test_a_clear_cell_is_one_whose_shown_interval_excludes_zero():
     """Three seeds a side: 2 standard errors would call this difference clear, its 95 % Welch interval does not."""
     rows = []
     for system, mode, budget, values in ((FBANK, "fbank", 0, [20.0, 21.0, 22.0]), (RANDOM, "frozen", 0, [30.0, 33.0, 36.0]),
-                                         ("SSL 10 updates, out-of-domain", "frozen", 10, [26.0, 27.0, 28.0])):
+                                         (SSL, "frozen", 10, [26.0, 27.0, 28.0])):
         rows += [{"system": system, "role": "cell", "mode": mode, "labelled_speakers": 8, "budget": budget, "steps": 100,
                   "domain": "out-of-domain" if budget else "", "seed": s, "eer_percent": v, "eer_ci_low": v - 2,
                   "eer_ci_high": v + 2} for s, v in enumerate(values)]

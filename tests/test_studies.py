@@ -16,16 +16,17 @@ from sslsv.config import ConfigError, OptimConfig, study_settings
 from sslsv.studies import compare, data_scale, factors, model_size, objective, quantizer, runs, summary
 from sslsv.studies.compare import difference
 from sslsv.studies.factors import FactorStudy
-from sslsv.studies.runs import FBANK, RANDOM, Condition
+from sslsv.studies.runs import Condition
+from sslsv.systems import FBANK, RANDOM
 
 
 def default_conditions(profile="smoke"):
     """The default upstream as it appears in each study."""
     return {
-        "objective": next(c for c in objective.conditions() if c.label == "masked"),
-        "quantizer": next(c for c in quantizer.conditions() if c.label == "k-means MFCC"),
+        "objective": next(c for c in objective.conditions() if c.system == "masked"),
+        "quantizer": next(c for c in quantizer.conditions() if c.system == "kmeans_mfcc"),
         "data scale": data_scale.conditions(profile)[-1],
-        "model size": next(c for c in model_size.conditions(profile) if c.label == "tiny"),
+        "model size": next(c for c in model_size.conditions(profile) if c.system == "tiny"),
     }
 
 
@@ -44,7 +45,7 @@ def test_references_are_the_same_runs_in_every_study():
     for conds in (objective.conditions(), quantizer.conditions(), data_scale.conditions("cpu"),
                   model_size.conditions("cpu")):
         refs = [c for c in conds if c.reference]
-        assert [c.label for c in refs] == [FBANK, RANDOM]
+        assert [c.system for c in refs] == [FBANK, RANDOM]
         names.add(tuple(Run("sv", runs.sv_config("cpu", c, 1)).path.name for c in refs))
     assert len(names) == 1
 
@@ -66,7 +67,7 @@ def test_sv_config_per_kind_and_the_study_schedule():
 
 
 @pytest.mark.parametrize("study, deciding", [
-    (objective, {"masked", "unmasked"}), (quantizer, {"k-means MFCC"}), (data_scale, {"0.1 h", "1 h"}),
+    (objective, {"masked", "unmasked"}), (quantizer, {"kmeans_mfcc"}), (data_scale, {"0.1", "1"}),
     (model_size, {"micro", "small"})])
 def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, deciding):
     plan = study.run.plan("cpu")
@@ -75,22 +76,22 @@ def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, dec
     pre = [p for p in plan if p.kind == "pretrain" and p.mode == "upstream"]
     by_label = {}
     for p in pre:
-        by_label.setdefault(p.label, []).append(p)
+        by_label.setdefault(p.system, []).append(p)
     assert {label for label, runs in by_label.items() if len(runs) > 1} == deciding
     for label, runs in by_label.items():
         assert [r.config.pretrain.seed for r in runs] == (list(seeds) if label in deciding else [seeds[0]])
         assert [r.pretrain_seed for r in runs] == [r.config.pretrain.seed for r in runs]
     # each pre-training seed's upstream is probed with every SV seed, and reads its own upstream
     for label in deciding:
-        sv = [p for p in plan if p.kind == "sv" and p.label == label]
+        sv = [p for p in plan if p.kind == "sv" and p.system == label]
         assert len(sv) == len(seeds) * len(study_settings("cpu").seeds)
         assert len({p.config.frontend.upstream for p in sv}) == len(seeds)
-    assert all(p.pretrain_seed is None for p in plan if p.kind == "sv" and p.label in (FBANK, RANDOM))
+    assert all(p.pretrain_seed is None for p in plan if p.kind == "sv" and p.system in (FBANK, RANDOM))
     # the default upstream is one pair of runs for every study
-    default = {r.run.path.name for r in by_label.get("masked", by_label.get("k-means MFCC", []))}
+    default = {r.run.path.name for r in by_label.get("masked", by_label.get("kmeans_mfcc", []))}
     if default:
         assert default == {r.run.path.name for r in objective.run.plan("cpu") if r.kind == "pretrain"
-                           and r.label == "masked"}
+                           and r.system == "masked"}
 
 
 def test_a_pretraining_seed_override_is_refused_in_favour_of_the_seed_list():
@@ -111,7 +112,7 @@ def test_the_seed_spread_separates_pretraining_from_sv_seeds():
 
 
 def test_iteration_two_clusters_the_default_run():
-    cond = next(c for c in quantizer.conditions() if c.label.startswith("k-means hidden"))
+    cond = next(c for c in quantizer.conditions() if c.system == "kmeans_hidden")
     cfg = runs.pretrain_config("cpu", cond)
     default = Run("pretrain", runs.pretrain_config("cpu", Condition("d"))).path.name
     assert cfg.pretrain.quantizer == "kmeans_hidden" and cfg.pretrain.kmeans_source == f"run:{default}"
@@ -135,7 +136,7 @@ def test_data_scale_spans_tenfold_and_the_whole_pool_is_the_default():
         hours = study_settings(profile).data_scale_hours
         assert len(hours) >= 4 and max(hours) / min(hours) >= 10
     conds = data_scale.conditions("cpu")
-    assert [c.label for c in conds[2:]] == ["0.1 h", "0.25 h", "0.5 h", "1 h"]
+    assert [c.system for c in conds[2:]] == ["0.1", "0.25", "0.5", "1"]
     assert conds[-1].pretrain == {"pretrain.hours": 0.0}
     assert study_settings("paper").model_sizes[-2:] == ("base", "large")
 
@@ -205,7 +206,7 @@ def test_difference_uses_the_seed_spread_or_the_bootstrap_intervals():
     one = ps[ps["seed"] == 0]
     assert not difference(one, "a", "b")["clear"]  # intervals of half-width 2 overlap
     assert difference(table({"a": 10.0, "b": 15.0}, half_width=2.0)[lambda t: t.seed == 0], "a", "b")["clear"]
-    with pytest.raises(KeyError, match="no runs of system 'z'"):
+    with pytest.raises(KeyError, match="no system 'z'; systems: a, b, c"):
         difference(ps, "a", "z")
 
 
@@ -233,7 +234,7 @@ def test_objective_verdicts(masked, unmasked, random_init, expected):
 ])
 def test_quantizer_verdicts(means, expected):
     conds = quantizer.conditions()
-    values = {FBANK: 14.0, RANDOM: 16.0, **{c.label: m for c, m in zip(conds[2:], means)}}
+    values = {FBANK: 14.0, RANDOM: 16.0, **{c.system: m for c, m in zip(conds[2:], means)}}
     assert quantizer.claim(fake_study("quantizer", conds, values))["verdict"] == expected
     values[RANDOM] = 12.0  # pre-training itself within the noise: "no quantizer effect" proves nothing
     if expected == "reproduced":
@@ -248,9 +249,9 @@ def test_scale_verdicts_follow_the_trend(monkeypatch):
     study = fake_study("model size", conds, {FBANK: 12.0, RANDOM: 15.0, "micro": 11.0, "tiny": 14.0, "small": 16.0})
     assert model_size.claim(study)["verdict"] == "not reproduced"
     dconds = data_scale.conditions("cpu")
-    study = fake_study("data scale", dconds, {FBANK: 12.0, RANDOM: 15.0, "0.1 h": 14.0, "0.25 h": 14.1,
-                                              "0.5 h": 13.9, "1 h": 14.0})
-    monkeypatch.setattr(data_scale, "amounts", lambda s: {"0.1 h": 0.1, "0.25 h": 0.25, "0.5 h": 0.5, "1 h": 1.0})
+    study = fake_study("data scale", dconds, {FBANK: 12.0, RANDOM: 15.0, "0.1": 14.0, "0.25": 14.1,
+                                              "0.5": 13.9, "1": 14.0})
+    monkeypatch.setattr(data_scale, "amounts", lambda s: {"0.1": 0.1, "0.25": 0.25, "0.5": 0.5, "1": 1.0})
     assert data_scale.claim(study)["verdict"] == "inconclusive"
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sslsv import tables
+from sslsv.systems import shown_frame
 from reference import RESULTS_MIME, compare_data, load_tolerances
 from sslsv.book import REPO
 
@@ -15,7 +16,7 @@ from sslsv.book import REPO
 @pytest.fixture
 def summary():
     return pd.DataFrame({
-        "system": ["fbank", "random init", "masked", "unmasked"],
+        "system": ["fbank", "random", "masked", "unmasked"],  # keys: the HTML shows their labels
         "upstream": ["fbank", "frozen", "frozen", "frozen"],
         "reference": [True, True, False, False],
         "eer_percent_mean": [27.4, 30.1, 25.0, 28.25],
@@ -81,10 +82,11 @@ def test_the_summary_shows_mean_sd_highlights_the_best_and_marks_the_references(
 
 def test_the_plain_text_is_the_frames_to_string_and_the_data_its_values_at_the_digits_shown(summary):
     t = tables.table(summary, digits=3, caption="Summary")
-    assert repr(t) == summary.round(3).to_string(index=False)
+    assert repr(t) == shown_frame(summary).round(3).to_string(index=False)  # the systems by their labels
+    assert "random init" in repr(t)
     (d,) = t.data
     assert d["name"] == "Summary" and d["columns"] == list(summary.columns)
-    assert [r[0] for r in d["rows"]] == list(summary["system"])
+    assert [r[0] for r in d["rows"]] == list(summary["system"])  # the data: their keys
     assert d["rows"] == [[v if not isinstance(v, float) else None if np.isnan(v) else round(v, 3) for v in row]
                          for row in summary.astype(object).values.tolist()]  # a missing value (NaN) is null
     json.dumps(d, allow_nan=False)  # strict JSON: a notebook stores it as is
@@ -94,7 +96,7 @@ def test_ipython_stores_html_for_the_book_and_plain_text_for_the_references(summ
     from IPython.core.formatters import DisplayFormatter
 
     data, _ = DisplayFormatter().format(tables.table(summary, digits=3))
-    assert data["text/plain"] == summary.round(3).to_string(index=False)
+    assert data["text/plain"] == shown_frame(summary).round(3).to_string(index=False)
     assert data["text/html"].lstrip().startswith("<style")
     assert data[RESULTS_MIME]["tables"][0]["columns"] == list(summary.columns)
 
@@ -108,7 +110,7 @@ def test_a_per_seed_table_goes_into_a_collapsed_dropdown_below_the_summary(summa
     inside = t.html[t.html.index("<details"):]
     assert "25.00 [23.80, 26.00]" in cells(inside) and "fbank (reference)" in cells(inside)
     # the plain text: the summary, a blank line, then the per-seed table; the data: both tables, named
-    assert t.text == summary.round(3).to_string(index=False) + "\n\n" + metric_table(per_seed)
+    assert t.text == shown_frame(summary).round(3).to_string(index=False) + "\n\n" + metric_table(per_seed)
     assert [d["name"] for d in t.data] == ["summary", "per run"]
 
 

@@ -31,6 +31,7 @@ import sys
 from typing import Any, Sequence
 
 from .config import PROFILES, ConfigError, PretrainExperimentConfig, resolve
+from .systems import shown_frame
 
 
 def parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
@@ -95,8 +96,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     result = baseline.run(args.profile, args.seeds, sets, progress=not args.no_progress)
     cols = ["system", "seed", "eer_percent", "eer_percent_ci_low", "eer_percent_ci_high", "min_dcf_0.01",
             "min_dcf_0.05"]
-    print(result.per_seed[cols].round(3).to_string(index=False))
-    print(result.summary.round(3).to_string(index=False))
+    print(shown_frame(result.per_seed[cols]).round(3).to_string(index=False))
+    print(shown_frame(result.summary).round(3).to_string(index=False))
     for r in result.results:
         print(r.run.path)
     return 0
@@ -143,14 +144,14 @@ def cmd_study(args: argparse.Namespace) -> int:
               progress=not args.no_progress)
     if args.study == "summary":
         result = module.run(args.profile, **kw)
-        print(result.table().round(3).to_string(index=False))
+        print(shown_frame(result.table()).round(3).to_string(index=False))
         print()
         print(module.verdict_table(result))
         return 0
     study = module.run(args.profile, **kw)
-    print(study.pretraining_table().round(3).to_string(index=False))
+    print(shown_frame(study.pretraining_table()).round(3).to_string(index=False))
     print()
-    print(study.summary.round(3).to_string(index=False))
+    print(shown_frame(study.summary).round(3).to_string(index=False))
     print()
     print(module.finding(study))
     return 0

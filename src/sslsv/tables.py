@@ -17,18 +17,20 @@ and each reader takes the one it wants:
   ``DataFrame.to_string(index=False)``.
 
 The layout of the HTML and of the text is free to change; the data is what a
-chapter's results are.
+chapter's results are.  A frame names its systems by their keys
+(:mod:`sslsv.systems`); the HTML and the text show their display labels
+(:func:`sslsv.systems.shown_frame`), the data keeps the keys.
 
 >>> import pandas as pd
->>> summary = pd.DataFrame({"system": ["fbank", "masked"], "reference": [True, False],
+>>> summary = pd.DataFrame({"system": ["random", "ctc"], "reference": [True, False],
 ...                         "eer_percent_mean": [27.4, 25.0], "eer_percent_std": [2.0, 1.5]})
 >>> t = table(summary, digits=2)
 >>> print(repr(t))
-system  reference  eer_percent_mean  eer_percent_std
- fbank       True              27.4              2.0
-masked      False              25.0              1.5
->>> "27.40 ± 2.00" in t._repr_html_(), "25.00 ± 1.50" in t._repr_html_()
-(True, True)
+          system  reference  eer_percent_mean  eer_percent_std
+     random init       True              27.4              2.0
+CTC (supervised)      False              25.0              1.5
+>>> "27.40 ± 2.00" in t._repr_html_(), "CTC (supervised)" in t._repr_html_(), t.data[0]["rows"][1][0]
+(True, True, 'ctc')
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ import html as html_lib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
+
+from .systems import REFERENCES, shown_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,8 +57,8 @@ SIGNIFICANT = 6  # a float of a table shown "as is" (digits=None) keeps the sign
 # Metric columns where the smallest value is the best (shell-style patterns); their spreads are not metrics.
 LOWER_IS_BETTER = ("eer_percent", "eer_percent_mean", "eer_mean", "min_dcf_0.*")
 NOT_A_METRIC = ("*_std", "*_sd", "*_ci_low", "*_ci_high", "*_low", "*_high")
-# Systems every study compares against: marked in every table.
-REFERENCE_SYSTEMS = ("fbank", "random init")
+# Systems every study compares against (their keys): marked in every table.
+REFERENCE_SYSTEMS = REFERENCES
 # How a column is headed in the book (the plain text keeps the column's own name).
 LABELS = {"eer_percent": "EER (%)", "eer_mean": "EER (%)", "min_dcf_0.01": "minDCF (0.01)",
           "min_dcf_0.05": "minDCF (0.05)", "min_dcf_0.1": "minDCF (0.1)", "n_seeds": "seeds",
@@ -211,7 +215,8 @@ def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = N
     >>> "20.00 [18.50, 21.50]" in t.html, t.html.count("#d9f0d3")
     (True, 1)
     """
-    plain = text if text is not None else (frame if digits is None else frame.round(digits)).to_string(index=False)
+    drawn = shown_frame(frame)  # the systems by their display labels; the data keeps their keys
+    plain = text if text is not None else (drawn if digits is None else drawn.round(digits)).to_string(index=False)
     return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain,
                  (frame_data(frame, digits, name or caption),))
 
@@ -270,7 +275,7 @@ METRIC_COLUMNS = ("eer_percent", "min_dcf_0.01", "min_dcf_0.05")  # the metrics 
 
 
 def metric_table(per_seed: "pd.DataFrame", digits: int = 2) -> str:
-    """Per-run metrics as text, each with its bootstrap interval: ``4.12 [3.50, 4.80]``.
+    """Per-run metrics as text, each with its bootstrap interval: ``4.12 [3.50, 4.80]``; systems by their labels.
 
     >>> import pandas as pd
     >>> row = {"system": "fbank", "seed": 0, **{f"{m}{s}": v for m in METRIC_COLUMNS
@@ -279,7 +284,8 @@ def metric_table(per_seed: "pd.DataFrame", digits: int = 2) -> str:
     system  seed       eer_percent      min_dcf_0.01      min_dcf_0.05
      fbank     0 4.12 [3.50, 4.80] 4.12 [3.50, 4.80] 4.12 [3.50, 4.80]
     """
-    out = per_seed[[c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant")]].copy()
+    keep = [c for c in per_seed.columns if c in ("system", "seed", "hours", "size", "variant")]
+    out = shown_frame(per_seed[keep].copy())
     for col in METRIC_COLUMNS:
         out[col] = [f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for v, lo, hi in
                     zip(per_seed[col], per_seed[f"{col}_ci_low"], per_seed[f"{col}_ci_high"])]
@@ -402,7 +408,8 @@ def _styled_html(frame: "pd.DataFrame", digits: int, caption: str | None, best: 
     import pandas as pd
 
     columns = _columns(frame)
-    shown = pd.DataFrame({label: [_cell(frame, group, i, digits) for i in range(len(frame))]
+    drawn = shown_frame(frame)  # the systems by their display labels
+    shown = pd.DataFrame({label: [_cell(drawn, group, i, digits) for i in range(len(frame))]
                           for label, group in columns})
     styles = pd.DataFrame("", index=shown.index, columns=shown.columns)
     refs = [_is_reference(frame.iloc[i].to_dict()) for i in range(len(frame))]

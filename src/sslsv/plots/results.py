@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..systems import shown, shown_frame
 from .style import ACCENT, HEIGHT, SATURATED, WIDTH, colours, informative, reference_style, styled
 
 __all__ = ["plot_det", "plot_factor", "plot_layer_weights", "plot_regime_map", "plot_summary"]
@@ -65,7 +66,8 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
 
     refs = per_seed[per_seed["reference"]]
     rows = per_seed[~per_seed["reference"]]
-    order = [o for o in order if o in set(rows["system"])]
+    order = [shown(o) for o in order if o in set(rows["system"])]  # the systems by their display labels
+    rows = shown_frame(rows)
     hue = "mode" if rows["mode"].nunique() > 1 else None
     palette = {"palette": colours(rows["mode"].nunique())} if hue else {"color": ACCENT}
     sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
@@ -75,7 +77,7 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
     for name, sel in refs.groupby("system", sort=False):
         colour, ls = reference_style(name)
         m, sd = sel[metric].mean(), sel[metric].std(ddof=1) if len(sel) > 1 else 0.0
-        ax.axhline(m, color=colour, ls=ls, lw=1.5, label=f"{name} (mean)")
+        ax.axhline(m, color=colour, ls=ls, lw=1.5, label=f"{shown(name)} (mean)")
         if sd > 0:
             ax.axhspan(m - sd, m + sd, color=colour, alpha=0.08)
     ax.set_xlabel("")
@@ -98,10 +100,10 @@ def plot_factor(study, metrics: Sequence[str] = ("eer_percent", "min_dcf_0.01"),
     """
     import matplotlib.pyplot as plt
 
-    shown = [m for m in metrics if not m.startswith("min_dcf") or informative(study.per_seed[m])]
-    dropped = [m for m in metrics if m not in shown]
-    fig, axes = plt.subplots(1, len(shown), figsize=(WIDTH, HEIGHT + 0.5), squeeze=False)
-    for ax, metric in zip(axes[0], shown):
+    drawn = [m for m in metrics if not m.startswith("min_dcf") or informative(study.per_seed[m])]
+    dropped = [m for m in metrics if m not in drawn]
+    fig, axes = plt.subplots(1, len(drawn), figsize=(WIDTH, HEIGHT + 0.5), squeeze=False)
+    for ax, metric in zip(axes[0], drawn):
         _factor_panel(ax, study.per_seed, study.order, metric)
     axes[0][0].legend(loc="best")
     heading = title or f"{study.factor}: speaker verification on each upstream ({study.profile})"
@@ -115,11 +117,12 @@ def plot_factor(study, metrics: Sequence[str] = ("eer_percent", "min_dcf_0.01"),
 
 @styled
 def plot_layer_weights(weights, title: str = "Learned layer weights (softmax, mean over seeds)"):
-    """Heat map of the SV front-end's layer weights: one row per system, one column per hidden state."""
+    """Heat map of the SV front-end's layer weights: one row per system (by its label), one column per hidden
+    state."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    table = weights.pivot_table(index="system", columns="layer", values="weight", sort=False)
+    table = shown_frame(weights).pivot_table(index="system", columns="layer", values="weight", sort=False)
     fig, ax = plt.subplots(figsize=(WIDTH, 1.4 + 0.5 * table.shape[0]))
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", cbar_kws={"label": "weight"}, ax=ax,
                 annot_kws={"fontsize": 11})

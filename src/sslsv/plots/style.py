@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import functools
 
+from ..systems import FBANK, RANDOM
+
 __all__ = ["WIDTH", "HEIGHT", "DPI", "PALETTE", "RC", "reference_style", "ACCENT", "colours", "styled",
            "SATURATED", "informative"]
 
@@ -52,14 +54,15 @@ def colours(n: int) -> list:
     return sns.color_palette(PALETTE, n_colors=max(int(n), 1))
 
 
-def reference_style(name: str) -> tuple:
-    """``(colour, linestyle)`` of a reference system: fbank dashed, random init dotted, others dash-dotted grey.
+def reference_style(system: str) -> tuple:
+    """``(colour, linestyle)`` of a reference system (its key, :mod:`sslsv.systems`): fbank dashed, random init
+    dotted, others dash-dotted grey.
 
-    >>> reference_style("fbank")[1], reference_style("random init")[1], reference_style("other")
+    >>> reference_style(FBANK)[1], reference_style(RANDOM)[1], reference_style("other")
     ('--', ':', ('grey', '-.'))
     """
     p = colours(10)
-    return {"fbank": (p[1], "--"), "random init": (p[4], ":")}.get(name, ("grey", "-."))
+    return {FBANK: (p[1], "--"), RANDOM: (p[4], ":")}.get(system, ("grey", "-."))
 
 
 ACCENT = "#0173b2"  # PALETTE's first colour: the systems under study when they share one colour

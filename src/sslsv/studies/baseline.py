@@ -15,6 +15,7 @@ from ..config import Profile, SVConfig, check_seeds, override, profile_context, 
 from ..sv.pipeline import SVResult, run_sv
 from . import controlled
 from .compare import per_seed_table, summarise
+from ..systems import FBANK
 from .runs import PlannedRun
 
 
@@ -31,7 +32,7 @@ def plan(profile: str | Profile = "cpu", seeds: Sequence[int] = (0, 1, 2), overr
     seeds = check_seeds(seeds)
     refuse_controlled(overrides, controlled.BASELINE, "the baseline")
     cfg = resolve(profile, overrides)
-    return [PlannedRun("sv", "fbank", "fbank", int(s), override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}))
+    return [PlannedRun("sv", FBANK, "fbank", int(s), override(cfg, {"train.seed": int(s), "frontend.kind": "fbank"}))
             for s in seeds]
 
 
@@ -42,7 +43,7 @@ def run(profile: str | Profile = "cpu", seeds: Sequence[int] = (0, 1, 2), overri
     planned = plan(profile, seeds, overrides)
     cfg = resolve(profile, overrides)
     results = [run_sv(item.config, progress=progress) for item in planned]
-    table = per_seed_table(results, "fbank")
+    table = per_seed_table(results, FBANK)
     return StudyResult(config=cfg, results=results, per_seed=table, summary=summarise(table))
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..statistics import compare
+from ..systems import FBANK, RANDOM, check_system
 from ..tables import METRIC_COLUMNS
-from .runs import FBANK, RANDOM
 
 if TYPE_CHECKING:
     from ..sv.pipeline import SVResult
@@ -25,7 +25,7 @@ __all__ = ["per_seed_table", "summarise", "seed_spread", "difference", "trend", 
 
 
 def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
-    """One row per run: system, seed, EER and minDCF with bootstrap intervals."""
+    """One row per run: system (its key, :mod:`sslsv.systems`), seed, EER and minDCF with bootstrap intervals."""
     rows = []
     for r in results:
         m = r.metrics
@@ -79,7 +79,8 @@ def seed_spread(per_seed: pd.DataFrame, metric: str = "eer_percent") -> pd.DataF
 
 def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percent",
                mode: str | None = None) -> dict[str, Any]:
-    """How ``a`` compares with ``b`` on ``metric`` (lower is better).
+    """How system ``a`` compares with ``b`` on ``metric`` (lower is better); both are system keys
+    (:mod:`sslsv.systems`), never display labels: an unknown one is a ``KeyError`` naming the keys.
 
     ``delta`` is mean(a) - mean(b); whether it is *clear* is
     :func:`sslsv.statistics.compare`: with several seeds, its 95 % Welch
@@ -92,11 +93,13 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
     (-10.0, True, 'x')
     """
     def rows(name: str) -> pd.DataFrame:
+        check_system(name, per_seed["system"].unique())
         sel = per_seed[per_seed["system"] == name]
         if mode is not None and name not in (FBANK,):
             sel = sel[sel["mode"] == mode] if "mode" in sel else sel
         if sel.empty:
-            raise KeyError(f"no runs of system {name!r}; systems: {', '.join(per_seed['system'].unique())}")
+            raise KeyError(f"no {mode} runs of system {name!r}; modes of it: "
+                           f"{', '.join(per_seed.loc[per_seed['system'] == name, 'mode'].unique())}")
         return sel
 
     ra, rb = rows(a), rows(b)
@@ -121,6 +124,7 @@ def trend(per_seed: pd.DataFrame, systems: Sequence[str], values: Sequence[float
 
     xs, ys = [], []
     for name, v in zip(systems, values):
+        check_system(name, per_seed["system"].unique())
         sel = per_seed[per_seed["system"] == name][metric].to_numpy(float)
         xs += [float(v)] * len(sel)
         ys += list(sel)
@@ -137,8 +141,8 @@ def comparison_table(study: Any, against: Sequence[str] = (FBANK, RANDOM),
         if cond.reference:
             continue
         for ref in against:
-            d = difference(study.per_seed, cond.label, ref, metric)
-            rows.append({"system": cond.label, "against": ref, "delta": round(d["delta"], 2),
+            d = difference(study.per_seed, cond.system, ref, metric)
+            rows.append({"system": cond.system, "against": ref, "delta": round(d["delta"], 2),
                          "ci95": round(d["ci95"], 2) if not np.isnan(d["ci95"]) else None,
                          "clear": d["clear"]})
     return pd.DataFrame(rows)
@@ -191,7 +195,8 @@ def miss_at_false_alarms(scores: Any, labels: Any, false_alarms: float = FALSE_A
 
 
 def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """One row per (labelled speakers, upstream, mode): EER(SSL) - EER(random init) and
+    """One row per (labelled speakers, upstream, mode), the upstream a :data:`~sslsv.systems.SSL` system told
+    apart by its ``budget`` and ``domain``: EER(SSL) - EER(random init) and
     EER(SSL) - EER(fbank), each with its 95 % interval and whether it is clear (the interval excludes
     zero: :func:`sslsv.statistics.compare`, the one criterion of every chapter); ``probe_converged``
     says whether the protocol passed the convergence check at that amount of labelled speakers
@@ -202,10 +207,11 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
         checks = conv[conv["labelled_speakers"] == n]["converged"] if len(conv) else pd.Series([], dtype=bool)
         at = at[at["role"] != "convergence"]  # the convergence check's runs are not cells
         fbank = at[at["system"] == FBANK]
-        for (system, mode), ssl in at[~at["system"].isin([FBANK, RANDOM])].groupby(["system", "mode"], sort=False):
+        upstreams = at[~at["system"].isin([FBANK, RANDOM])]
+        for (system, budget, domain, mode), ssl in upstreams.groupby(["system", "budget", "domain", "mode"],
+                                                                     sort=False):
             random = at[(at["system"] == RANDOM) & (at["mode"] == mode)]
-            row = {"labelled_speakers": int(n), "system": system, "mode": mode,
-                   "budget": int(ssl["budget"].iloc[0]), "domain": ssl["domain"].iloc[0],
+            row = {"labelled_speakers": int(n), "system": system, "mode": mode, "budget": int(budget), "domain": domain,
                    "eer_percent": float(ssl["eer_percent"].mean()), "probe_converged": bool(checks.all())}
             for ref_name, ref in (("random", random), ("fbank", fbank)):
                 if ref.empty:

@@ -15,16 +15,15 @@ from ..config import ConfigError, resolve
 from ..config import study_settings
 from .factors import FactorStudy, factor_runner
 from .findings import scale_claim, scale_finding
+from ..systems import hours_key, shown
 from .runs import Condition, extremes, references
 
-def label(hours: float) -> str:
-    """``0.25 h``; amounts under a minute read in seconds (``7 s``)."""
-    return f"{hours:g} h" if hours >= 0.05 else f"{hours * 3600:.0f} s"
 
 
 def conditions(profile: str, hours: Sequence[float] | None = None,
                overrides: Mapping[str, Any] | None = None) -> list[Condition]:
-    """References, then one condition per amount (``pretrain.hours``; the whole pool as 0 = all)."""
+    """References, then one condition per amount (``pretrain.hours``; the whole pool as 0 = all), keyed by its
+    hours (:func:`sslsv.systems.hours_key`: ``"0.25"``, shown as ``0.25 h``)."""
     hours = tuple(study_settings(profile).data_scale_hours if hours is None else hours)
     pool = resolve(profile, {k: v for k, v in (overrides or {}).items() if k.startswith("corpus.")}).corpus
     bad = [h for h in hours if not 0 < float(h) <= pool.pretrain_hours + 1e-9] if pool.source == "synthetic" else \
@@ -37,7 +36,7 @@ def conditions(profile: str, hours: Sequence[float] | None = None,
     out = references()
     for h in sorted(hours):
         whole = pool.source == "synthetic" and abs(float(h) - pool.pretrain_hours) < 1e-9
-        out.append(Condition(label(h), pretrain={"pretrain.hours": 0.0 if whole else float(h)}))
+        out.append(Condition(hours_key(h), pretrain={"pretrain.hours": 0.0 if whole else float(h)}))
     return out
 
 
@@ -45,7 +44,7 @@ def amounts(study: FactorStudy) -> dict[str, float]:
     """Hours of audio each condition was actually pre-trained on (from its run's pool)."""
     # reads every run's metrics once; every pre-training seed of a condition saw the same amount
     table = study.pretraining_table().drop_duplicates("system").set_index("system")
-    return {c.label: float(table.loc[c.label, "hours"]) for c in study.conditions if not c.reference}
+    return {c.system: float(table.loc[c.system, "hours"]) for c in study.conditions if not c.reference}
 
 
 run = factor_runner("data scale", conditions, "amount of pre-training audio (hours; default: the profile's)",
@@ -66,10 +65,10 @@ def audio_seen(study: FactorStudy) -> float:
 def coverage_note(hours: dict[str, float], seen: float) -> str:
     """Whether the budget of updates could show what more audio does: the passes each pool got.
 
-    >>> coverage_note({"0.1 h": 0.1, "1 h": 1.0}, 0.71)
+    >>> coverage_note({"0.1": 0.1, "1": 1.0}, 0.71)
     '- Every upstream trained on 0.71 h of crops: 7.1 passes over 0.1 h, 0.71 passes over 1 h. The largest pool is not even seen once, so in this budget more audio adds little the upstream could use: an effect of data scale needs more updates, and a missing one here is not evidence against the claim.'
     """
-    passes = ", ".join(f"{seen / h:.2g} passes over {label}" for label, h in hours.items())
+    passes = ", ".join(f"{seen / h:.2g} passes over {shown(key)}" for key, h in hours.items())
     text = f"- Every upstream trained on {seen:.2g} h of crops: {passes}."
     if seen < max(hours.values()):
         text += (" The largest pool is not even seen once, so in this budget more audio adds little the upstream "

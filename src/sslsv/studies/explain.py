@@ -32,6 +32,9 @@ from ..statistics import Difference, compare
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
 from ..upstreams import RandomInit
 
+# The four analysed systems, each one front-end and mode (not a level of a factor, so not in sslsv.systems). Their
+# names are also their keys inside the cached analyses (analysis_run's key, the "model" column of the attribution
+# and landscape tables): renaming one changes those runs' hashes.
 SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
 
 
@@ -84,7 +87,7 @@ def analysis_systems(profile: str | Profile = "cpu", seed: int = 0, overrides: M
 
     first, *systems = plan(profile, seed, overrides, pretrain_overrides)
     pre_run = pretrain(first.config, progress=progress)
-    results = {item.label: run_sv(item.config, progress=progress) for item in systems}
+    results = {item.system: run_sv(item.config, progress=progress) for item in systems}
     return AnalysisSystems(pretrain_run=pre_run, results=results)
 
 

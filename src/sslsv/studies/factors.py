@@ -45,23 +45,24 @@ class FactorStudy:
     factor: str
     profile: str
     conditions: list[Condition]
-    results: dict[tuple[str, str, int | None, int], SVResult]  # (label, mode, pre-training seed, SV seed) -> run
-    pretrain_runs: dict[tuple[str, int], Run]  # (label, pre-training seed) -> pre-training run
-    per_seed: pd.DataFrame  # one row per SV run (pretrain_seed: <NA> for the references)
+    results: dict[tuple[str, str, int | None, int], SVResult]  # (system, mode, pre-training seed, SV seed) -> run
+    pretrain_runs: dict[tuple[str, int], Run]  # (system, pre-training seed) -> pre-training run
+    per_seed: pd.DataFrame  # one row per SV run, ``system`` its key (pretrain_seed: <NA> for the references)
     summary: pd.DataFrame  # mean and sd over seeds per (system, mode)
 
     @property
     def order(self) -> list[str]:
-        return [c.label for c in self.conditions]
+        """The system keys, in the study's order."""
+        return [c.system for c in self.conditions]
 
     def pretraining_table(self) -> pd.DataFrame:
         """Diagnostics of each pre-training run: loss, masked accuracy against chance, codebook use, cost."""
         rows = []
-        for (label, pretrain_seed), run in self.pretrain_runs.items():
+        for (system, pretrain_seed), run in self.pretrain_runs.items():
             m = run.metrics()
             cfg = run.config
             rows.append({
-                "system": label, "pretrain_seed": pretrain_seed,
+                "system": system, "pretrain_seed": pretrain_seed,
                 "objective": m["objective"], "quantizer": m.get("quantizer") or "-", "size": m["size"],
                 "hours": round(float(m.get("hours", cfg.pretrain.hours or cfg.corpus.pretrain_hours)), 3),
                 "parameters_M": round(m["parameters"] / 1e6, 2),
@@ -82,11 +83,11 @@ class FactorStudy:
     def layer_weights(self) -> pd.DataFrame:
         """Mean learned layer weight per (system, layer) over the seeds of the frozen runs."""
         rows = []
-        for (label, mode, _, seed), r in self.results.items():
+        for (system, mode, _, seed), r in self.results.items():
             w = layer_weights(r.run)
             if w is None:
                 continue
-            rows += [{"system": label, "mode": mode, "seed": seed, "layer": i, "weight": float(x)}
+            rows += [{"system": system, "mode": mode, "seed": seed, "layer": i, "weight": float(x)}
                      for i, x in enumerate(w)]
         if not rows:
             return pd.DataFrame(columns=["system", "mode", "layer", "weight"])
@@ -168,17 +169,17 @@ def run_factor_study(factor: str, profile: str | Profile, conditions: Sequence[C
         if item.kind == "pretrain":
             run = pretrain(item.config, progress=progress)
             if item.mode != "iteration 1":
-                pre_runs[(item.label, int(item.pretrain_seed))] = run
+                pre_runs[(item.system, int(item.pretrain_seed))] = run
             continue
         r = run_sv(item.config, progress=progress)
-        results[(item.label, item.mode, item.pretrain_seed, int(item.seed))] = r
-        groups.setdefault((item.label, item.mode), []).append((item.pretrain_seed, r))
-    reference = {c.label: c.reference for c in conditions}
+        results[(item.system, item.mode, item.pretrain_seed, int(item.seed))] = r
+        groups.setdefault((item.system, item.mode), []).append((item.pretrain_seed, r))
+    reference = {c.system: c.reference for c in conditions}
     tables = []
-    for (label, mode), runs in groups.items():
-        t = per_seed_table([r for _, r in runs], label)
+    for (system, mode), runs in groups.items():
+        t = per_seed_table([r for _, r in runs], system)
         t.insert(1, "mode", mode)
-        t.insert(2, "reference", reference[label])
+        t.insert(2, "reference", reference[system])
         t.insert(3, "pretrain_seed", pd.array([p for p, _ in runs], dtype="Int64"))
         tables.append(t)
     per_seed = pd.concat(tables, ignore_index=True)

@@ -2,6 +2,8 @@
 
 Each function takes numbers computed by :mod:`sslsv.studies.compare` and
 returns text (MyST markdown) or a verdict; nothing here trains or reads runs.
+The numbers name systems by their keys; the text names them by their display
+labels (:func:`sslsv.systems.shown`).
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..systems import FBANK, LONGER, RANDOM, SSL, shown, shown_row
 from .compare import CONVERGED_POINTS, choose_regime, difference, trend
-from .runs import FBANK, LONGER, RANDOM
 
 __all__ = ["describe_difference", "verdict", "scale_claim", "scale_finding", "learning_note", "detection_cost_note",
            "regime_finding", "regime_answer"]
 
 
 def describe_difference(d: Mapping[str, Any], unit: str = " EER points") -> str:
-    """``masked`` vs ``unmasked`` in words, e.g. "3.10 EER points lower (clear)"."""
+    """A :func:`~sslsv.studies.compare.difference` in words, the systems by their labels.
+
+    >>> describe_difference({"a": "ctc", "b": "random", "delta": -3.1, "ci95": 1.0, "clear": True})
+    '**CTC (supervised)** is 3.10 ± 1.00 (95 %) EER points lower than **random init** (a clear difference)'
+    """
     word = "lower" if d["delta"] < 0 else "higher"
     se = "" if np.isnan(d["ci95"]) else f" ± {d['ci95']:.2f} (95 %)"
     status = "a clear difference" if d["clear"] else "within the noise"
-    return f"**{d['a']}** is {abs(d['delta']):.2f}{se}{unit} {word} than **{d['b']}** ({status})"
+    return f"**{shown(d['a'])}** is {abs(d['delta']):.2f}{se}{unit} {word} than **{shown(d['b'])}** ({status})"
 
 
 def verdict(reproduced: bool, contradicted: bool) -> str:
@@ -42,9 +48,9 @@ def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str =
     smallest and the metric falls with the value (negative rank
     correlation); not reproduced when the largest is clearly worse.
     """
-    labels = [c.label for c in study.conditions if not c.reference]
-    d = difference(study.per_seed, labels[-1], labels[0], mode=mode)
-    t = trend(study.per_seed, labels, [values[x] for x in labels])
+    keys = [c.system for c in study.conditions if not c.reference]
+    d = difference(study.per_seed, keys[-1], keys[0], mode=mode)
+    t = trend(study.per_seed, keys, [values[x] for x in keys])
     return {"claim": claim, "evidence": [d], "trend": t,
             "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
 
@@ -52,14 +58,14 @@ def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str =
 def scale_finding(study: Any, c: Mapping[str, Any], quantity: str, largest: str, mode: str = "frozen") -> str:
     """The finding of a :func:`scale_claim` on ``study`` (a :class:`~sslsv.studies.factors.FactorStudy`) in words."""
     t = c["trend"]
-    labels = [x.label for x in study.conditions if not x.reference]
+    keys = [x.system for x in study.conditions if not x.reference]
     lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
              f"- {describe_difference(c['evidence'][0])}.",
              f"- Rank correlation between {quantity} and EER over all {t['n']} runs: ρ = {t['rho']:.2f} "
              f"(p = {t['p']:.2g}); negative means more {quantity}, lower EER."]
     for ref in (RANDOM, FBANK):
-        lines.append(f"- {largest} against {ref}: "
-                     f"{describe_difference(difference(study.per_seed, labels[-1], ref, mode=mode))}.")
+        lines.append(f"- {largest} against {shown(ref)}: "
+                     f"{describe_difference(difference(study.per_seed, keys[-1], ref, mode=mode))}.")
     return "\n".join(lines)
 
 
@@ -68,21 +74,22 @@ def learning_note(upstreams: pd.DataFrame, chosen: Mapping[str, Any] | None) -> 
     a benefit from an upstream that is near chance on its own task is not masked-prediction skill."""
     if upstreams.empty or chosen is None:
         return ""
-    t = upstreams.set_index("system")
-    if chosen["system"] not in t.index or t["masked_acc"].isna().all():
+    t = upstreams.set_index(["budget", "domain"])  # an upstream of the map is its budget and pool
+    at = (chosen["budget"], chosen["domain"])
+    if at not in t.index or t["masked_acc"].isna().all():
         return ""
-    c, top = t.loc[chosen["system"]], t.loc[t["masked_acc"].idxmax()]
-    text = (f"The upstream the rule picks, {chosen['system']}, reaches a held-out masked accuracy of "
+    c, top = t.loc[at], t.loc[t["masked_acc"].idxmax()]
+    text = (f"The upstream the rule picks, {shown_row(chosen)}, reaches a held-out masked accuracy of "
             f"{c['masked_acc']:.3f} against a majority-class chance of {c['chance']:.3f} (loss {c['loss_last']:.2f}, "
             f"uniform guess {c['loss_uniform']:.2f})")
-    if top.name == chosen["system"]:
+    if top.name == at:
         return text + ": the most trained upstream of the map."
     ratio = (c["masked_acc"] - c["chance"]) / max(top["masked_acc"] - top["chance"], 1e-9)
-    text += (f"; {top.name} reaches {top['masked_acc']:.3f}, yet its best frozen margin over random init is "
-             f"{top['best_vs_random']:+.2f} EER points against {c['best_vs_random']:+.2f}.")
+    text += (f"; {shown(SSL, *top.name)} reaches {top['masked_acc']:.3f}, yet its best frozen margin over random "
+             f"init is {top['best_vs_random']:+.2f} EER points against {c['best_vs_random']:+.2f}.")
     if ratio < 0.25:
         text += (" The clearest benefit thus comes from an upstream that has learned little of its task (under a "
-                 f"quarter of the most trained one's gain over chance): what {int(c['budget'])} updates give a frozen "
+                 f"quarter of the most trained one's gain over chance): what {int(at[0])} updates give a frozen "
                  "probe is not yet masked-prediction skill, and the factor chapters measure shifts in that regime.")
     return text
 
@@ -120,7 +127,7 @@ def regime_finding(m: Any) -> str:
         else:
             late = conv[~conv["converged"]]  # the evidence is the rows that moved, not the ones that held
             rows = sorted({int(n) for n in late["labelled_speakers"]})
-            moved = ", ".join(f"{r.system} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
+            moved = ", ".join(f"{shown(r.system)} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
                               f"{r.eer_longer:.2f} % [{r.longer_ci_low:+.2f}, {r.longer_ci_high:+.2f}]"
                               for r in late.itertuples())
             lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "
@@ -133,7 +140,7 @@ def regime_finding(m: Any) -> str:
         clear = t[t[f"{col}_clear"] & (t[col] < 0)]
         if clear.empty:
             best = t.loc[t[col].idxmin()]
-            lines.append(f"No cell shows pre-training clearly beating {words}: the best, {best['system']} "
+            lines.append(f"No cell shows pre-training clearly beating {words}: the best, {shown_row(best)} "
                          f"({best['mode']}) with {best['labelled_speakers']} labelled speakers, is "
                          f"{best[col]:+.2f} EER points [{best[col + '_low']:+.2f}, {best[col + '_high']:+.2f}].")
         else:
@@ -145,7 +152,7 @@ def regime_finding(m: Any) -> str:
                     continue
                 best = hits.loc[hits[col].idxmin()]
                 rows.append(f"with {n} labelled speakers in {len(hits)} of {len(at)} (the largest margin "
-                            f"{best[col]:+.2f}, {best['system']}, {best['mode']})")
+                            f"{best[col]:+.2f}, {shown_row(best)}, {best['mode']})")
             lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {'; '.join(rows)}.")
     chosen = choose_regime(t)
     converged = bool(len(conv)) and bool(conv["converged"].all())
@@ -158,7 +165,7 @@ def regime_finding(m: Any) -> str:
                      "helps; the factor studies then measure shifts in a regime without a benefit.")
     else:
         lines.append(f"The rule picks {chosen['labelled_speakers']} labelled speakers and the upstream "
-                     f"{chosen['system']} ({chosen['vs_random']:+.2f} EER points against random init).")
+                     f"{shown_row(chosen)} ({chosen['vs_random']:+.2f} EER points against random init).")
     return " ".join(lines)
 
 
@@ -186,7 +193,7 @@ def regime_answer(m: Any, upstreams: pd.DataFrame | None = None) -> str:
         second = ("No converged row has a frozen cell where the pre-trained upstream clearly beats random init, so "
                   "the rule picks no regime and chapters 02-08 run where pre-training came closest.")
     else:
-        second = (f"The rule picks {chosen['labelled_speakers']} labelled speakers and {chosen['system']}, where "
+        second = (f"The rule picks {chosen['labelled_speakers']} labelled speakers and {shown_row(chosen)}, where "
                   f"the frozen upstream is {chosen['vs_random']:+.2f} EER points from random init "
                   f"[{chosen['vs_random_low']:+.2f}, {chosen['vs_random_high']:+.2f}] and "
                   f"{chosen['vs_fbank']:+.2f} from fbank [{chosen['vs_fbank_low']:+.2f}, "
@@ -197,9 +204,10 @@ def regime_answer(m: Any, upstreams: pd.DataFrame | None = None) -> str:
         caveats.append(f"the probe is not converged with {', '.join(map(str, rows))} labelled speakers, so the rule "
                        "passes those rows over")
     if chosen is not None and upstreams is not None and len(upstreams):
-        u = upstreams.set_index("system")
-        if chosen["system"] in u.index and not pd.isna(u.loc[chosen["system"], "masked_acc"]):
-            c = u.loc[chosen["system"]]
+        u = upstreams.set_index(["budget", "domain"])
+        at = (chosen["budget"], chosen["domain"])
+        if at in u.index and not pd.isna(u.loc[at, "masked_acc"]):
+            c = u.loc[at]
             caveats.append(f"the picked upstream predicts masked targets with a held-out accuracy of "
                            f"{c['masked_acc']:.3f} against a chance of {c['chance']:.3f}")
     third = f"Caveat: {'; '.join(caveats)}." if caveats else ""

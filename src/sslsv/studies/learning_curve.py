@@ -17,7 +17,7 @@ seed and the pool keys alone (the generator keys its draws by split), so
 they are those of the profile's corpus, and the chapter does not generate
 a second copy of the SV corpus.
 
->>> [item.label for item in plan("smoke")]
+>>> [item.system for item in plan("smoke")]
 ['syllables', 'lexicon']
 >>> plan("smoke")[1].config.corpus.language, plan("smoke")[0].config.pretrain.eval_every
 ('lexicon', 10)
@@ -109,9 +109,9 @@ def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = 
     for item in planned:
         r = pretrain(item.config, progress=progress)
         rows = pd.DataFrame(read_curve(r.file("curve.csv")))
-        rows.insert(0, "corpus", item.label)
+        rows.insert(0, "corpus", item.system)
         floor = float(rows["chance_context_free"].iloc[0]) if "chance_context_free" in rows else 0.0
-        runs[item.label], budgets[item.label] = r, choose_budget(rows["step"], rows["held_out_masked_acc"],
+        runs[item.system], budgets[item.system] = r, choose_budget(rows["step"], rows["held_out_masked_acc"],
                                                                  floor=floor)
         frames.append(rows)
     cfg = planned[0].config  # every curve has the same length and held-out batches

@@ -17,7 +17,7 @@ from .findings import scale_claim, scale_finding
 from .runs import Condition, check_choices, extremes, references
 
 def conditions(profile: str, sizes: Sequence[str] | None = None) -> list[Condition]:
-    """References, then one condition per size (validated against the presets)."""
+    """References, then one condition per size (validated against the presets), keyed by its name."""
     sizes = tuple(study_settings(profile).model_sizes if sizes is None else sizes)
     check_choices("sizes", sizes, SIZES)
     return references() + [Condition(s, pretrain={"pretrain.size": s}) for s in sizes]
@@ -31,7 +31,7 @@ run = factor_runner("model size", lambda profile, values, overrides: conditions(
 def parameters(study: FactorStudy) -> dict[str, float]:
     """Upstream parameters (millions) of each size, from its pre-training run."""
     t = study.pretraining_table().drop_duplicates("system").set_index("system")  # the same size at every seed
-    return {c.label: float(t.loc[c.label, "parameters_M"]) for c in study.conditions if not c.reference}
+    return {c.system: float(t.loc[c.system, "parameters_M"]) for c in study.conditions if not c.reference}
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:

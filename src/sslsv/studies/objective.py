@@ -22,22 +22,21 @@ from typing import Any, Sequence
 from .compare import difference
 from .factors import FactorStudy, factor_runner
 from .findings import describe_difference, verdict
-from .runs import FBANK, RANDOM, Condition, check_choices, references
+from ..systems import FBANK, RANDOM, shown
+from .runs import Condition, check_choices, references
 
-STUDIED_OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")
-LABELS = {"masked": "masked", "unmasked": "unmasked", "mixed": "masked+unmasked", "contrastive": "contrastive",
-          "ctc": "CTC (supervised)"}
+STUDIED_OBJECTIVES = ("masked", "unmasked", "mixed", "contrastive", "ctc")  # also the systems' keys
 
 
 def conditions(objectives: Sequence[str] = STUDIED_OBJECTIVES) -> list[Condition]:
-    """References, then one condition per objective (validated against :data:`STUDIED_OBJECTIVES`)."""
+    """References, then one condition per objective (validated against :data:`STUDIED_OBJECTIVES`), keyed by it."""
     check_choices("objectives", objectives, STUDIED_OBJECTIVES)
-    return references() + [Condition(LABELS[o], pretrain={"pretrain.objective": o}) for o in objectives]
+    return references() + [Condition(o, pretrain={"pretrain.objective": o}) for o in objectives]
 
 
 run = factor_runner("objective", lambda profile, values, overrides: conditions(values or STUDIED_OBJECTIVES),
                     "objective (names from STUDIED_OBJECTIVES)",
-                    deciding=lambda conds: [c.label for c in conds if c.label in ("masked", "unmasked")])
+                    deciding=lambda conds: [c.system for c in conds if c.system in ("masked", "unmasked")])
 # the verdict compares masked prediction with random init and with prediction without masking
 
 
@@ -59,16 +58,16 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
 
 def finding(study: FactorStudy, mode: str = "frozen") -> str:
     """The chapter's finding in words, computed from the numbers."""
-    labels = [c.label for c in study.conditions if not c.reference]
+    keys = [c.system for c in study.conditions if not c.reference]
     c = claim(study, mode)
     lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale."]
     lines += [f"- {describe_difference(d)}." for d in c["evidence"]]
-    ranked = (study.summary[study.summary["system"].isin(labels + [RANDOM, FBANK])]
+    ranked = (study.summary[study.summary["system"].isin(keys + [RANDOM, FBANK])]
               .sort_values("eer_percent_mean"))
     lines.append("- Ranking by mean EER: " + ", ".join(
-        f"{r.system} {r.eer_percent_mean:.2f}" for r in ranked.itertuples()) + " %.")
-    if "CTC (supervised)" in labels:
-        d = difference(study.per_seed, "CTC (supervised)", "masked", mode=mode)
+        f"{shown(r.system)} {r.eer_percent_mean:.2f}" for r in ranked.itertuples()) + " %.")
+    if "ctc" in keys:
+        d = difference(study.per_seed, "ctc", "masked", mode=mode)
         lines.append(f"- Supervised ASR pre-training: {describe_difference(d)}.")
     best = ranked.iloc[0]
     d_fb = difference(study.per_seed, best.system, FBANK, mode=mode) if best.system != FBANK else None

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..artifacts import MANIFEST, artifact_root
 from ..config import profile_context
+from ..systems import shown_frame
 from ..upstreams import random_init
 from .runs import PlannedRun
 
@@ -144,8 +145,8 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
               throughput: Throughput | None = None) -> pd.DataFrame:
     """One row per run of the book, in build order; a run shared by chapters counts in the first.
 
-    Columns: chapter, run, kind, system, mode, seed, labelled (SV: the labelled training speakers),
-    steps, cached, minutes (0 when cached or
+    Columns: chapter, run, kind, system (its key), role, budget and domain (the regime map's upstreams),
+    mode, seed, labelled (SV: the labelled training speakers), steps, cached, minutes (0 when cached or
     already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
     """
     from .chapters import before_regime
@@ -171,8 +172,9 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
             cached = _finished(run)
             seconds, source = (0.0, "cached") if cached else tp.estimate(item)
             rows.append(_row(chapter, item, name, cached, seconds / 60, source))
-    table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "mode", "seed", "labelled", "steps", "cached",
-                                        "minutes", "estimate"])
+    table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "role", "budget", "domain", "mode", "seed",
+                                        "labelled", "steps", "cached", "minutes", "estimate"])
+    table["budget"] = table["budget"].astype("Int64")
     table["seed"] = table["seed"].astype("Int64")
     table.attrs["regime"] = where.describe() if where is not None else ""
     return table
@@ -184,7 +186,8 @@ def _finished(run) -> bool:
 
 
 def _row(chapter: str, item: PlannedRun, name: str, cached: bool, minutes: float, source: str) -> dict[str, Any]:
-    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.shown_label, "mode": item.mode,
+    return {"chapter": chapter, "run": name, "kind": item.kind, "system": item.system, "role": item.role,
+            "budget": item.budget, "domain": item.domain, "mode": item.mode,
             "seed": item.seed, "labelled": (item.config.train.labelled_speakers or "all") if item.kind == "sv" else "",
             "steps": item.steps, "cached": bool(cached), "minutes": round(minutes, 2),
             "estimate": source}
@@ -228,7 +231,7 @@ def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
                if workers > 1 else []),
              *([f"chapters 02-08 run in {plan.attrs['regime']}"] if plan.attrs.get("regime") else []),
              totals.to_string(index=False), "", "every run:",
-             plan.drop(columns=["steps"]).to_string(index=False)]
+             shown_frame(plan).drop(columns=["steps", "role", "budget", "domain"]).to_string(index=False)]
     return "\n".join(lines)
 
 

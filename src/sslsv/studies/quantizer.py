@@ -21,26 +21,25 @@ import numpy as np
 from .compare import difference
 from .factors import FactorStudy, factor_runner
 from .findings import describe_difference, verdict
-from .runs import FBANK, RANDOM, Condition, check_choices, references
+from ..systems import FBANK, RANDOM
+from .runs import Condition, check_choices, references
 
-STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")
-LABELS = {"kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",
-          "random_projection": "random projection", "oracle_phones": "oracle phones"}
+STUDIED_QUANTIZERS = ("kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones")  # also the keys
 DEFAULT = "kmeans_mfcc"
 
 
 def conditions(quantizers: Sequence[str] = STUDIED_QUANTIZERS) -> list[Condition]:
-    """References, then one condition per quantizer (validated against :data:`STUDIED_QUANTIZERS`)."""
+    """References, then one condition per quantizer (validated against :data:`STUDIED_QUANTIZERS`), keyed by it."""
     check_choices("quantizers", quantizers, STUDIED_QUANTIZERS)
     out = references()
     for q in quantizers:  # k-means hidden clusters a hidden layer of the default (iteration 1) run
-        out.append(Condition(LABELS[q], pretrain={"pretrain.quantizer": q}, targets_from_default=q == "kmeans_hidden"))
+        out.append(Condition(q, pretrain={"pretrain.quantizer": q}, targets_from_default=q == "kmeans_hidden"))
     return out
 
 
 run = factor_runner("quantizer", lambda profile, values, overrides: conditions(values or STUDIED_QUANTIZERS),
                     "quantizer (names from STUDIED_QUANTIZERS)",
-                    deciding=lambda conds: [LABELS[DEFAULT]])  # every quantizer is judged against the default
+                    deciding=lambda conds: [c.system for c in conds if c.system == DEFAULT])  # judged against it
 
 
 def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
@@ -52,10 +51,10 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
     everywhere; not reproduced when some quantizer differs clearly from the
     default; inconclusive otherwise.
     """
-    labels = [c.label for c in study.conditions if not c.reference]
-    default = LABELS[DEFAULT] if LABELS[DEFAULT] in labels else labels[0]
-    vs_default = [difference(study.per_seed, q, default, mode=mode) for q in labels if q != default]
-    vs_random = [difference(study.per_seed, q, RANDOM, mode=mode) for q in labels]
+    keys = [c.system for c in study.conditions if not c.reference]
+    default = DEFAULT if DEFAULT in keys else keys[0]
+    vs_default = [difference(study.per_seed, q, default, mode=mode) for q in keys if q != default]
+    vs_random = [difference(study.per_seed, q, RANDOM, mode=mode) for q in keys]
     any_quantizer = any(d["clear"] for d in vs_default)
     pretraining_matters = any(d["clear"] for d in vs_random)
     return {"claim": "the quantizer has a minor impact", "verdict": verdict(

@@ -35,8 +35,9 @@ import pandas as pd
 from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seeds, override, profile_context,
                       resolve)
 from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
+from ..systems import FBANK, LONGER, RANDOM, SSL
 from .compare import COST_PRIORS, choose_regime, cells, convergence, miss_at_false_alarms
-from .runs import FBANK, LONGER, RANDOM, Condition, PlannedRun, pretrain_config, sv_config
+from .runs import Condition, PlannedRun, pretrain_config, sv_config
 
 OUT, IN = OUT_OF_DOMAIN, IN_DOMAIN  # the pools of the map's rows (sslsv.settings.DOMAINS)
 
@@ -46,10 +47,6 @@ def _check_span(what: str, values: Sequence[float], span: float) -> None:
         raise ConfigError(f"the regime map needs at least 3 distinct {what}, got {list(values)}")
     if max(values) / min(values) < span:
         raise ConfigError(f"the {what} {list(values)} span {max(values) / min(values):.1f}x; the map needs >= {span:g}x")
-
-
-def upstream_label(budget: int, domain: str) -> str:
-    return f"SSL {budget} updates, {domain}"
 
 
 @dataclass(frozen=True)
@@ -111,46 +108,47 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
          overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """Every run of the map, in the order :func:`run` computes them (nothing is computed).
 
-    ``PlannedRun.label`` is the system, ``mode`` its upstream mode, ``role`` ``"convergence"`` for the
+    ``PlannedRun.system`` is the system's key (every upstream is :data:`~sslsv.systems.SSL`, its
+    ``budget`` and ``domain`` say which), ``mode`` its upstream mode, ``role`` ``"convergence"`` for the
     references trained :data:`LONGER` times as long, and the SV config carries the amount of labelled
     data (``train.labelled_speakers``).
     """
     profile = profile_context(profile)  # read once, passed down
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     out: list[PlannedRun] = []
-    upstreams: list[tuple[str, str]] = []  # (label, run reference)
+    upstreams: list[tuple[int, str, str]] = []  # (budget, domain, run reference)
     for budget in sorted(set(g.budgets) | {g.default_budget}):
         for domain in g.domains:
             if budget not in g.budgets and domain != OUT:
                 continue
-            pre = PlannedRun("pretrain", upstream_label(budget, domain), "upstream", None,
-                             _pretrain(profile, budget, domain, overrides))
+            pre = PlannedRun("pretrain", SSL, "upstream", None, _pretrain(profile, budget, domain, overrides),
+                             budget=int(budget), domain=domain)
             out.append(pre)
-            upstreams.append((pre.label, f"run:{pre.run.path.name}"))
-    default = upstream_label(g.default_budget, OUT)
-    systems = [(FBANK, "fbank", None, "fbank"), (RANDOM, "random", None, "frozen"),
-               (RANDOM, "random", None, "fine-tuned")]
-    for label, ref in upstreams:
-        systems.append((label, "ssl", ref, "frozen"))
-        if label == default:
-            systems.append((label, "ssl", ref, "fine-tuned"))
+            upstreams.append((int(budget), domain, f"run:{pre.run.path.name}"))
+    # (key, kind, upstream reference, mode, budget, domain)
+    systems = [(FBANK, "fbank", None, "fbank", None, None), (RANDOM, "random", None, "frozen", None, None),
+               (RANDOM, "random", None, "fine-tuned", None, None)]
+    for budget, domain, ref in upstreams:
+        systems.append((SSL, "ssl", ref, "frozen", budget, domain))
+        if (budget, domain) == (g.default_budget, OUT):
+            systems.append((SSL, "ssl", ref, "fine-tuned", budget, domain))
     # system by system: every amount of labelled data reads the same upstream states (computed once)
-    for label, kind, ref, mode in systems:
+    for key, kind, ref, mode, budget, domain in systems:
         for n in (g.finetune_speakers if mode == "fine-tuned" else g.speakers):
             sets = protocol(profile, n, overrides)
             for s in g.seeds:
-                cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen" if mode == "fbank" else mode,
+                cfg = sv_config(profile, Condition(key, kind=kind), s, "frozen" if mode == "fbank" else mode,
                                 sets, upstream=ref or "")
-                out.append(PlannedRun("sv", label, mode, int(s), cfg))
+                out.append(PlannedRun("sv", key, mode, int(s), cfg, budget=budget, domain=domain))
     # the convergence check: both frozen references, at every amount of labelled speakers, trained
     # twice as long (a warm-up twice as long too: the same schedule stretched)
-    for label, kind, _, mode in systems[:2]:
+    for key, kind, _, mode, _, _ in systems[:2]:
         for n in g.speakers:
             for s in g.seeds:
-                cfg = sv_config(profile, Condition(label, kind=kind), s, "frozen", protocol(profile, n, overrides))
+                cfg = sv_config(profile, Condition(key, kind=kind), s, "frozen", protocol(profile, n, overrides))
                 longer = override(cfg, {"train.steps": LONGER * cfg.train.steps,
                                         "train.warmup_steps": LONGER * cfg.train.warmup_steps})
-                out.append(PlannedRun("sv", label, mode, int(s), longer, role="convergence"))
+                out.append(PlannedRun("sv", key, mode, int(s), longer, role="convergence"))
     return out
 
 
@@ -190,7 +188,7 @@ class RegimeMap:
     profile: str
     grid: Grid
     per_seed: pd.DataFrame  # system, role, mode, labelled_speakers, budget, domain, seed, eer_percent, intervals
-    pretrain_runs: dict[str, Any]
+    pretrain_runs: dict[tuple[int, str], Any]  # (budget, domain) -> the upstream's pre-training Run
     runs: dict[str, Any] = field(default_factory=dict)  # SV run name -> its Run (sslsv.artifacts)
 
     @property
@@ -207,12 +205,11 @@ class RegimeMap:
         guess), and its best frozen margin over random init (at any amount of labelled speakers)."""
         cells_ = self.cells
         rows = []
-        for label, run in self.pretrain_runs.items():
+        for (budget, domain), run in self.pretrain_runs.items():
             m = run.metrics()
-            frozen = cells_[(cells_["system"] == label) & (cells_["mode"] == "frozen")]
+            frozen = cells_[(cells_["budget"] == budget) & (cells_["domain"] == domain) & (cells_["mode"] == "frozen")]
             best = frozen.loc[frozen["vs_random"].idxmin()] if len(frozen) else None
-            rows.append({"system": label, "budget": int(run.config.optim.steps),
-                         "domain": IN if run.config.pretrain.in_domain else OUT,
+            rows.append({"system": SSL, "budget": int(budget), "domain": domain,
                          "masked_acc": m.get("eval", {}).get("masked_acc"), "chance": m.get("chance_majority"),
                          "loss_last": m.get("loss_last"), "loss_uniform": m.get("loss_uniform"),
                          "best_vs_random": None if best is None else float(best["vs_random"])})
@@ -234,16 +231,14 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     items = plan(profile, speakers, budgets, seeds, domains, overrides)
     pre_runs, rows, runs = {}, [], {}
-    budget_of = {}
     for item in items:
         if item.kind == "pretrain":
-            pre_runs[item.label] = pretrain(item.config, progress=progress)
-            budget_of[item.label] = (item.config.optim.steps, IN if item.config.pretrain.in_domain else OUT)
+            pre_runs[(item.budget, item.domain)] = pretrain(item.config, progress=progress)
             continue
         r = run_sv(item.config, progress=progress)
         m = r.metrics
-        budget, domain = budget_of.get(item.label, (0, ""))
-        rows.append({"system": item.label, "role": item.role, "mode": item.mode,
+        budget, domain = (item.budget, item.domain) if item.system == SSL else (0, "")
+        rows.append({"system": item.system, "role": item.role, "mode": item.mode,
                      "labelled_speakers": item.config.train.labelled_speakers,
                      "steps": item.config.train.steps,
                      "budget": budget, "domain": domain, "seed": item.seed, "eer_percent": m["eer_percent"],

@@ -11,32 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..artifacts import Run
 from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, check_seeds, profile_context,
                       refuse_controlled, resolve, study_settings)
 from ..settings import VALID_MODES
+from ..systems import FBANK, RANDOM, Kind, Role, check_system, shown
 from ..upstreams import RandomInit
 from . import controlled
 
-__all__ = ["Condition", "PlannedRun", "FBANK", "RANDOM", "references", "pretrain_config",
-           "sv_config", "factor_plan", "preflight", "check_choices", "extremes", "pretrain_seeds_of", "LONGER"]
+__all__ = ["Condition", "PlannedRun", "references", "pretrain_config",
+           "sv_config", "factor_plan", "preflight", "check_choices", "extremes", "pretrain_seeds_of"]
 
-
-LONGER = 2  # the regime map's convergence check trains the references this many times as long
-Role = Literal["cell", "convergence"]  # what a planned run is for (PlannedRun.role)
-Kind = Literal["ssl", "random", "fbank"]  # what a condition's front-end is (Condition.kind)
-
-FBANK = "fbank"
-
-RANDOM = "random init"
 
 @dataclass(frozen=True)
 class Condition:
-    """One row of a factor study: a label and what differs from the defaults."""
+    """One row of a factor study: its system key (:mod:`sslsv.systems`: the factor's value, or a reference's
+    name; never a display label) and what differs from the defaults."""
 
-    label: str
+    system: str
     kind: Kind = "ssl"  # "ssl" (pre-trained upstream), "random" (same architecture, random weights) or "fbank"
     pretrain: Mapping[str, Any] = field(default_factory=dict)  # PretrainExperimentConfig overrides
     reference: bool = False  # a reference row (fbank, random init), not a value of the factor
@@ -78,7 +72,7 @@ def sv_config(profile: str | Profile, cond: Condition, seed: int, mode: str = "f
         pre = pretrain_config(profile, cond, overrides, pretrain_overrides).pretrain
         upstream = RandomInit(pre.backbone, pre.size).reference
     elif not upstream:
-        raise ConfigError(f"condition {cond.label!r} needs an upstream reference")
+        raise ConfigError(f"condition {cond.system!r} needs an upstream reference")
     finetune = mode == "fine-tuned"
     return resolve(profile, {"frontend.cache_features": study_settings(profile).cache_features and not finetune,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
@@ -100,8 +94,8 @@ def check_choices(what: str, given: Sequence[Any], valid: Sequence[Any]) -> None
 
 def extremes(conditions: Sequence[Condition]) -> tuple[str, ...]:
     """The smallest and the largest level of an ordered factor: what a "more X helps" verdict compares."""
-    labels = [c.label for c in conditions if not c.reference]
-    return tuple(dict.fromkeys([labels[0], labels[-1]])) if labels else ()
+    keys = [c.system for c in conditions if not c.reference]
+    return tuple(dict.fromkeys([keys[0], keys[-1]])) if keys else ()
 
 
 def pretrain_seeds_of(profile: str | Profile, pretrain_seeds: Sequence[int] | None) -> tuple[int, ...]:
@@ -114,26 +108,29 @@ class PlannedRun:
     """One run a study needs: its kind (``pretrain`` or ``sv``), what it is, and its config.
 
     ``role`` says what the run is for: a ``"cell"`` of a comparison (every run of the factor studies, the
-    map's systems) or the map's ``"convergence"`` check (a reference trained :data:`LONGER` times as
-    long); the display name that says so is made only when shown (:attr:`shown_label`).
+    map's systems) or the map's ``"convergence"`` check (a reference trained :data:`~sslsv.systems.LONGER` times as
+    long); the display name that says so is made only when shown (:attr:`shown_label`). ``budget`` and
+    ``domain`` say which of the regime map's upstreams (:data:`sslsv.systems.SSL`) a run belongs to.
 
-    >>> item = PlannedRun("sv", "fbank", "fbank", 0, None, role="convergence")
-    >>> item.label, item.shown_label
-    ('fbank', 'fbank (2x steps)')
+    >>> item = PlannedRun("sv", "random", "frozen", 0, None, role="convergence")
+    >>> item.system, item.shown_label
+    ('random', 'random init (2x steps)')
     """
 
     kind: str
-    label: str  # the condition (system) it belongs to
+    system: str  # the key of the system (condition) it belongs to (sslsv.systems)
     mode: str  # "frozen", "fine-tuned" or "fbank" for SV; the role of a pre-training run
     seed: int | None  # the SV seed (None for a pre-training run)
     config: Any
     pretrain_seed: int | None = None  # the upstream's pre-training seed (None: no pre-trained upstream)
     role: Role = "cell"
+    budget: int | None = None  # the regime map's upstreams: pre-training updates
+    domain: str | None = None  # ... and pool (sslsv.settings.DOMAINS)
 
     @property
     def shown_label(self) -> str:
-        """The system as tables and messages name it."""
-        return f"{self.label} ({LONGER}x steps)" if self.role == "convergence" else self.label
+        """The system as tables and messages name it (:func:`sslsv.systems.shown`)."""
+        return shown(self.system, self.budget, self.domain, self.role)
 
     @property
     def run(self) -> Run:
@@ -155,18 +152,20 @@ def factor_plan(profile: str | Profile, conditions: Sequence[Condition], seeds: 
     seeds); every other condition with the first pre-training seed only.
     """
     profile = profile_context(profile)
+    for key in deciding:  # a deciding system is one of the conditions, named by its key
+        check_system(key, [c.system for c in conditions])
     plan: list[PlannedRun] = []
     for cond in conditions:
         upstreams: list[tuple[int | None, str]] = [(None, "")]
         if cond.kind == "ssl":
             upstreams = []
-            for p in (pretrain_seeds if cond.label in deciding else pretrain_seeds[:1]):
+            for p in (pretrain_seeds if cond.system in deciding else pretrain_seeds[:1]):
                 pre_sets = {**dict(pretrain_overrides or {}), "pretrain.seed": int(p)}
                 if cond.targets_from_default:  # iteration 2 needs iteration 1
-                    plan.append(PlannedRun("pretrain", cond.label, "iteration 1", None,
+                    plan.append(PlannedRun("pretrain", cond.system, "iteration 1", None,
                                            pretrain_config(profile, Condition("default"), overrides, pre_sets),
                                            int(p)))
-                pre = PlannedRun("pretrain", cond.label, "upstream", None,
+                pre = PlannedRun("pretrain", cond.system, "upstream", None,
                                  pretrain_config(profile, cond, overrides, pre_sets), int(p))
                 plan.append(pre)
                 upstreams.append((int(p), f"run:{pre.run.path.name}"))
@@ -175,7 +174,7 @@ def factor_plan(profile: str | Profile, conditions: Sequence[Condition], seeds: 
                 for s in seeds:
                     cfg = sv_config(profile, cond, s, "frozen" if mode == "fbank" else mode, overrides, upstream,
                                     pretrain_overrides)
-                    plan.append(PlannedRun("sv", cond.label, mode, int(s), cfg, p))
+                    plan.append(PlannedRun("sv", cond.system, mode, int(s), cfg, p))
     return plan
 
 
@@ -216,8 +215,8 @@ def preflight(profile: str | Profile, conditions: Sequence[Condition], seeds: Se
     check_seeds(seeds)
     refuse_controlled(overrides, controlled.FACTOR_STUDY, "a factor study")
     for key in sorted({k for c in conditions for k in c.pretrain} & set(pretrain_overrides or {})):
-        labels = [c.label for c in conditions if key in c.pretrain]
-        raise ConfigError(f"the study's conditions ({', '.join(labels)}) set {key} themselves, so --pretrain-set "
+        keys = [c.system for c in conditions if key in c.pretrain]
+        raise ConfigError(f"the study's conditions ({', '.join(keys)}) set {key} themselves, so --pretrain-set "
                           f"{key}={pretrain_overrides[key]!r} would be ignored for them; that key is the factor "
                           "being varied, so run the conditions you want through the study's own arguments")
     if "pretrain.seed" in (pretrain_overrides or {}):
@@ -238,5 +237,5 @@ def preflight(profile: str | Profile, conditions: Sequence[Condition], seeds: Se
                              "`overrides` only")
         check_config(pre.pretrain)
         if pre.pretrain.init and not upstream_exists(pre.pretrain.init):
-            raise FileNotFoundError(f"condition {cond.label!r}: upstream checkpoint {pre.pretrain.init!r} "
+            raise FileNotFoundError(f"condition {cond.system!r}: upstream checkpoint {pre.pretrain.init!r} "
                                     "not found (a directory, or a hub name already in the local cache)")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import data_scale, model_size, objective, quantizer
 from ..config import ConfigError
+from ..systems import FBANK, RANDOM, shown
 from .factors import FactorStudy
 
 STUDIES = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
@@ -52,7 +53,7 @@ class Summary:
         """The paper's four claims, our verdict, and the deciding comparison(s)."""
         rows = []
         for factor, c in self.claims.items():
-            ev = "; ".join(f"{d['a']} − {d['b']} = {d['delta']:+.2f}"
+            ev = "; ".join(f"{shown(d['a'])} − {shown(d['b'])} = {d['delta']:+.2f}"
                            + ("" if d["ci95"] != d["ci95"] else f" ± {d['ci95']:.2f} (95 %)")
                            + (" (clear)" if d["clear"] else " (noise)") for d in c["evidence"])
             rows.append({"factor": factor, "paper's claim": c["claim"], "verdict": c["verdict"],
@@ -122,12 +123,12 @@ def schedule_gap(summary: Summary) -> pd.DataFrame:
     from . import baseline
 
     study = next(iter(summary.studies.values()))
-    fb = study.per_seed[study.per_seed["system"] == "fbank"]
+    fb = study.per_seed[study.per_seed["system"] == FBANK]
     seeds = [int(s) for s in fb["seed"]]
     base = baseline.run(study.profile, seeds, progress=False)
     rows = []
     for name, results in (("chapter 01 schedule", base.results),
-                          ("factor-study schedule", [study.results[("fbank", "fbank", None, s)] for s in seeds])):
+                          ("factor-study schedule", [study.results[(FBANK, "fbank", None, s)] for s in seeds])):
         cfg = results[0].run.config
         eer = [r.metrics["eer_percent"] for r in results]
         rows.append({"schedule": name, "steps": cfg.train.steps, "batch": cfg.train.batch_size,
@@ -144,7 +145,6 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     best system is the lowest mean EER among the non-reference systems of ``mode``.
     """
     from .compare import difference
-    from .runs import FBANK, RANDOM
 
     t = summary.table()
     t = t[~t["reference"] & (t["mode"] == mode)]
@@ -172,7 +172,7 @@ def answer(summary: Summary) -> str:
     p = premise(summary, mode)
     helps = [d["clear"] and d["delta"] < 0 for d in (p["vs_random"], p["vs_fbank"])]
     first = f"Of the paper's {len(v)} claims, at the `{profile}` scale: {counts}."
-    second = (f"The best {mode} upstream of the four studies, *{p['system']}* ({p['factor']}): against random "
+    second = (f"The best {mode} upstream of the four studies, *{shown(p['system'])}* ({p['factor']}): against random "
               f"init, {describe_difference(p['vs_random'])}; against fbank, {describe_difference(p['vs_fbank'])}.")
     if all(helps):
         third = "Caveat: none from the premise; it holds here, so the verdicts compare real benefits."
