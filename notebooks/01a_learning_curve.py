@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -109,13 +111,23 @@ tables.table(learning_curve.at_steps(study).reset_index(), digits=3)
 # %% [markdown]
 # ## The budget
 #
-# A rule in code reads the budget off each curve: the smallest recorded
-# budget whose held-out accuracy is within 10 % of its value at 4x that
-# budget. A curve that is still climbing by more than that at its end gives
-# no budget: an upstream taken from it has not finished learning its task.
-# The table also gives the accuracy at the end of each curve as a multiple of
-# the context-free ceiling (1.5x is this project's target for an upstream
-# that uses context) and the gain over the curve's last quarter.
+# A rule in code reads the budget off each curve
+# (`sslsv.pretrain.curve.learned_budget`): the smallest recorded budget from
+# which held-out accuracy stays at or above 1.5x the context-free ceiling
+# (`study.curve.learned_ratio`). From there on the upstream predicts masked
+# frames from their context, which is the task masked prediction sets; a
+# curve that never settles above that line gives no budget. The budget of the
+# profile's own corpus sizes every pre-trained upstream of the book: the
+# regime map pre-trains for 1/8, 1/3 and all of it, and chapters 02-08 for
+# all of it (`learning_curve.book_budget`).
+#
+# The rule asks that the upstream uses context, not that it has finished
+# learning: a plateau (`plateau_rule`: the smallest budget within 10 % of the
+# accuracy at 4x that budget) lies beyond this curve on the tiny model, and a
+# curve long enough to show it would cost each upstream of the book several
+# times as much. The table gives the accuracy at the end of each curve as a
+# multiple of the context-free ceiling and the gain over the curve's last
+# quarter, so the reader sees how far the curve still climbs.
 #
 # Two cautions in reading it. Each curve is one run whose learning rate
 # follows a cosine schedule over the whole curve, so its end flattens partly
@@ -139,9 +151,9 @@ glue("finding", ipd.Markdown(learning_curve.finding(study)))
 #
 # - Held-out masked accuracy, beside the majority class and a ceiling that
 #   ignores context, says whether an upstream has learned its task.
-# - The chapters that follow compare upstreams pre-trained for the map's
-#   budgets (chapter 01b); this chapter says how far those budgets are from
-#   where the curve flattens.
+# - The chapters that follow compare upstreams pre-trained for the budget
+#   this chapter's rule reads off the curve of the profile's corpus (the map,
+#   chapter 01b, also for 1/8 and 1/3 of it).
 # - The lexicon pool is the corpus for a fifth factor, linguistic structure:
 #   the same voices and channels with and without a language.
 #

@@ -350,3 +350,20 @@ def test_analysis_verdicts_come_from_the_numbers(ssl, helps, words):
     assert explain.premise_words(between).endswith("although SSL initialisation does beat random initialisation.")
     assert "although" not in explain.premise_words(systems)
     assert "puts more weight on vowels than fbank" in finding
+
+
+def test_the_studies_fine_tuning_recipe_applies_to_fine_tuned_systems_only():
+    import dataclasses
+
+    from sslsv.config import profile_context
+    from sslsv.studies.runs import Condition, sv_config
+
+    p = profile_context("smoke")
+    top = dataclasses.replace(p, study=dataclasses.replace(p.study, finetune_layers=1))
+    ssl = Condition("masked")
+    assert sv_config(top, ssl, 0, "fine-tuned", upstream="run:x").frontend.finetune_layers == 1
+    assert sv_config(top, Condition("random", kind="random"), 0, "fine-tuned").frontend.finetune_layers == 1
+    assert sv_config(top, ssl, 0, "frozen", upstream="run:x").frontend.finetune_layers == 0
+    # unset (every weight), the config is the one of before: its run name does not move
+    assert sv_config(p, ssl, 0, "fine-tuned", upstream="run:x") == sv_config(
+        top, ssl, 0, "fine-tuned", {"frontend.finetune_layers": 0}, upstream="run:x")

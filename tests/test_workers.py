@@ -79,9 +79,14 @@ def test_the_book_computes_the_map_first_then_every_other_chapters_runs_in_its_r
     monkeypatch.setattr(regime, "book_regime", lambda profile, progress=True: where)
     book.precompute("smoke", ["01_baseline", "01b_regime_map", "02_objective"], {"profile": "smoke"}, 2, progress=False)
     names = lambda items: [i.run.path.name for i in items]  # noqa: E731
-    assert [w[0] for w in waves] == ["book: the regime map", "book: the chapters' runs"] and {w[1] for w in waves} == {2}
-    assert set(names(waves[0][2])) == set(names(regime.plan("smoke")))
-    rest = names(waves[1][2])
+    assert [w[0] for w in waves] == ["book: the learning curves", "book: the regime map", "book: the chapters' runs"]
+    assert {w[1] for w in waves} == {2}
+    # the curve of the profile's corpus first: it sets the map's budgets (sslsv.studies.learning_curve.book_budget)
+    from sslsv.studies import learning_curve
+
+    assert names(waves[0][2]) == [learning_curve.curve_run("smoke").run.path.name]
+    assert set(names(waves[1][2])) == set(names(regime.plan("smoke")))
+    rest = names(waves[2][2])
     assert names(baseline.plan("smoke", (0, 1, 2))) == rest[:3]  # the baseline packs in with the chapters
     assert set(rest[3:]) == set(names(chapter_runs("02_objective", "smoke", {"profile": "smoke"}, where)))
     waves.clear()  # a chapter of the regime alone, with the map finished: no map wave

@@ -252,12 +252,14 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
                progress: bool = True) -> None:
     """Compute the runs of chapters ``names`` on ``workers`` processes (:mod:`sslsv.studies.workers`).
 
-    In two waves: the regime map's runs first (when chapter 01b or a chapter run in the map's regime is
+    In three waves: the learning curves of chapter 01a first (the curve of the profile's corpus sets every
+    pre-training budget of the map and the chapters: :func:`sslsv.studies.learning_curve.book_budget`); the
+    regime map's runs (when chapter 01b or a chapter run in the map's regime is
     asked for); then, the map's rule having chosen the book's regime
     (:func:`sslsv.studies.regime.book_regime`), the runs of every other chapter, the baseline's among
     them, so that the workers stay busy to the end.
     """
-    from .studies import regime
+    from .studies import learning_curve, regime
     from .studies.plan import Throughput, chapter_runs
     from .studies.workers import compute_runs
 
@@ -267,7 +269,13 @@ def precompute(profile: str, names: Sequence[str], parameters: Mapping[str, Any]
         return tp.estimate(item)[0]
 
     in_regime = [n for n in names if n not in before_regime(names)]
-    if "01b_regime_map" in names or (in_regime and not regime.map_is_complete(profile)):
+    needs_map = "01b_regime_map" in names or (in_regime and not regime.map_is_complete(profile))
+    if needs_map or "01a_learning_curve" in names:
+        curves = chapter_runs("01a_learning_curve", profile, parameters) if "01a_learning_curve" in names else []
+        curves += [learning_curve.curve_run(profile)] if needs_map else []
+        curves = list({item.run.path.name: item for item in curves}.values())
+        compute_runs(curves, workers, seconds, progress=progress, desc="book: the learning curves")
+    if needs_map:
         first = chapter_runs("01b_regime_map", profile, parameters) if "01b_regime_map" in names else []
         if in_regime:
             first += regime.plan(profile)

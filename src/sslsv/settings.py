@@ -81,6 +81,9 @@ class CurveSettings:
     steps: int = 2000  # updates of each curve (the budget rule needs 4x a budget to read it off)
     eval_every: int = 100  # updates between the curve's rows
     held_out_share: float = 0.05  # share of the pool's audio held out of training and scored
+    # the budget rule (sslsv.pretrain.curve.learned_budget): the default upstream has learned its task from the
+    # budget on where its held-out masked accuracy stays >= this many times the context-free ceiling
+    learned_ratio: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,10 @@ class RegimeSettings:
     """The regime map's grid (:mod:`sslsv.studies.regime`)."""
 
     speakers: tuple[int, ...] = (12, 36, 100)  # labelled training speakers, spanning >= 8x
-    budgets: tuple[int, ...] = (80, 200, 500)  # pre-training updates, spanning >= 6x
+    budgets: tuple[int, ...] = (80, 200, 500)  # pre-training updates, spanning >= 6x (without budget_fractions)
+    # the budgets as fractions of the learned budget that chapter 01a's curve gives (study.curve.learned_ratio);
+    # set, they replace `budgets` (the largest should be 1: the default upstream, which has learned its task)
+    budget_fractions: tuple[float, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds per cell
     # SV training steps for each amount of labelled speakers (the protocol: fewer speakers converge sooner);
     # empty: the factor studies' study.sv.steps for every amount
@@ -142,6 +148,9 @@ class StudySettings:
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds of the factor studies
     pretrain_seeds: tuple[int, ...] = (0, 1)  # pre-training seeds of the conditions a verdict rests on
     modes: tuple[Mode, ...] = ("frozen",)  # upstream modes of the factor studies
+    # the fine-tuning recipe of every study's fine-tuned systems (the map's too, random init included):
+    # train the top N transformer layers (frontend.finetune_layers) on the frozen lower ones; 0: every weight
+    finetune_layers: int = 0
     data_scale_hours: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # chapter 04, the whole pool last
     model_sizes: tuple[str, ...] = ("micro", "tiny", "small")  # chapter 05, smallest first
     analysis_steps: int | None = None  # SV steps of the analysed systems (07/08); None: the profile's

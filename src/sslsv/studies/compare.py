@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..sv.pipeline import SVResult
 
 __all__ = ["per_seed_table", "summarise", "seed_spread", "difference", "trend", "comparison_table", "convergence",
-           "cells", "choose_regime", "miss_at_false_alarms"]
+           "cells", "learned_cells", "choose_regime", "miss_at_false_alarms"]
 
 
 def per_seed_table(results: Sequence[SVResult], system: str) -> pd.DataFrame:
@@ -154,8 +154,8 @@ def comparison_table(study: Any, against: Sequence[str] = (FBANK, RANDOM),
 CONVERGED_POINTS = 1.0
 
 def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
-    """Each frozen reference under the map's protocol against the same system trained twice as long, at
-    every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
+    """Each reference under the map's protocol (fbank, random init frozen and, where the map fine-tunes,
+    fine-tuned) against the same system trained twice as long, at every amount of labelled speakers: EER means, the difference (longer - protocol) with its 95 %
     interval, and whether the protocol is converged. A row is *not* converged only when training twice as
     long clearly lowers the EER by more than CONVERGED_POINTS: the whole interval of the difference lies
     below -CONVERGED_POINTS. A point estimate beyond the threshold whose interval reaches back across it is
@@ -163,7 +163,7 @@ def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for n in sorted(per_seed["labelled_speakers"].unique()):
         at = per_seed[per_seed["labelled_speakers"] == n]
-        for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen")):
+        for label, mode in ((FBANK, "fbank"), (RANDOM, "frozen"), (RANDOM, "fine-tuned")):
             system = at[(at["system"] == label) & (at["mode"] == mode)]
             base, longer = system[system["role"] != "convergence"], system[system["role"] == "convergence"]
             if base.empty or longer.empty:
@@ -171,7 +171,7 @@ def convergence(per_seed: pd.DataFrame) -> pd.DataFrame:
             span = lambda t: (t["eer_ci_low"].min(), t["eer_ci_high"].max())  # noqa: E731
             c = compare(longer["eer_percent"], base["eer_percent"], span(longer), span(base))
             d, lo, hi = c.delta, c.low, c.high
-            rows.append({"system": label, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
+            rows.append({"system": label, "mode": mode, "labelled_speakers": int(n), "steps": int(base["steps"].iloc[0]),
                          "eer_percent": float(base["eer_percent"].mean()),
                          "eer_longer": float(longer["eer_percent"].mean()), "longer_minus_protocol": d,
                          "longer_ci_low": lo, "longer_ci_high": hi, "converged": not bool(hi < -CONVERGED_POINTS)})
@@ -227,10 +227,19 @@ def cells(per_seed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_regime(table: pd.DataFrame, mode: str = "frozen") -> dict[str, Any] | None:
-    """The book's regime: among the ``mode`` cells where SSL beats random init clearly, with a converged
-    probe, the largest margin; on a tie, fewer labelled speakers, then fewer updates (cheaper).  ``None``
-    when no cell shows it."""
+def learned_cells(table: pd.DataFrame, budget: int | None = None) -> pd.DataFrame:
+    """The cells whose upstream has learned its task: those pre-trained for ``budget`` updates (default: the
+    map's largest budget, the one chapter 01a's curve gives; the smaller ones show how the benefit grows)."""
+    if table.empty or "budget" not in table:
+        return table
+    return table[table["budget"] == (int(table["budget"].max()) if budget is None else int(budget))]
+
+
+def choose_regime(table: pd.DataFrame, mode: str = "frozen", budget: int | None = None) -> dict[str, Any] | None:
+    """The book's regime: among the ``mode`` cells of the learned budget (:func:`learned_cells`) where SSL
+    beats random init clearly, with a converged probe, the largest margin; on a tie, fewer labelled
+    speakers.  ``None`` when no cell shows it."""
+    table = learned_cells(table, budget)
     ok = table["probe_converged"] if "probe_converged" in table else True
     t = table[(table["mode"] == mode) & table["vs_random_clear"] & (table["vs_random"] < 0) & ok]
     if t.empty:

@@ -127,7 +127,8 @@ def regime_finding(m: Any) -> str:
         else:
             late = conv[~conv["converged"]]  # the evidence is the rows that moved, not the ones that held
             rows = sorted({int(n) for n in late["labelled_speakers"]})
-            moved = ", ".join(f"{shown(r.system)} with {r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
+            moved = ", ".join(f"{shown(r.system)}{' fine-tuned' if r.mode == 'fine-tuned' else ''} with "
+                              f"{r.labelled_speakers} speakers {r.eer_percent:.2f} -> "
                               f"{r.eer_longer:.2f} % [{r.longer_ci_low:+.2f}, {r.longer_ci_high:+.2f}]"
                               for r in late.itertuples())
             lines.append(f"**The probe is not converged** with {', '.join(map(str, rows))} labelled speakers: "

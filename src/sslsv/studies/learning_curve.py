@@ -7,9 +7,14 @@ run records its masked-prediction accuracy and loss on a held-out part of
 the pool (``study.curve.held_out_share``) beside the training ones, and the
 two chances of :mod:`sslsv.pretrain.curve` (the majority class, and the
 context-free ceiling that knows the voice and channel of a crop but not its
-context).  :func:`sslsv.pretrain.curve.choose_budget` reads the budget off
-each curve; a budget must also beat the context-free ceiling (a curve flat at
-chance has flattened without learning).
+context).  :func:`sslsv.pretrain.curve.learned_budget` reads the budget off
+each curve: the smallest from which held-out accuracy stays at or above
+``study.curve.learned_ratio`` x the context-free ceiling (the upstream predicts
+masked frames from their context).  :func:`book_budget` serves that budget,
+read off the curve of the profile's own corpus, to the regime map and the
+factor studies: every pre-training budget of the book comes from it.
+:func:`sslsv.pretrain.curve.choose_budget` (a plateau: within 10 % of the
+accuracy at 4x the budget) is reported beside it.
 
 Only the pool matters here, so the corpus's speaker-verification part is
 shrunk to a minimum (:data:`POOL_ONLY`): the pool's files depend on the
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -37,7 +42,8 @@ from ..artifacts import Run
 from ..config import ConfigError, PretrainExperimentConfig, Profile, profile_context, resolve
 from .runs import PlannedRun
 
-__all__ = ["POOL_ONLY", "CORPORA", "REAL_SPEECH", "curve_config", "plan", "CurveStudy", "run", "summary", "finding"]
+__all__ = ["POOL_ONLY", "CORPORA", "REAL_SPEECH", "curve_config", "plan", "CurveStudy", "run", "summary", "finding",
+           "BookBudget", "book_budget", "book_budgets", "curve_run"]
 
 # The smallest SV part the corpus config allows; the pool is unchanged by it.
 POOL_ONLY: dict[str, Any] = {"corpus.n_train_speakers": 2, "corpus.n_test_speakers": 2,
@@ -93,29 +99,135 @@ class CurveStudy:
     profile: str
     runs: dict[str, Run]  # one pre-training run per corpus
     curves: pd.DataFrame  # one row per corpus and recorded budget (curve.csv, with the corpus's label)
-    budgets: dict[str, int | None]  # the rule's budget per corpus (None: the curve does not show it flatten)
+    budgets: dict[str, int | None]  # the rule's budget per corpus (None: the curve never settles above the line)
     eval_batches: int = 1  # held-out batches per row (curve.csv's held_out_masked_frames is a mean per batch)
+    plateaus: dict[str, int | None] = field(default_factory=dict)  # choose_budget per corpus (None: no plateau yet)
+    learned_ratio: float = 1.5  # the rule's line, in context-free ceilings
 
 
 def run(profile: str = "cpu", corpora: Mapping[str, Mapping[str, Any]] | None = None,
         overrides: Mapping[str, Any] | None = None, progress: bool = True) -> CurveStudy:
     """Pre-train (or reuse) the default upstream on each corpus and collect the curves."""
     from ..pretrain import pretrain
-    from ..pretrain.curve import choose_budget, read_curve
-
     profile = profile_context(profile)
     planned = plan(profile, corpora, overrides)
-    runs, frames, budgets = {}, [], {}
+    runs, frames, budgets, plateaus = {}, [], {}, {}
+    ratio = profile.study.curve.learned_ratio
     for item in planned:
         r = pretrain(item.config, progress=progress)
-        rows = pd.DataFrame(read_curve(r.file("curve.csv")))
+        rows = _rows(r)
         rows.insert(0, "corpus", item.system)
-        floor = float(rows["chance_context_free"].iloc[0]) if "chance_context_free" in rows else 0.0
-        runs[item.system], budgets[item.system] = r, choose_budget(rows["step"], rows["held_out_masked_acc"],
-                                                                 floor=floor)
+        runs[item.system] = r
+        budgets[item.system], plateaus[item.system] = _rules(rows, ratio)
         frames.append(rows)
     cfg = planned[0].config  # every curve has the same length and held-out batches
-    return CurveStudy(profile.name, runs, pd.concat(frames, ignore_index=True), budgets, cfg.pretrain.eval_batches)
+    return CurveStudy(profile.name, runs, pd.concat(frames, ignore_index=True), budgets, cfg.pretrain.eval_batches,
+                      plateaus, ratio)
+
+
+def _rows(r: Run) -> pd.DataFrame:
+    from ..pretrain.curve import read_curve
+
+    return pd.DataFrame(read_curve(r.file("curve.csv")))
+
+
+def _rules(rows: pd.DataFrame, ratio: float) -> tuple[int | None, int | None]:
+    """(the learned budget, the plateau budget) of one curve."""
+    from ..pretrain.curve import choose_budget, learned_budget
+
+    ceiling = float(rows["chance_context_free"].iloc[0])
+    return (learned_budget(rows["step"], rows["held_out_masked_acc"], ceiling, ratio),
+            choose_budget(rows["step"], rows["held_out_masked_acc"], floor=ceiling))
+
+
+@dataclass(frozen=True)
+class BookBudget:
+    """The pre-training budget of the book's default upstream, and where it comes from."""
+
+    updates: int
+    how: str  # "rule": read off the curve; "typed": the curve never settles above the line, so the profile's
+    # optim.steps; "provisional": the curve is not computed yet (the plan's estimate), the profile's optim.steps
+    corpus: str  # the corpus whose curve sets it (the profile's corpus.language)
+    ratio: float  # the rule's line, in context-free ceilings
+    accuracy: float | None = None  # held-out masked accuracy on the curve at the budget
+    ceiling: float | None = None  # the context-free ceiling of that pool
+
+    def describe(self) -> str:
+        """The budget in one sentence, for the chapters."""
+        if self.how == "rule":
+            return (f"{self.updates:,} updates, the smallest budget from which the default upstream's held-out masked "
+                    f"accuracy on the {self.corpus} pool stays at or above {self.ratio:g}x the context-free ceiling "
+                    f"({self.accuracy:.3f} against {self.ceiling:.3f}; chapter 01a)")
+        if self.how == "typed":
+            return (f"{self.updates:,} updates, the profile's typed budget: on the {self.corpus} pool the curve never "
+                    f"settles above {self.ratio:g}x the context-free ceiling (chapter 01a)")
+        return f"{self.updates:,} updates (provisional: chapter 01a's curve is not computed yet)"
+
+
+def curve_run(profile: str | Profile, overrides: Mapping[str, Any] | None = None) -> PlannedRun:
+    """The curve that sets the book's budget: the default upstream on the pool of the profile's own corpus."""
+    profile = profile_context(profile)
+    corpus = {k: v for k, v in dict(overrides or {}).items() if k.startswith("corpus.")}
+    language = resolve(profile, corpus, base=PretrainExperimentConfig()).corpus.language
+    pool = {k: v for k, v in corpus.items() if k not in POOL_ONLY}
+    return plan(profile, {language: {**pool, "corpus.language": language}})[0]
+
+
+def book_budget(profile: str | Profile = "cpu", overrides: Mapping[str, Any] | None = None, compute: bool = False,
+                progress: bool = True) -> BookBudget:
+    """The budget every pre-trained upstream of the book is sized by: the rule's budget on the curve of the
+    profile's corpus (its ``corpus.language``; the pool keys of ``overrides`` carry over).
+
+    ``compute=False`` reads the curve only when its run has finished (cheap: ``sslsv plan`` and the map's
+    grid call it) and is otherwise provisional; ``compute=True`` pre-trains the curve (or serves it) first.
+
+    >>> book_budget("smoke", compute=False).how in ("provisional", "typed", "rule")
+    True
+    """
+    profile = profile_context(profile)
+    item = curve_run(profile, overrides)
+    typed = resolve(profile, None, base=PretrainExperimentConfig()).optim.steps
+    ratio = profile.study.curve.learned_ratio
+    if compute:
+        from ..pretrain import pretrain
+
+        r = pretrain(item.config, progress=progress)
+    elif item.run.done_file.exists():
+        r = item.run
+    else:
+        return BookBudget(int(typed), "provisional", item.system, ratio)
+    rows = _rows(r)
+    budget, _ = _rules(rows, ratio)
+    ceiling = float(rows["chance_context_free"].iloc[0])
+    if budget is None:
+        return BookBudget(int(typed), "typed", item.system, ratio, None, ceiling)
+    acc = float(rows.loc[rows["step"] == budget, "held_out_masked_acc"].iloc[0])
+    return BookBudget(int(budget), "rule", item.system, ratio, acc, ceiling)
+
+
+def book_budgets(profile: str | Profile = "cpu", overrides: Mapping[str, Any] | None = None) -> tuple[int, ...]:
+    """The regime map's pre-training budgets: ``study.regime.budget_fractions`` of :func:`book_budget` (at least
+    one update each, in increasing order), or the typed ``study.regime.budgets`` where no fractions are set.
+
+    >>> book_budgets("smoke")
+    (5, 15, 30)
+    """
+    profile = profile_context(profile)
+    return _fractions(profile, book_budget(profile, overrides).updates if profile.study.regime.budget_fractions else 0)
+
+
+def _fractions(profile: Profile, budget: int) -> tuple[int, ...]:
+    r = profile.study.regime
+    if not r.budget_fractions:
+        return tuple(int(b) for b in r.budgets)
+    return tuple(sorted({max(1, int(round(budget * f))) for f in r.budget_fractions}))
+
+
+def _study_budgets(study: CurveStudy) -> tuple[int, ...]:
+    """The map budgets the study's own curves give (the curve of the profile's corpus, else the typed budget)."""
+    profile = profile_context(study.profile)
+    cfg = resolve(profile, None, base=PretrainExperimentConfig())
+    return _fractions(profile, study.budgets.get(cfg.corpus.language) or cfg.optim.steps)
 
 
 def _slope(rows: pd.DataFrame) -> float:
@@ -147,7 +259,8 @@ def summary(study: CurveStudy) -> pd.DataFrame:
                     "x_context_free": float(end["held_out_masked_acc"]) / cf if cf > 0 else float("nan"),
                     "held_out_loss": float(end["held_out_masked_loss"]),
                     "gain_per_1k_updates": _slope(rows),
-                    "budget_rule": "none" if budget is None else str(budget)})
+                    "budget_rule": "none" if budget is None else str(budget),
+                    "plateau_rule": "none" if study.plateaus.get(label) is None else str(study.plateaus[label])})
     return pd.DataFrame(out)
 
 
@@ -187,23 +300,26 @@ def finding(study: CurveStudy) -> str:
     text = text[0].upper() + text[1:]
     picked = {k: v for k, v in study.budgets.items() if v is not None}
     still = [k for k, v in study.budgets.items() if v is None]
+    longest = int(study.curves["step"].max())
+    line = f"{study.learned_ratio:g}x the context-free ceiling"
     if picked:
-        text += ("The budget rule (the smallest budget within 10 % of its accuracy at 4x the budget) picks "
+        text += (f"The budget rule (the smallest budget from which held-out accuracy stays at or above {line}: the "
+                 "upstream predicts masked frames from their context) picks "
                  + ", ".join(f"**{v:,}** updates on the {k} pool" for k, v in picked.items()) + ". ")
     if still:
-        longest = int(study.curves["step"].max())
-        tested = longest // 4
-        text += (f"Within {longest:,} updates the rule finds no budget on the " + " and the ".join(still) + " pool"
-                 + ("s" if len(still) > 1 else "") + f": the largest budget it can test is {tested:,} updates, and "
-                 + "; ".join(f"on the {k} pool its accuracy ({_acc_at(study, k, tested):.3f}) is below 90 % of that "
-                             f"at {longest:,} ({s.loc[k, 'held_out_acc']:.3f})" for k in still) + ". ")
-        for k in still:
-            gain, se = s.loc[k, "gain_per_1k_updates"], s.loc[k, "acc_se"]
-            flat = gain * longest / 2000 < 2 * se  # another half-curve at this slope, within 2 standard errors
-            text += (f"Over its last quarter the {k} curve gains {gain:+.3f} per 1,000 updates: "
-                     + ("flat within its sampling error, so its budget lies between "
-                        f"{tested:,} and {longest:,} updates. " if flat else "it is still climbing. "))
-    budgets = [b for b in profile_context(study.profile).study.regime.budgets if b in set(study.curves["step"])]
+        text += (f"On the {' and the '.join(still)} pool{'s' if len(still) > 1 else ''} the curve never settles above "
+                 f"{line} within {longest:,} updates. ")
+    plateau = {k: v for k, v in study.plateaus.items() if v is not None}
+    if plateau:
+        text += ("A plateau (within 10 % of the accuracy at 4x the budget) shows at "
+                 + ", ".join(f"{v:,} updates on the {k} pool" for k, v in plateau.items()) + ". ")
+    else:
+        text += (f"No curve has reached a plateau (within 10 % of the accuracy at 4x the budget) by {longest:,} updates: "
+                 + "; ".join(f"the {k} curve gains {s.loc[k, 'gain_per_1k_updates']:+.3f} per 1,000 updates over its "
+                             "last quarter" for k in s.index)
+                 + ". The upstreams go on learning past the budget; the rule asks that they use context, not that "
+                 "they have finished. ")
+    budgets = [b for b in _study_budgets(study) if b in set(study.curves["step"])]
     if budgets:
         per_pool = []
         for k in s.index:

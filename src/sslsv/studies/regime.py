@@ -36,7 +36,8 @@ from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seed
                       resolve)
 from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
 from ..systems import FBANK, LONGER, RANDOM, SSL
-from .compare import COST_PRIORS, choose_regime, cells, convergence, miss_at_false_alarms
+from .compare import COST_PRIORS, choose_regime, cells, convergence, learned_cells, miss_at_false_alarms
+from .learning_curve import book_budget, book_budgets
 from .runs import Condition, PlannedRun, pretrain_config, sv_config
 
 OUT, IN = OUT_OF_DOMAIN, IN_DOMAIN  # the pools of the map's rows (sslsv.settings.DOMAINS)
@@ -57,7 +58,8 @@ class Grid:
     budgets: tuple[int, ...]
     domains: tuple[str, ...]
     seeds: tuple[int, ...]
-    default_budget: int  # the profile's optim.steps: the default upstream, also fine-tuned
+    default_budget: int  # the learned budget of chapter 01a's curve (learning_curve.book_budget; without
+    # study.regime.budget_fractions the profile's optim.steps): the default upstream, also fine-tuned
     finetune_speakers: tuple[int, ...] = ()  # where the fine-tuned systems run (a subset of speakers)
 
 
@@ -68,7 +70,7 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
     profile = profile_context(profile)
     s = profile.study.regime
     speakers = tuple(int(v) for v in (s.speakers if speakers is None else speakers))
-    budgets = tuple(int(v) for v in (s.budgets if budgets is None else budgets))
+    budgets = tuple(int(v) for v in (book_budgets(profile, overrides) if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
     _check_span("amounts of labelled speakers", speakers, 8)
     _check_span("pre-training budgets", budgets, 6)
@@ -80,7 +82,8 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
     if corpus.source == "synthetic" and max(speakers) > n_train:  # real data: checked when the SV run reads it
         raise ConfigError(f"the regime map asks for {max(speakers)} labelled speakers, but the corpus has "
                           f"{n_train} (corpus.n_train_speakers)")
-    default = resolve(profile, None, base=PretrainExperimentConfig()).optim.steps
+    default = book_budget(profile, overrides).updates if s.budget_fractions else \
+        resolve(profile, None, base=PretrainExperimentConfig()).optim.steps
     tuned = tuple(n for n in speakers if n in s.finetune_speakers) or (speakers if not s.finetune_speakers
                                                                        else (min(speakers),))
     return Grid(speakers, budgets, tuple(domains), seeds, default, tuned)
@@ -140,12 +143,14 @@ def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: S
                 cfg = sv_config(profile, Condition(key, kind=kind), s, "frozen" if mode == "fbank" else mode,
                                 sets, upstream=ref or "")
                 out.append(PlannedRun("sv", key, mode, int(s), cfg, budget=budget, domain=domain))
-    # the convergence check: both frozen references, at every amount of labelled speakers, trained
-    # twice as long (a warm-up twice as long too: the same schedule stretched)
-    for key, kind, _, mode, _, _ in systems[:2]:
-        for n in g.speakers:
+    # the convergence check: the three references (fbank, random init frozen and fine-tuned), at every
+    # amount of labelled speakers where they run, trained twice as long (a warm-up twice as long too: the
+    # same schedule stretched)
+    for key, kind, _, mode, _, _ in systems[:3]:
+        for n in (g.finetune_speakers if mode == "fine-tuned" else g.speakers):
             for s in g.seeds:
-                cfg = sv_config(profile, Condition(key, kind=kind), s, "frozen", protocol(profile, n, overrides))
+                cfg = sv_config(profile, Condition(key, kind=kind), s, "frozen" if mode == "fbank" else mode,
+                                protocol(profile, n, overrides))
                 longer = override(cfg, {"train.steps": LONGER * cfg.train.steps,
                                         "train.warmup_steps": LONGER * cfg.train.warmup_steps})
                 out.append(PlannedRun("sv", key, mode, int(s), longer, role="convergence"))
@@ -228,6 +233,8 @@ def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Se
     from ..sv.pipeline import run_sv
 
     profile = profile_context(profile)
+    if profile.study.regime.budget_fractions and budgets is None:  # the budgets come from chapter 01a's curve
+        book_budget(profile, overrides, compute=True, progress=progress)
     g = grid(profile, speakers, budgets, seeds, domains, overrides)
     items = plan(profile, speakers, budgets, seeds, domains, overrides)
     pre_runs, rows, runs = {}, [], {}
@@ -286,14 +293,15 @@ class Regime:
         return f"a provisional regime ({where}): the regime map has not been computed yet"
 
 
-def regime_of(cells_table: pd.DataFrame, mode: str = "frozen") -> Regime:
+def regime_of(cells_table: pd.DataFrame, mode: str = "frozen", budget: int | None = None) -> Regime:
     """The book's regime from the map's cells: the rule's cell (:func:`choose_regime`); with none, the
-    ``mode`` cell where SSL comes closest to beating random init (fewer speakers, then fewer updates on
+    ``mode`` cell of the learned budget where SSL comes closest to beating random init (fewer speakers on
     a tie), marked as such."""
-    chosen = choose_regime(cells_table, mode)
+    chosen = choose_regime(cells_table, mode, budget)
     how = "rule"
     if chosen is None:
-        t = cells_table[cells_table["mode"] == mode].dropna(subset=["vs_random"])
+        t = learned_cells(cells_table, budget)
+        t = t[t["mode"] == mode].dropna(subset=["vs_random"])
         if t.empty:
             raise ConfigError(f"the regime map has no {mode} cell to choose from")
         chosen, how = t.sort_values(["vs_random", "labelled_speakers", "budget"]).iloc[0].to_dict(), "closest"
@@ -314,7 +322,7 @@ def map_is_complete(profile: str | Profile, overrides: Mapping[str, Any] | None 
                for item in plan(profile, overrides=overrides))
 
 
-REGIME_VERSION = 2  # bump when the rule (choose_regime, regime_of) changes what it picks
+REGIME_VERSION = 3  # bump when the rule (choose_regime, regime_of) changes what it picks
 
 
 def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, progress: bool = True,
@@ -349,7 +357,8 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
         return Regime(**json.loads(key.file("regime.json").read_text()))
 
     def choose() -> Regime:
-        chosen = regime_of(run(profile, overrides=overrides, progress=progress).cells)
+        m = run(profile, overrides=overrides, progress=progress)
+        chosen = regime_of(m.cells, budget=m.grid.default_budget if m.grid else None)
         key.start()
         atomic_write_json(key.file("regime.json"), dataclasses.asdict(chosen))
         key.finish({"regime": dataclasses.asdict(chosen)}, inputs=inputs())

@@ -74,7 +74,9 @@ def sv_config(profile: str | Profile, cond: Condition, seed: int, mode: str = "f
     elif not upstream:
         raise ConfigError(f"condition {cond.system!r} needs an upstream reference")
     finetune = mode == "fine-tuned"
-    return resolve(profile, {"frontend.cache_features": study_settings(profile).cache_features and not finetune,
+    study = study_settings(profile)
+    recipe = {"frontend.finetune_layers": study.finetune_layers} if finetune and study.finetune_layers else {}
+    return resolve(profile, {"frontend.cache_features": study.cache_features and not finetune, **recipe,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
                              "frontend.finetune": finetune})
 
