@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -75,6 +77,7 @@ import IPython.display as ipd
 from myst_nb import glue
 
 from sslsv import plots, tables
+from sslsv.systems import shown
 from sslsv.studies import explain, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
@@ -112,7 +115,7 @@ tables.table(explain.completeness(study), digits=3)
 
 # %% tags=["nbval-ignore-output"]
 for name, example in study.examples.items():
-    fig = plots.plot_attribution_time(example, study.example_segments, title=name)
+    fig = plots.plot_attribution_time(example, study.example_segments, title=shown(name))
 
 # %% [markdown]
 # The same attributions in time-frequency coordinates (red raises the score,

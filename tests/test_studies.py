@@ -333,23 +333,25 @@ def fake_systems(eer_ci: dict) -> "explain.AnalysisSystems":
 def test_analysis_verdicts_come_from_the_numbers(ssl, helps, words):
     from sslsv.studies import explain
 
-    systems = fake_systems({"fbank": (20.0, 24.0), "SSL fine-tuned": ssl, "random init fine-tuned": (20.0, 24.0)})
+    systems = fake_systems({"fbank": (20.0, 24.0), "ssl_fine_tuned": ssl, "random_fine_tuned": (20.0, 24.0)})
     assert explain.ssl_helps(systems) is helps
-    assert words in explain.benefit_statement(systems)
-    d = explain.eer_comparison(systems, "SSL fine-tuned", "fbank")
+    assert words in explain.benefit_statement(systems)  # the prose names the systems by their labels
+    d = explain.eer_comparison(systems, "ssl_fine_tuned", "fbank")  # the code by their keys
+    with pytest.raises(KeyError, match="a display label: its key is 'ssl_fine_tuned'"):
+        explain.eer_comparison(systems, "SSL fine-tuned", "fbank")
     assert d.clear is (ssl[1] < 20.0 or ssl[0] > 24.0) and (d.delta < 0) is (ssl[0] < 20.0)
     study = SimpleNamespace(phone_summary=pd.DataFrame({
-        "model": ["fbank", "SSL fine-tuned"], "trial_type": ["all", "all"], "phone_class": ["vowel", "vowel"],
+        "model": ["fbank", "ssl_fine_tuned"], "trial_type": ["all", "all"], "phone_class": ["vowel", "vowel"],
         "mass_share": [0.4, 0.7], "mass_share_ci_low": [0.35, 0.6], "mass_share_ci_high": [0.45, 0.8],
         "duration_share": [0.5, 0.5]}))
     finding = explain.attribution_finding(study, systems)
     assert ("beyond fbank, is reproduced here" in finding) is helps
     assert ("is not reproduced here" in finding) is not helps
     # SSL worse than fbank but clearly better than random init: the premise fails, the init still helps
-    between = fake_systems({"fbank": (20.0, 24.0), "SSL fine-tuned": (26.0, 30.0), "random init fine-tuned": (32.0, 36.0)})
+    between = fake_systems({"fbank": (20.0, 24.0), "ssl_fine_tuned": (26.0, 30.0), "random_fine_tuned": (32.0, 36.0)})
     assert explain.premise_words(between).endswith("although SSL initialisation does beat random initialisation.")
     assert "although" not in explain.premise_words(systems)
-    assert "puts more weight on vowels than fbank" in finding
+    assert "puts more weight on vowels than fbank" in finding and "- **SSL fine-tuned**:" in finding
 
 
 def test_the_studies_fine_tuning_recipe_applies_to_fine_tuned_systems_only():

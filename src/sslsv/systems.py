@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FBANK", "RANDOM", "SSL", "REFERENCES", "LONGER", "Kind", "Role", "NAMES", "SYSTEM_COLUMNS",
+__all__ = ["FBANK", "RANDOM", "SSL", "REFERENCES", "SSL_FROZEN", "SSL_FINE_TUNED", "RANDOM_FINE_TUNED", "LONGER", "Kind", "Role", "NAMES", "SYSTEM_COLUMNS",
            "hours_key", "hours_label", "shown", "shown_row", "shown_frame", "check_system"]
 
 Kind = Literal["ssl", "random", "fbank"]  # what a system's front-end is (Condition.kind)
@@ -40,11 +40,15 @@ FBANK = "fbank"  # the fbank front-end, no upstream
 RANDOM = "random"  # the upstream architecture from random weights
 SSL = "ssl"  # a pre-trained upstream of the regime map (its budget and domain say which)
 REFERENCES = (FBANK, RANDOM)  # the systems every chapter compares against
+# chapters 07-08's analysed systems, one front-end in one mode each (sslsv.studies.explain; with FBANK)
+SSL_FROZEN, SSL_FINE_TUNED, RANDOM_FINE_TUNED = "ssl_frozen", "ssl_fine_tuned", "random_fine_tuned"
 LONGER = 2  # the regime map's convergence check trains the references this many times as long
 
 # The label of every key that is not shown as it is (sizes, "masked", "unmasked" and "contrastive" are).
 NAMES: dict[str, str] = {
     FBANK: "fbank", RANDOM: "random init", SSL: "SSL",
+    # the analysed systems of chapters 07-08 (sslsv.studies.explain)
+    SSL_FROZEN: "SSL frozen", SSL_FINE_TUNED: "SSL fine-tuned", RANDOM_FINE_TUNED: "random init fine-tuned",
     # objectives (sslsv.studies.objective)
     "mixed": "masked+unmasked", "ctc": "CTC (supervised)",
     # quantizers (sslsv.studies.quantizer)
@@ -52,8 +56,8 @@ NAMES: dict[str, str] = {
     "random_projection": "random projection", "oracle_phones": "oracle phones",
 }
 
-# The columns of a table that hold system keys (shown by their labels).
-SYSTEM_COLUMNS = ("system", "against")
+# The columns of a table that hold system keys (shown by their labels); "model": the analyses of chapters 07-08.
+SYSTEM_COLUMNS = ("system", "against", "model")
 
 
 def hours_key(hours: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..systems import shown, shown_frame
 from .audio import CLASS_COLOURS
 from .style import HEIGHT, WIDTH, colours, styled
 
@@ -140,7 +141,7 @@ def plot_attribution_spectrograms(examples: "dict", segments=(), max_hz: float =
         for seg in segments:
             ax.axvspan(seg.start, seg.end, ymin=0.0, ymax=0.05, color=CLASS_COLOURS.get(seg.phone_class, "white"),
                        lw=0)
-        ax.set_title(name)
+        ax.set_title(shown(name))
         ax.set_ylabel("kHz" if i % 2 == 0 else "")
         ax.set_xlabel("time (s)" if i >= len(names) - 2 else "")
         ax.grid(False)
@@ -180,7 +181,7 @@ def plot_attribution_shares(summary, by: str = "phone_class", reference: str = "
         d = data[data["model"] == model].set_index(by).reindex(order)
         pos = x - 0.4 + width * (i + 0.5)
         err = np.vstack([d["mass_share"] - d["mass_share_ci_low"], d["mass_share_ci_high"] - d["mass_share"]])
-        ax.bar(pos, d["mass_share"], width=width, color=colour, label=model, yerr=err, capsize=2,
+        ax.bar(pos, d["mass_share"], width=width, color=colour, label=shown(model), yerr=err, capsize=2,
                error_kw={"lw": 0.8})
     ref = data.groupby(by, sort=False)[reference].mean().reindex(order)
     ax.scatter(x, ref, marker="_", s=600, color="black", zorder=3, label=reference.replace("_", " "))
@@ -202,6 +203,8 @@ def plot_loss_curves(curves, paths=None, title: str | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    curves = shown_frame(curves)  # the systems by their labels (sslsv.systems)
+    paths = shown_frame(paths) if paths is not None else None
     n = 2 if paths is not None and len(paths) else 1
     fig, axes = plt.subplots(1, n, figsize=(WIDTH, HEIGHT), squeeze=False, constrained_layout=True)
     palette = colours(curves["model"].nunique())
@@ -237,7 +240,7 @@ def plot_loss_contours(surfaces, levels: int = 15, title: str | None = None):
         cs = ax.contourf(d.columns, d.index, d.to_numpy(), levels=bounds, cmap="viridis")
         ax.contour(d.columns, d.index, d.to_numpy(), levels=bounds, colors="white", linewidths=0.3)
         ax.plot(0, 0, "r+", ms=8)
-        ax.set_title(model, fontsize=11)
+        ax.set_title(shown(model), fontsize=11)
         ax.grid(False)
         ax.set_xlabel("alpha (direction 1)")
         ax.set_aspect("equal")

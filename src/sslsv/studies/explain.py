@@ -29,13 +29,14 @@ from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, 
 from . import controlled
 from ..data.fingerprint import sv_fingerprint
 from ..statistics import Difference, compare
+from ..systems import FBANK, RANDOM_FINE_TUNED, SSL_FINE_TUNED, SSL_FROZEN, check_system, shown
 from ..sv.pipeline import SVResult, load_speaker_model, run_sv
 from ..upstreams import RandomInit
 
-# The four analysed systems, each one front-end and mode (not a level of a factor, so not in sslsv.systems). Their
-# names are also their keys inside the cached analyses (analysis_run's key, the "model" column of the attribution
-# and landscape tables): renaming one changes those runs' hashes.
-SYSTEMS = ("fbank", "SSL frozen", "SSL fine-tuned", "random init fine-tuned")
+# The four analysed systems, each one front-end in one mode, by their keys (sslsv.systems; the labels "SSL frozen",
+# ... are made when drawn). The keys are also the keys inside the cached analyses (analysis_run's key, the "model"
+# column of the attribution and landscape tables).
+SYSTEMS = (FBANK, SSL_FROZEN, SSL_FINE_TUNED, RANDOM_FINE_TUNED)
 
 
 @dataclass
@@ -70,12 +71,12 @@ def sv_configs(profile: str | Profile, seed: int = 0, overrides: Mapping[str, An
     pre = profile.pretrain.pretrain
     random_ref = RandomInit(pre.backbone, pre.size).reference
     return {
-        "fbank": override(base, {**common, "frontend.kind": "fbank"}),
-        "SSL frozen": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
+        FBANK: override(base, {**common, "frontend.kind": "fbank"}),
+        SSL_FROZEN: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
                                       "frontend.finetune": False}),
-        "SSL fine-tuned": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
+        SSL_FINE_TUNED: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
                                           "frontend.finetune": True}),
-        "random init fine-tuned": override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": random_ref,
+        RANDOM_FINE_TUNED: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": random_ref,
                                                   "frontend.finetune": True}),
     }
 
@@ -105,7 +106,7 @@ def plan(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, 
         raise ConfigError("the pre-training and SV corpus configurations differ; override both alike")
     pre = PlannedRun("pretrain", "default upstream", "upstream", None, pre_cfg)
     cfgs = sv_configs(profile, seed, overrides, upstream=f"run:{pre.run.path.name}")
-    mode = {"fbank": "fbank", "SSL frozen": "frozen"}
+    mode = {FBANK: "fbank", SSL_FROZEN: "frozen"}
     return [pre] + [PlannedRun("sv", name, mode.get(name, "fine-tuned"), int(seed), cfg) for name, cfg in cfgs.items()]
 
 
@@ -187,6 +188,8 @@ def attribution(profile: str | Profile = "cpu", seed: int = 0, overrides: Mappin
 def eer_comparison(systems: AnalysisSystems, a: str, b: str) -> Difference:
     """System ``a`` against ``b`` on EER (one seed each: a clear difference is one whose bootstrap intervals
     do not overlap, :func:`sslsv.statistics.compare`)."""
+    for key in (a, b):
+        check_system(key, systems.results)
     t = systems.metrics_table().set_index("system")
     x, y = t.loc[a], t.loc[b]
     return compare([x["eer_percent"]], [y["eer_percent"]], (x["eer_ci_low"], x["eer_ci_high"]),
@@ -195,14 +198,14 @@ def eer_comparison(systems: AnalysisSystems, a: str, b: str) -> Difference:
 
 def ssl_helps(systems: AnalysisSystems) -> bool:
     """The paper's premise at this scale: SSL fine-tuned has a clearly lower EER than fbank."""
-    d = eer_comparison(systems, "SSL fine-tuned", "fbank")
+    d = eer_comparison(systems, SSL_FINE_TUNED, FBANK)
     return d.clear and d.delta < 0
 
 
 def premise_words(systems: AnalysisSystems) -> str:
     """The paper's premise (SSL initialisation beats fbank) in words, and whether SSL at least beats
     the same network from random weights (both by the EERs' bootstrap intervals)."""
-    d = eer_comparison(systems, "SSL fine-tuned", "random init fine-tuned")
+    d = eer_comparison(systems, SSL_FINE_TUNED, RANDOM_FINE_TUNED)
     over_random = d.clear and d.delta < 0
     if ssl_helps(systems):
         return "The paper's premise, that SSL initialisation helps SV beyond fbank, is reproduced here."
@@ -218,11 +221,11 @@ def benefit_statement(systems: AnalysisSystems) -> str:
         d = eer_comparison(systems, a, b)
         numbers = f"({eer[a]:.2f} vs {eer[b]:.2f} % EER)"
         if not d.clear:
-            return f"{a} and {b} are indistinguishable {numbers}"
-        return f"{a} is {'better' if d.delta < 0 else 'worse'} than {b} {numbers}"
+            return f"{shown(a)} and {shown(b)} are indistinguishable {numbers}"
+        return f"{shown(a)} is {'better' if d.delta < 0 else 'worse'} than {shown(b)} {numbers}"
 
-    return (f"At this scale {in_words('SSL fine-tuned', 'fbank')}, and "
-            f"{in_words('SSL fine-tuned', 'random init fine-tuned')} (non-overlapping 95% bootstrap intervals "
+    return (f"At this scale {in_words(SSL_FINE_TUNED, FBANK)}, and "
+            f"{in_words(SSL_FINE_TUNED, RANDOM_FINE_TUNED)} (non-overlapping 95% bootstrap intervals "
             "count as a difference). ")
 
 
@@ -249,13 +252,13 @@ def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
     for model, d in s.groupby("model", sort=False):
         top = d.sort_values("mass_share", ascending=False).iloc[0]
         vowel = d[d["phone_class"] == "vowel"].iloc[0]
-        lines.append(f"- **{model}**: the largest share goes to {top['phone_class']}s "
+        lines.append(f"- **{shown(model)}**: the largest share goes to {top['phone_class']}s "
                      f"({top['mass_share']:.2f}, 95% CI {top['mass_share_ci_low']:.2f}-{top['mass_share_ci_high']:.2f}); "
                      f"vowels take {vowel['mass_share']:.2f} of the attribution for "
                      f"{vowel['duration_share']:.2f} of the time.")
     vowels = s[s["phone_class"] == "vowel"].set_index("model")
-    if {"fbank", "SSL fine-tuned"} <= set(vowels.index):
-        a, b = vowels.loc["fbank"], vowels.loc["SSL fine-tuned"]
+    if {FBANK, SSL_FINE_TUNED} <= set(vowels.index):
+        a, b = vowels.loc[FBANK], vowels.loc[SSL_FINE_TUNED]
         d = compare([b["mass_share"]], [a["mass_share"]], (b["mass_share_ci_low"], b["mass_share_ci_high"]),
                     (a["mass_share_ci_low"], a["mass_share_ci_high"]))
         verdict = (f"the difference is outside both intervals: the SSL fine-tuned system puts "
@@ -312,8 +315,8 @@ def landscape_finding(study, systems: AnalysisSystems) -> str:
     rank = table[["top_hessian_eigenvalue", "eer_percent"]].rank()
     agree = bool((rank["top_hessian_eigenvalue"] == rank["eer_percent"]).all())
     text = benefit_statement(systems)
-    text += (f"The flattest minimum by the top Hessian eigenvalue is **{flattest}** "
-            f"({table.loc[flattest, 'top_hessian_eigenvalue']:.1f}); the lowest EER belongs to **{best}** "
+    text += (f"The flattest minimum by the top Hessian eigenvalue is **{shown(flattest)}** "
+            f"({table.loc[flattest, 'top_hessian_eigenvalue']:.1f}); the lowest EER belongs to **{shown(best)}** "
             f"({table.loc[best, 'eer_percent']:.2f} %). ")
     text += ("The ordering by sharpness matches the ordering by EER exactly. " if agree else
              "The ordering by sharpness does not match the ordering by EER, so flatness alone does not "
