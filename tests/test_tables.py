@@ -137,3 +137,13 @@ def test_verdicts_are_coloured_and_spelled_out():
 def test_the_html_is_stable_across_executions(summary):
     assert tables.table(summary).html == tables.table(summary.copy()).html
     assert tables.table(summary).html != tables.table(summary.assign(n_seeds=2)).html
+
+
+def test_the_references_are_marked_by_their_keys_the_analysed_random_init_included():
+    import pandas as pd
+
+    from sslsv import tables
+
+    t = tables.table(pd.DataFrame({"model": ["fbank", "ssl_fine_tuned", "random_fine_tuned"], "eer": [1.0, 2.0, 3.0]}))
+    assert "fbank (reference)" in t.html and "random init fine-tuned (reference)" in t.html
+    assert "SSL fine-tuned (reference)" not in t.html

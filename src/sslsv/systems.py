@@ -39,9 +39,10 @@ Role = Literal["cell", "convergence"]  # what a run is for: a cell of a comparis
 FBANK = "fbank"  # the fbank front-end, no upstream
 RANDOM = "random"  # the upstream architecture from random weights
 SSL = "ssl"  # a pre-trained upstream of the regime map (its budget and domain say which)
-REFERENCES = (FBANK, RANDOM)  # the systems every chapter compares against
 # chapters 07-08's analysed systems, one front-end in one mode each (sslsv.studies.explain; with FBANK)
 SSL_FROZEN, SSL_FINE_TUNED, RANDOM_FINE_TUNED = "ssl_frozen", "ssl_fine_tuned", "random_fine_tuned"
+# the systems every chapter compares against (fbank and random init; in the analyses random init fine-tuned)
+REFERENCES = (FBANK, RANDOM, RANDOM_FINE_TUNED)
 LONGER = 2  # the regime map's convergence check trains the references this many times as long
 
 # The label of every key that is not shown as it is (sizes, "masked", "unmasked" and "contrastive" are).

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Table", "Prose", "RESULTS_MIME", "ResultsMimeRenderer", "frame_data", "table", "details", "stack",
-           "results", "per_run", "verdicts", "LOWER_IS_BETTER", "REFERENCE_SYSTEMS", "format_mean_sd", "format_interval"]
+           "results", "per_run", "verdicts", "LOWER_IS_BETTER", "format_mean_sd", "format_interval"]
 
 # The mime type of a table's numbers as data (what the regression references compare).
 RESULTS_MIME = "application/vnd.sslsv.results+json"
@@ -57,8 +57,6 @@ SIGNIFICANT = 6  # a float of a table shown "as is" (digits=None) keeps the sign
 # Metric columns where the smallest value is the best (shell-style patterns); their spreads are not metrics.
 LOWER_IS_BETTER = ("eer_percent", "eer_percent_mean", "eer_mean", "min_dcf_0.*")
 NOT_A_METRIC = ("*_std", "*_sd", "*_ci_low", "*_ci_high", "*_low", "*_high")
-# Systems every study compares against (their keys): marked in every table.
-REFERENCE_SYSTEMS = REFERENCES
 # How a column is headed in the book (the plain text keeps the column's own name).
 LABELS = {"eer_percent": "EER (%)", "eer_mean": "EER (%)", "min_dcf_0.01": "minDCF (0.01)",
           "min_dcf_0.05": "minDCF (0.05)", "min_dcf_0.1": "minDCF (0.1)", "n_seeds": "seeds",
@@ -217,7 +215,7 @@ def table(frame: "pd.DataFrame", digits: int | None = 3, caption: str | None = N
     """
     drawn = shown_frame(frame)  # the systems by their display labels; the data keeps their keys
     plain = text if text is not None else (drawn if digits is None else drawn.round(digits)).to_string(index=False)
-    return Table(_styled_html(frame, 2 if digits is None else digits, caption, best, plain), plain,
+    return Table(_styled_html(frame, drawn, 2 if digits is None else digits, caption, best, plain), plain,
                  (frame_data(frame, digits, name or caption),))
 
 
@@ -347,8 +345,7 @@ def _label(column: str) -> str:
 def _is_reference(row: Mapping) -> bool:
     if "reference" in row:
         return str(row["reference"]) == "True"
-    name = str(row.get("system", row.get("model", "")))
-    return any(name == ref or name.startswith(ref + " ") for ref in REFERENCE_SYSTEMS)
+    return str(row.get("system", row.get("model", ""))) in REFERENCES  # keys (sslsv.systems): marked in every table
 
 
 def _metric_direction(column: str, best: Mapping[str, str] | None) -> str | None:
@@ -402,13 +399,13 @@ def _cell(frame, group: list[str], i: int, digits: int) -> str:
     return str(v)
 
 
-def _styled_html(frame: "pd.DataFrame", digits: int, caption: str | None, best: Mapping[str, str] | None,
-                 plain: str) -> str:
+def _styled_html(frame: "pd.DataFrame", drawn: "pd.DataFrame", digits: int, caption: str | None,
+                 best: Mapping[str, str] | None, plain: str) -> str:
+    """The HTML of ``frame`` (``drawn``: the same frame with its systems by their labels)."""
     import numpy as np
     import pandas as pd
 
     columns = _columns(frame)
-    drawn = shown_frame(frame)  # the systems by their display labels
     shown = pd.DataFrame({label: [_cell(drawn, group, i, digits) for i in range(len(frame))]
                           for label, group in columns})
     styles = pd.DataFrame("", index=shown.index, columns=shown.columns)
