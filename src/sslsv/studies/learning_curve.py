@@ -43,7 +43,7 @@ from ..config import ConfigError, PretrainExperimentConfig, Profile, profile_con
 from .runs import PlannedRun
 
 __all__ = ["POOL_ONLY", "CORPORA", "REAL_SPEECH", "curve_config", "plan", "CurveStudy", "run", "summary", "finding",
-           "BookBudget", "book_budget", "book_budgets", "curve_run"]
+           "BookBudget", "book_budget", "book_budgets", "map_budgets", "curve_run"]
 
 # The smallest SV part the corpus config allows; the pool is unchanged by it.
 POOL_ONLY: dict[str, Any] = {"corpus.n_train_speakers": 2, "corpus.n_test_speakers": 2,
@@ -213,11 +213,13 @@ def book_budgets(profile: str | Profile = "cpu", overrides: Mapping[str, Any] | 
     (5, 15, 30)
     """
     profile = profile_context(profile)
-    return _fractions(profile, book_budget(profile, overrides).updates if profile.study.regime.budget_fractions else 0)
+    return map_budgets(profile, book_budget(profile, overrides).updates if profile.study.regime.budget_fractions else 0)
 
 
-def _fractions(profile: Profile, budget: int) -> tuple[int, ...]:
-    r = profile.study.regime
+def map_budgets(profile: str | Profile, budget: int) -> tuple[int, ...]:
+    """The map's budgets for a learned ``budget``: its ``study.regime.budget_fractions`` (the typed budgets
+    without them)."""
+    r = profile_context(profile).study.regime
     if not r.budget_fractions:
         return tuple(int(b) for b in r.budgets)
     return tuple(sorted({max(1, int(round(budget * f))) for f in r.budget_fractions}))
@@ -227,7 +229,7 @@ def _study_budgets(study: CurveStudy) -> tuple[int, ...]:
     """The map budgets the study's own curves give (the curve of the profile's corpus, else the typed budget)."""
     profile = profile_context(study.profile)
     cfg = resolve(profile, None, base=PretrainExperimentConfig())
-    return _fractions(profile, study.budgets.get(cfg.corpus.language) or cfg.optim.steps)
+    return map_budgets(profile, study.budgets.get(cfg.corpus.language) or cfg.optim.steps)
 
 
 def _slope(rows: pd.DataFrame) -> float:

@@ -37,7 +37,7 @@ from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seed
 from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
 from ..systems import FBANK, LONGER, RANDOM, SSL
 from .compare import COST_PRIORS, choose_regime, cells, convergence, learned_cells, miss_at_false_alarms
-from .learning_curve import book_budget, book_budgets
+from .learning_curve import book_budget, map_budgets
 from .runs import Condition, PlannedRun, pretrain_config, sv_config
 
 OUT, IN = OUT_OF_DOMAIN, IN_DOMAIN  # the pools of the map's rows (sslsv.settings.DOMAINS)
@@ -70,7 +70,10 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
     profile = profile_context(profile)
     s = profile.study.regime
     speakers = tuple(int(v) for v in (s.speakers if speakers is None else speakers))
-    budgets = tuple(int(v) for v in (book_budgets(profile, overrides) if budgets is None else budgets))
+    # the learned budget of chapter 01a's curve (read once), or the typed optim.steps without budget_fractions
+    default = (book_budget(profile, overrides).updates if s.budget_fractions
+               else resolve(profile, None, base=PretrainExperimentConfig()).optim.steps)
+    budgets = tuple(int(v) for v in (map_budgets(profile, default) if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
     _check_span("amounts of labelled speakers", speakers, 8)
     _check_span("pre-training budgets", budgets, 6)
@@ -82,8 +85,6 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
     if corpus.source == "synthetic" and max(speakers) > n_train:  # real data: checked when the SV run reads it
         raise ConfigError(f"the regime map asks for {max(speakers)} labelled speakers, but the corpus has "
                           f"{n_train} (corpus.n_train_speakers)")
-    default = book_budget(profile, overrides).updates if s.budget_fractions else \
-        resolve(profile, None, base=PretrainExperimentConfig()).optim.steps
     tuned = tuple(n for n in speakers if n in s.finetune_speakers) or (speakers if not s.finetune_speakers
                                                                        else (min(speakers),))
     return Grid(speakers, budgets, tuple(domains), seeds, default, tuned)
