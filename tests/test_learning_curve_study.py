@@ -82,17 +82,17 @@ def test_a_curve_that_reaches_1000_updates_is_set_beside_the_quoted_real_speech_
 
 def test_a_flat_end_places_the_budget_and_the_maps_budgets_are_read_off_the_curve():
     steps = (0, 100, 200, 500, 1000, 1500, 2000)
-    study = _study({"syllables": [0.005, 0.02, 0.025, 0.065, 0.09, 0.118, 0.12]}, steps=steps, profile="cpu",
+    study = _study({"lexicon": [0.005, 0.02, 0.025, 0.065, 0.09, 0.118, 0.12]}, steps=steps, profile="cpu",
                    frames=2000.0)
     text = learning_curve.finding(study)
     row = learning_curve.summary(study).iloc[0]
     assert row["held_out_frames"] == 2000 and row["acc_se"] == pytest.approx((0.12 * 0.88 / 2000) ** 0.5)
-    assert "**1,000** updates on the syllables pool" in text
+    assert "**1,000** updates on the lexicon pool" in text
     assert "No curve has reached a plateau (within 10 % of the accuracy at 4x the budget) by 2,000 updates" in text
-    # the cpu map's budgets: 1/8, 1/3 and all of the rule's 1,000 updates (125, 333, 1,000); 1,000 is recorded
+    # the cpu map's budgets (its corpus speaks the lexicon language): 1/8, 1/3 and all of the rule's 1,000 updates (125, 333, 1,000); 1,000 is recorded
     assert learning_curve._study_budgets(study) == (125, 333, 1000)
     assert ("The regime map's pre-training budgets of 1,000 updates sit at 1.80x the context-free ceiling on the "
-            "syllables pool") in text
+            "lexicon pool") in text
 
 
 def _with_ratio(ratio: float, fractions=(1 / 6, 1 / 2, 1.0)):

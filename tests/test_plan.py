@@ -45,7 +45,10 @@ def test_a_factor_studys_plan_is_exactly_what_it_computes(study, monkeypatch, tm
     conds = [c for c in study.conditions()]
     deciding = study.run.deciding(conds)
     extra = len(deciding) * (len(study_settings("cpu").pretrain_seeds) - 1)  # deciding upstreams: every pre-training seed
-    assert deciding and n_sv == (len(conds) + extra) * len(study_settings("cpu").seeds)  # frozen only at cpu
+    modes = study_settings("cpu").modes
+    assert modes == ("frozen", "fine-tuned")  # the paper's probe, with frozen beside it (issue 26)
+    upstreams = len(conds) + extra - 1  # fbank runs once, in its own mode
+    assert deciding and n_sv == (upstreams * len(modes) + 1) * len(study_settings("cpu").seeds)
     n_pre = sum(name.startswith("pretrain-") for name in planned)
     assert n_pre >= len(conds) - 2 + extra
 

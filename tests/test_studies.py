@@ -13,7 +13,7 @@ import torch
 
 from sslsv.artifacts import Run
 from sslsv.config import ConfigError, OptimConfig, study_settings
-from sslsv.studies import compare, data_scale, factors, model_size, objective, quantizer, runs, summary
+from sslsv.studies import compare, data_scale, factors, language, model_size, objective, quantizer, runs, summary
 from sslsv.studies.compare import difference
 from sslsv.studies.factors import FactorStudy
 from sslsv.studies.runs import Condition
@@ -84,7 +84,7 @@ def test_deciding_conditions_are_pretrained_once_per_pretraining_seed(study, dec
     # each pre-training seed's upstream is probed with every SV seed, and reads its own upstream
     for label in deciding:
         sv = [p for p in plan if p.kind == "sv" and p.system == label]
-        assert len(sv) == len(seeds) * len(study_settings("cpu").seeds)
+        assert len(sv) == len(seeds) * len(study_settings("cpu").seeds) * len(study_settings("cpu").modes)
         assert len({p.config.frontend.upstream for p in sv}) == len(seeds)
     assert all(p.pretrain_seed is None for p in plan if p.kind == "sv" and p.system in (FBANK, RANDOM))
     # the default upstream is one pair of runs for every study
@@ -369,3 +369,77 @@ def test_the_studies_fine_tuning_recipe_applies_to_fine_tuned_systems_only():
     # unset (every weight), the config is the one of before: its run name does not move
     assert sv_config(p, ssl, 0, "fine-tuned", upstream="run:x") == sv_config(
         top, ssl, 0, "fine-tuned", {"frontend.finetune_layers": 0}, upstream="run:x")
+
+
+def test_verdicts_read_the_fine_tuned_cells_where_they_were_run():
+    """Issue 26: a study that fine-tunes is judged on its fine-tuned runs; the frozen ones stand beside them."""
+    conds = objective.conditions(["masked", "unmasked"])
+    frozen = table({FBANK: 12.0, RANDOM: 15.0, "masked": 10.0, "unmasked": 14.0})  # frozen: reproduced
+    tuned = table({RANDOM: 11.0, "masked": 13.0, "unmasked": 9.0})  # fine-tuned: masked clearly worse
+    tuned = tuned.assign(mode="fine-tuned")
+    ps = pd.concat([frozen, tuned], ignore_index=True)
+    study = FactorStudy(factor="objective", profile="cpu", conditions=conds, results={}, pretrain_runs={},
+                        per_seed=ps, summary=ps.groupby(["system", "mode", "reference"], sort=False)["eer_percent"]
+                        .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
+    assert study.mode == "fine-tuned" and fake_study("objective", conds, {FBANK: 1.0, "masked": 2.0}).mode == "frozen"
+    assert objective.claim(study)["verdict"] == "not reproduced"
+    assert objective.claim(study, "frozen")["verdict"] == "reproduced"
+    text = objective.finding(study)
+    assert "scale, fine-tuned" in text and "masked 13.00" in text and "masked 10.00" not in text  # one mode ranked
+    assert compare.trend(ps, ["masked", "unmasked"], [1, 2], mode="fine-tuned")["n"] == 6
+
+
+@pytest.mark.parametrize("profile, own", [("smoke", "syllables"), ("cpu", "lexicon")])
+def test_the_language_study_differs_only_in_what_the_pool_says(profile, own):
+    """The fifth factor: the corpus's own language is the book's default upstream (the same run as every
+    chapter's); the other language reads the same pool voices (the curve's pool-only corpus), not a second
+    SV corpus, and is pre-trained for the same budget."""
+    from sslsv.data import pool_corpus
+    from sslsv.studies import learning_curve
+
+    conds = language.conditions(profile)
+    assert [c.system for c in conds] == [FBANK, RANDOM, "lexicon", "syllables"]
+    other = next(c for c in conds if c.system != own and not c.reference)
+    assert dict(next(c for c in conds if c.system == own).pretrain) == {}
+    assert dict(other.pretrain) == {"pretrain.pool_language": other.system}
+    plan = language.run.plan(profile)
+    pre = {p.system: p for p in plan if p.kind == "pretrain"}
+    default = {p.run.path.name for p in objective.run.plan(profile) if p.kind == "pretrain" and p.system == "masked"}
+    assert pre[own].run.path.name in default  # shared with every chapter
+    cfg = pre[other.system].config
+    assert cfg.corpus == pre[own].config.corpus and cfg.optim.steps == pre[own].config.optim.steps
+    curve = {p.system: p.config.corpus for p in learning_curve.plan(profile)}
+    assert pool_corpus(cfg.corpus, cfg.pretrain.pool_language) == curve[other.system]
+    assert {p.mode for p in plan if p.kind == "sv" and p.system == other.system} == set(study_settings(profile).modes)
+    with pytest.raises(ValueError, match="languages"):
+        language.conditions(profile, ["klingon"])
+
+
+@pytest.mark.parametrize("lexicon, syllables, expected", [(10.0, 14.0, "reproduced"), (14.0, 10.0, "not reproduced"),
+                                                          (12.0, 12.1, "inconclusive")])
+def test_language_verdicts(lexicon, syllables, expected):
+    conds = language.conditions("cpu")
+    study = fake_study("linguistic structure", conds, {FBANK: 12.0, RANDOM: 15.0, "lexicon": lexicon,
+                                                       "syllables": syllables})
+    c = language.claim(study)
+    assert c["verdict"] == expected and c["evidence"][0]["a"] == "lexicon" and c["evidence"][0]["b"] == "syllables"
+
+
+def test_the_fifth_factor_is_marked_beyond_the_paper_and_kept_out_of_the_papers_count():
+    studies = {"objective": fake_study("objective", objective.conditions(["masked", "unmasked"]),
+                                       {FBANK: 12.0, RANDOM: 15.0, "masked": 10.0, "unmasked": 14.0}),
+               "linguistic structure": fake_study("linguistic structure", language.conditions("cpu"),
+                                                  {FBANK: 12.0, RANDOM: 15.0, "lexicon": 14.0, "syllables": 10.0})}
+    s = summary.Summary(studies=studies, claims={f: summary.STUDIES[f].claim(st) for f, st in studies.items()})
+    v = s.verdicts().set_index("factor")
+    assert v.loc["linguistic structure", "source"] == "beyond the paper" and v.loc["objective", "source"] == "the paper"
+    assert "linguistic structure (beyond the paper): a pool with a language helps" in summary.verdict_table(s)
+    assert "Of the paper's 1 claims" in summary.answer(s) and "not reproduced" in v.loc["linguistic structure", "verdict"]
+
+
+def test_a_pool_language_needs_the_synthetic_corpus():
+    from sslsv.config import CorpusConfig
+    from sslsv.data import pool_corpus
+
+    with pytest.raises(ValueError, match=r"pretrain.pool_language = 'lexicon' needs the synthetic corpus"):
+        pool_corpus(CorpusConfig(source="voxceleb1"), "lexicon")

@@ -122,11 +122,11 @@ def cmd_sv(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDIES = ("objective", "quantizer", "data_scale", "model_size", "summary")
+STUDIES = ("objective", "quantizer", "data_scale", "model_size", "language", "summary")
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    """Run (or load) one factor study, or all four and their verdicts (``summary``)."""
+    """Run (or load) one factor study, or all five and their verdicts (``summary``)."""
     import importlib
 
     from .config import refuse_controlled
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="SV seeds, one run each (default: 0)")
     p.set_defaults(func=cmd_sv)
 
-    p = sub.add_parser("study", help="a factor study (chapters 02-05) or all four with verdicts (summary)")
+    p = sub.add_parser("study", help="a factor study (chapters 02-05; language: the fifth, beyond the paper, chapter 06) or all five with verdicts (summary)")
     p.add_argument("study", choices=STUDIES)
     _common(p)
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="SV seeds (default: the profile's)")

@@ -59,6 +59,7 @@ Backbone = Literal["hubert", "wavlm", "w2v_bert"]  # the registry sslsv.pretrain
 Objective = Literal["masked", "unmasked", "mixed", "contrastive", "ctc"]  # sslsv.pretrain.objectives.OBJECTIVES
 Quantizer = Literal["kmeans_mfcc", "kmeans_hidden", "random_projection", "oracle_phones"]  # ...quantizers.QUANTIZERS
 LanguageMode = Literal["syllables", "lexicon"]  # sslsv.data.synthetic.language.LANGUAGES
+PoolLanguage = Literal["", "syllables", "lexicon"]  # "": the corpus's own (pretrain.pool_language)
 Device = Annotated[str, Pattern(r"cpu|auto|cuda(:\d+)?", ("cpu", "cuda", "cuda:<index>", "auto"), "device")]
 
 # What a choice is called in an error message, where the key's last part does not say it well.
@@ -235,6 +236,9 @@ class PretrainConfig:
     kmeans_max_frames: int = 200_000  # frames sampled to fit k-means (all frames are labelled)
     hours: float = 0.0  # pre-training audio drawn from the pool; 0 = the whole pool
     in_domain: bool = False  # the pool also holds the SV training speakers' audio, unlabelled (on top of hours)
+    # what the pool's voices say, when it differs from the SV corpus's corpus.language (the synthetic corpus
+    # only): the same voices and channels, another language; "" = the corpus's own (issue 26's fifth factor)
+    pool_language: PoolLanguage = ""
     crop_seconds: float = 2.0  # random crop per batch item
     mask_prob: float = 0.08  # probability that a frame starts a mask span (HuBERT: 0.08)
     mask_length: int = 10  # frames per span (HuBERT: 10, so about half the frames are masked)
@@ -563,6 +567,8 @@ HASH_NEUTRAL: dict[str, Any] = {
     "pretrain.eval_every": 0,
     "pretrain.eval_batches": 4,
     "pretrain.held_out_share": 0.0,
+    # issue 26: the pool speaks the corpus's own language
+    "pretrain.pool_language": "",
 }
 
 

@@ -24,6 +24,16 @@ PREFIX = "study."
 Mode = Literal["frozen", "fine-tuned"]  # how the SV model uses its upstream
 Domain = Literal["out-of-domain", "in-domain"]  # the pre-training pool, without or with the SV audio
 VALID_MODES: tuple[str, ...] = typing.get_args(Mode)
+
+
+def deciding_mode(modes: "typing.Iterable[str]") -> str:
+    """The upstream mode a verdict reads: fine-tuned wherever it was run (the paper's probe, issue 26), else
+    frozen; fbank is no upstream mode.
+
+    >>> deciding_mode(("frozen", "fine-tuned")), deciding_mode(["fbank", "frozen"])
+    ('fine-tuned', 'frozen')
+    """
+    return "fine-tuned" if "fine-tuned" in set(modes) else "frozen"
 OUT_OF_DOMAIN, IN_DOMAIN = typing.get_args(Domain)
 DOMAINS: tuple[str, ...] = typing.get_args(Domain)
 

@@ -8,7 +8,9 @@ VoxCeleb/LibriSpeech code path runs on every build.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from ..config import ConfigError
 from ..config import CorpusConfig
@@ -55,6 +57,31 @@ def load_sv_corpus(cfg: CorpusConfig, progress: bool = True, check_files: bool =
                           sample_rate=cfg.sample_rate)
 
 
+# The smallest SV part the corpus config allows: a synthetic corpus's pool files depend on its seed and pool
+# keys alone (the generator keys its draws by split), so a corpus shrunk by these keys holds the same pool
+# without a second copy of the SV corpus (chapter 01a's curves, pretrain.pool_language).
+POOL_ONLY: dict[str, Any] = {"n_train_speakers": 2, "n_test_speakers": 2, "sessions_per_speaker": 2,
+                             "utterances_per_session": 1, "n_trials": 4}
+
+
+def pool_corpus(cfg: CorpusConfig, language: str = "") -> CorpusConfig:
+    """The corpus config whose pool a pre-training run reads: ``cfg`` itself, or with ``language`` (another
+    language for the same voices and channels, :attr:`~sslsv.config.PretrainConfig.pool_language`) the
+    synthetic corpus that speaks it, its SV part shrunk to :data:`POOL_ONLY`.
+
+    >>> from sslsv.config import CorpusConfig
+    >>> c = CorpusConfig()
+    >>> pool_corpus(c, "") is c, pool_corpus(c, "lexicon").language, pool_corpus(c, "lexicon").n_train_speakers
+    (True, 'lexicon', 2)
+    """
+    if not language:
+        return cfg
+    if cfg.source != "synthetic":
+        raise ConfigError(f"pretrain.pool_language = {language!r} needs the synthetic corpus (corpus.source is "
+                          f"{cfg.source!r}): only its voices can speak another language; set it to \"\"")
+    return dataclasses.replace(cfg, language=language, **POOL_ONLY)
+
+
 def load_pretrain_pool(cfg: CorpusConfig, hours: float | None = None, seed: int = 0,
                        progress: bool = True) -> PretrainPool:
     """The unlabelled pre-training pool (``hours`` of it; all when ``None``)."""
@@ -72,4 +99,4 @@ def load_pretrain_pool(cfg: CorpusConfig, hours: float | None = None, seed: int 
     return read_librispeech(root, subsets=subsets, hours=hours, seed=seed, sample_rate=cfg.sample_rate)
 
 
-__all__ = ["SVCorpus", "PretrainPool", "load_sv_corpus", "load_pretrain_pool", "corpus_root"]
+__all__ = ["SVCorpus", "PretrainPool", "load_sv_corpus", "load_pretrain_pool", "corpus_root", "POOL_ONLY", "pool_corpus"]

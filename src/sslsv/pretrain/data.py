@@ -36,11 +36,13 @@ def gumbel_temperature(step: int, total: int, start: float = 2.0, end: float = 0
 
 
 def load_pool(cfg: PretrainExperimentConfig, progress: bool = True) -> PretrainPool:
-    """The pre-training pool: ``cfg.pretrain.hours`` of it (all when 0), seeded."""
-    from ..data import load_pretrain_pool
+    """The pre-training pool: ``cfg.pretrain.hours`` of it (all when 0), seeded; in ``pretrain.pool_language``
+    when that is set (:func:`sslsv.data.pool_corpus`). In-domain audio is the SV corpus's own."""
+    from ..data import load_pretrain_pool, pool_corpus
 
     hours = cfg.pretrain.hours if cfg.pretrain.hours > 0 else None
-    pool = load_pretrain_pool(cfg.corpus, hours, seed=cfg.pretrain.seed, progress=progress)
+    pool = load_pretrain_pool(pool_corpus(cfg.corpus, cfg.pretrain.pool_language), hours, seed=cfg.pretrain.seed,
+                              progress=progress)
     if cfg.pretrain.in_domain:
         pool = PretrainPool(pool.utterances + in_domain_utterances(cfg, progress))
     return pool

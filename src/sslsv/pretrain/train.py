@@ -171,9 +171,10 @@ def _curve_summary(curve: LearningCurve) -> dict[str, Any]:
 
 def pretrain_inputs(cfg: PretrainExperimentConfig, progress: bool = True) -> dict[str, Any]:
     """The fingerprint of what a pre-training run reads: the pool and any saved upstream it starts from."""
+    from ..data import pool_corpus
     from ..data.fingerprint import pool_fingerprint, upstream_fingerprint
 
-    inputs: dict[str, Any] = {"pool": pool_fingerprint(cfg.corpus, progress)}
+    inputs: dict[str, Any] = {"pool": pool_fingerprint(pool_corpus(cfg.corpus, cfg.pretrain.pool_language), progress)}
     if cfg.pretrain.in_domain:
         from ..data.fingerprint import sv_fingerprint
 

@@ -115,8 +115,9 @@ def difference(per_seed: pd.DataFrame, a: str, b: str, metric: str = "eer_percen
 
 
 def trend(per_seed: pd.DataFrame, systems: Sequence[str], values: Sequence[float],
-          metric: str = "eer_percent") -> dict[str, Any]:
-    """Spearman rank correlation between a factor's value and the metric over all runs.
+          metric: str = "eer_percent", mode: str | None = None) -> dict[str, Any]:
+    """Spearman rank correlation between a factor's value and the metric over all runs (of ``mode``, when
+    given).
 
     Negative means the metric falls (improves) as the factor grows.
     """
@@ -125,7 +126,8 @@ def trend(per_seed: pd.DataFrame, systems: Sequence[str], values: Sequence[float
     xs, ys = [], []
     for name, v in zip(systems, values):
         check_system(name, per_seed["system"].unique())
-        sel = per_seed[per_seed["system"] == name][metric].to_numpy(float)
+        sel = per_seed[(per_seed["system"] == name) & ((per_seed["mode"] == mode) if mode else True)]
+        sel = sel[metric].to_numpy(float)
         xs += [float(v)] * len(sel)
         ys += list(sel)
     rho, p = spearmanr(xs, ys) if len(set(xs)) > 1 else (float("nan"), float("nan"))

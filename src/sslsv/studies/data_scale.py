@@ -51,8 +51,9 @@ run = factor_runner("data scale", conditions, "amount of pre-training audio (hou
                     deciding=extremes)  # the verdict compares the least and the most audio
 
 
-def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
+def claim(study: FactorStudy, mode: str | None = None) -> dict[str, Any]:
     """The paper's claim, more pre-training data helps, judged by :func:`~sslsv.studies.findings.scale_claim`."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     return scale_claim(study, amounts(study), "more pre-training data helps", mode)
 
 
@@ -77,7 +78,8 @@ def coverage_note(hours: dict[str, float], seen: float) -> str:
     return text
 
 
-def finding(study: FactorStudy, mode: str = "frozen") -> str:
+def finding(study: FactorStudy, mode: str | None = None) -> str:
     """The chapter's finding in words, computed from the numbers."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     return "\n".join([scale_finding(study, claim(study, mode), "audio", "The whole pool", mode),
                       coverage_note(amounts(study), audio_seen(study))])

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..artifacts import Run, torch_load
 from ..config import Profile, profile_context
+from ..settings import deciding_mode
 from ..sv.pipeline import SVResult, run_sv
 from .compare import per_seed_table, summarise
 from .runs import Condition, PlannedRun, factor_plan, preflight, pretrain_seeds_of
@@ -49,6 +50,11 @@ class FactorStudy:
     pretrain_runs: dict[tuple[str, int], Run]  # (system, pre-training seed) -> pre-training run
     per_seed: pd.DataFrame  # one row per SV run, ``system`` its key (pretrain_seed: <NA> for the references)
     summary: pd.DataFrame  # mean and sd over seeds per (system, mode)
+
+    @property
+    def mode(self) -> str:
+        """The upstream mode the verdicts read (:func:`sslsv.settings.deciding_mode`): fine-tuned where it ran."""
+        return deciding_mode(self.per_seed["mode"].unique())
 
     @property
     def order(self) -> list[str]:

@@ -41,25 +41,27 @@ def verdict(reproduced: bool, contradicted: bool) -> str:
     return "inconclusive"
 
 
-def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str = "frozen") -> dict[str, Any]:
+def scale_claim(study: Any, values: Mapping[str, float], claim: str, mode: str | None = None) -> dict[str, Any]:
     """A "more X helps" claim over ordered conditions (smallest first) with numeric ``values``.
 
     Reproduced when the largest condition is clearly better than the
     smallest and the metric falls with the value (negative rank
     correlation); not reproduced when the largest is clearly worse.
     """
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     keys = [c.system for c in study.conditions if not c.reference]
     d = difference(study.per_seed, keys[-1], keys[0], mode=mode)
-    t = trend(study.per_seed, keys, [values[x] for x in keys])
+    t = trend(study.per_seed, keys, [values[x] for x in keys], mode=mode)
     return {"claim": claim, "evidence": [d], "trend": t,
             "verdict": verdict(d["clear"] and d["delta"] < 0 and t["rho"] < 0, d["clear"] and d["delta"] > 0)}
 
 
-def scale_finding(study: Any, c: Mapping[str, Any], quantity: str, largest: str, mode: str = "frozen") -> str:
+def scale_finding(study: Any, c: Mapping[str, Any], quantity: str, largest: str, mode: str | None = None) -> str:
     """The finding of a :func:`scale_claim` on ``study`` (a :class:`~sslsv.studies.factors.FactorStudy`) in words."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     t = c["trend"]
     keys = [x.system for x in study.conditions if not x.reference]
-    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale.",
+    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale, {mode}.",
              f"- {describe_difference(c['evidence'][0])}.",
              f"- Rank correlation between {quantity} and EER over all {t['n']} runs: ρ = {t['rho']:.2f} "
              f"(p = {t['p']:.2g}); negative means more {quantity}, lower EER."]

@@ -39,16 +39,15 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import Run
+from .. import data
 from ..config import ConfigError, PretrainExperimentConfig, Profile, profile_context, resolve
 from .runs import PlannedRun
 
 __all__ = ["POOL_ONLY", "CORPORA", "REAL_SPEECH", "curve_config", "plan", "CurveStudy", "run", "summary", "finding",
            "BookBudget", "book_budget", "book_budgets", "map_budgets", "curve_run"]
 
-# The smallest SV part the corpus config allows; the pool is unchanged by it.
-POOL_ONLY: dict[str, Any] = {"corpus.n_train_speakers": 2, "corpus.n_test_speakers": 2,
-                             "corpus.sessions_per_speaker": 2, "corpus.utterances_per_session": 1,
-                             "corpus.n_trials": 4}
+# The smallest SV part the corpus config allows; the pool is unchanged by it (sslsv.data.POOL_ONLY).
+POOL_ONLY: dict[str, Any] = {f"corpus.{k}": v for k, v in data.POOL_ONLY.items()}
 
 # What the voices of each curve's pool say (corpus keys on top of the profile's).
 CORPORA: dict[str, dict[str, Any]] = {"syllables": {"corpus.language": "syllables"},

@@ -34,11 +34,13 @@ def parameters(study: FactorStudy) -> dict[str, float]:
     return {c.system: float(t.loc[c.system, "parameters_M"]) for c in study.conditions if not c.reference}
 
 
-def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
+def claim(study: FactorStudy, mode: str | None = None) -> dict[str, Any]:
     """The paper's claim, larger models help, judged by :func:`~sslsv.studies.findings.scale_claim` on parameters."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     return scale_claim(study, parameters(study), "larger models help", mode)
 
 
-def finding(study: FactorStudy, mode: str = "frozen") -> str:
+def finding(study: FactorStudy, mode: str | None = None) -> str:
     """The chapter's finding in words, computed from the numbers."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     return scale_finding(study, claim(study, mode), "parameters", "The largest size", mode)

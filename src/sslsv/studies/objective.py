@@ -40,13 +40,14 @@ run = factor_runner("objective", lambda profile, values, overrides: conditions(v
 # the verdict compares masked prediction with random init and with prediction without masking
 
 
-def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
+def claim(study: FactorStudy, mode: str | None = None) -> dict[str, Any]:
     """The paper's claim: masked prediction is a main source of the benefit.
 
     Reproduced when masked prediction is clearly better than both the
     random-init upstream and prediction without masking; not reproduced when
     it is clearly worse than either.
     """
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     ps = study.per_seed
     vs_random = difference(ps, "masked", RANDOM, mode=mode)
     vs_unmasked = difference(ps, "masked", "unmasked", mode=mode)
@@ -56,14 +57,15 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
             "verdict": verdict(reproduced, contradicted), "evidence": [vs_random, vs_unmasked]}
 
 
-def finding(study: FactorStudy, mode: str = "frozen") -> str:
+def finding(study: FactorStudy, mode: str | None = None) -> str:
     """The chapter's finding in words, computed from the numbers."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     keys = [c.system for c in study.conditions if not c.reference]
     c = claim(study, mode)
-    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale."]
+    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale, {mode}."]
     lines += [f"- {describe_difference(d)}." for d in c["evidence"]]
-    ranked = (study.summary[study.summary["system"].isin(keys + [RANDOM, FBANK])]
-              .sort_values("eer_percent_mean"))
+    at = study.summary[study.summary["mode"].isin([mode, "fbank"])]  # one row per system: the deciding mode
+    ranked = at[at["system"].isin(keys + [RANDOM, FBANK])].sort_values("eer_percent_mean")
     lines.append("- Ranking by mean EER: " + ", ".join(
         f"{shown(r.system)} {r.eer_percent_mean:.2f}" for r in ranked.itertuples()) + " %.")
     if "ctc" in keys:

@@ -42,7 +42,7 @@ run = factor_runner("quantizer", lambda profile, values, overrides: conditions(v
                     deciding=lambda conds: [c.system for c in conds if c.system == DEFAULT])  # judged against it
 
 
-def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
+def claim(study: FactorStudy, mode: str | None = None) -> dict[str, Any]:
     """The paper's claim: the quantizer has a minor impact.
 
     Reproduced when no quantizer differs clearly from the default while
@@ -51,6 +51,7 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
     everywhere; not reproduced when some quantizer differs clearly from the
     default; inconclusive otherwise.
     """
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     keys = [c.system for c in study.conditions if not c.reference]
     default = DEFAULT if DEFAULT in keys else keys[0]
     vs_default = [difference(study.per_seed, q, default, mode=mode) for q in keys if q != default]
@@ -62,12 +63,14 @@ def claim(study: FactorStudy, mode: str = "frozen") -> dict[str, Any]:
         "vs_random": vs_random, "default": default}
 
 
-def finding(study: FactorStudy, mode: str = "frozen") -> str:
+def finding(study: FactorStudy, mode: str | None = None) -> str:
     """The chapter's finding in words, computed from the numbers."""
+    mode = study.mode if mode is None else mode  # the deciding mode: fine-tuned where it was run
     c = claim(study, mode)
-    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale."]
+    lines = [f"**Verdict on the paper's claim** ({c['claim']}): **{c['verdict']}** at the `{study.profile}` scale, {mode}."]
     lines += [f"- {describe_difference(d)}." for d in c["evidence"]]
-    means = study.summary[~study.summary["reference"]]["eer_percent_mean"].to_numpy(float)
+    at = study.summary[study.summary["mode"] == mode]
+    means = at[~at["reference"]]["eer_percent_mean"].to_numpy(float)
     lines.append(f"- The quantizers span {np.ptp(means):.2f} EER points (from {means.min():.2f} to {means.max():.2f} %).")
     clear_random = [d for d in c["vs_random"] if d["clear"]]
     if clear_random:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seeds, override, profile_context,
                       resolve)
-from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN
+from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN, deciding_mode
 from ..systems import FBANK, LONGER, RANDOM, SSL
 from .compare import COST_PRIORS, choose_regime, cells, convergence, learned_cells, miss_at_false_alarms
 from .learning_curve import book_budget, map_budgets
@@ -323,7 +323,7 @@ def map_is_complete(profile: str | Profile, overrides: Mapping[str, Any] | None 
                for item in plan(profile, overrides=overrides))
 
 
-REGIME_VERSION = 3  # bump when the rule (choose_regime, regime_of) changes what it picks
+REGIME_VERSION = 4  # bump when the rule (choose_regime, regime_of) changes what it picks
 
 
 def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None, progress: bool = True,
@@ -359,7 +359,9 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
 
     def choose() -> Regime:
         m = run(profile, overrides=overrides, progress=progress)
-        chosen = regime_of(m.cells, budget=m.grid.default_budget if m.grid else None)
+        # the cells of the mode the verdicts read (fine-tuned where the factor studies fine-tune)
+        chosen = regime_of(m.cells, deciding_mode(profile.study.modes),
+                           budget=m.grid.default_budget if m.grid else None)
         key.start()
         atomic_write_json(key.file("regime.json"), dataclasses.asdict(chosen))
         key.finish({"regime": dataclasses.asdict(chosen)}, inputs=inputs())

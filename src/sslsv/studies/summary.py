@@ -12,12 +12,16 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from . import data_scale, model_size, objective, quantizer
+from . import data_scale, language, model_size, objective, quantizer
 from ..config import ConfigError
+from ..settings import deciding_mode
 from ..systems import FBANK, RANDOM, shown
 from .factors import FactorStudy
 
-STUDIES = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
+# the paper's four factors (chapters 02-05), then the fifth, beyond the paper (issue 26): the pool's language
+PAPER = {"objective": objective, "quantizer": quantizer, "data scale": data_scale, "model size": model_size}
+BEYOND = {"linguistic structure": language}
+STUDIES = {**PAPER, **BEYOND}
 
 
 @dataclass
@@ -50,13 +54,14 @@ class Summary:
         return t
 
     def verdicts(self) -> pd.DataFrame:
-        """The paper's four claims, our verdict, and the deciding comparison(s)."""
+        """Each claim (the paper's four, then the one beyond it), our verdict, and the deciding comparison(s)."""
         rows = []
         for factor, c in self.claims.items():
             ev = "; ".join(f"{shown(d['a'])} − {shown(d['b'])} = {d['delta']:+.2f}"
                            + ("" if d["ci95"] != d["ci95"] else f" ± {d['ci95']:.2f} (95 %)")
                            + (" (clear)" if d["clear"] else " (noise)") for d in c["evidence"])
-            rows.append({"factor": factor, "paper's claim": c["claim"], "verdict": c["verdict"],
+            rows.append({"factor": factor, "claim": c["claim"], "source": "beyond the paper" if factor in BEYOND
+                         else "the paper", "verdict": c["verdict"],
                          "evidence (EER points)": ev})
         return pd.DataFrame(rows)
 
@@ -64,7 +69,8 @@ class Summary:
 def run(profile: str = "cpu", seeds: Sequence[int] | None = None, modes: Sequence[str] | None = None,
         overrides: Mapping[str, Any] | None = None, pretrain_overrides: Mapping[str, Any] | None = None,
         progress: bool = True) -> Summary:
-    """Run (or load from the cache) the four factor studies at their defaults and judge each claim."""
+    """Run (or load from the cache) the five factor studies (the paper's four and the pool's language) at their
+    defaults and judge each claim."""
     studies = {f: m.run(profile, seeds, modes=modes, overrides=overrides, pretrain_overrides=pretrain_overrides,
                         progress=progress) for f, m in STUDIES.items()}
     claims = {f: STUDIES[f].claim(s) for f, s in studies.items()}
@@ -74,8 +80,10 @@ def run(profile: str = "cpu", seeds: Sequence[int] | None = None, modes: Sequenc
 def verdict_table(summary: Summary) -> str:
     """The verdicts as text, one claim per block (the evidence strings are long)."""
     lines = []
-    for r in summary.verdicts().itertuples(index=False):
-        lines.append(f"{r[0]}: {r[1]}\n  verdict: {r[2]}\n  evidence: {r[3]}")
+    for r in summary.verdicts().to_dict("records"):
+        beyond = " (beyond the paper)" if r["source"] != "the paper" else ""
+        lines.append(f"{r['factor']}{beyond}: {r['claim']}\n  verdict: {r['verdict']}\n  evidence: "
+                     f"{r['evidence (EER points)']}")
     return "\n".join(lines)
 
 
@@ -138,7 +146,7 @@ def schedule_gap(summary: Summary) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
+def premise(summary: Summary, mode: str | None = None) -> dict[str, Any]:
     """The best SSL upstream of all four studies against the references.
 
     Every claim presumes that pre-training helps SV in the first place; this is that check. The
@@ -147,6 +155,7 @@ def premise(summary: Summary, mode: str = "frozen") -> dict[str, Any]:
     from .compare import difference
 
     t = summary.table()
+    mode = deciding_mode(t["mode"].unique()) if mode is None else mode
     t = t[~t["reference"] & (t["mode"] == mode)]
     if t.empty:
         raise ConfigError(f"no SSL upstream was run in mode {mode!r}")
@@ -163,16 +172,16 @@ def answer(summary: Summary) -> str:
     from .findings import describe_difference
 
     v = summary.verdicts()
+    v = v[v["source"] == "the paper"]  # the fifth factor has its own finding
     profile = next(iter(summary.studies.values())).profile
     groups = {word: [str(f) for f in v.loc[v["verdict"] == word, "factor"]]
               for word in ("reproduced", "not reproduced", "inconclusive")}
     counts = ", ".join(f"{len(fs)} {word}" + (f" ({', '.join(fs)})" if fs else "") for word, fs in groups.items())
-    modes = {m for s in summary.studies.values() for m in s.summary["mode"].unique()}
-    mode = "frozen" if "frozen" in modes else sorted(modes - {"fbank"})[0]
+    mode = deciding_mode(m for s in summary.studies.values() for m in s.summary["mode"].unique())
     p = premise(summary, mode)
     helps = [d["clear"] and d["delta"] < 0 for d in (p["vs_random"], p["vs_fbank"])]
     first = f"Of the paper's {len(v)} claims, at the `{profile}` scale: {counts}."
-    second = (f"The best {mode} upstream of the four studies, *{shown(p['system'])}* ({p['factor']}): against random "
+    second = (f"The best {mode} upstream of the studies, *{shown(p['system'])}* ({p['factor']}): against random "
               f"init, {describe_difference(p['vs_random'])}; against fbank, {describe_difference(p['vs_fbank'])}.")
     if all(helps):
         third = "Caveat: none from the premise; it holds here, so the verdicts compare real benefits."
