@@ -273,7 +273,8 @@ def test_the_answer_is_three_sentences_the_rules_cell_with_its_intervals_and_the
                               "masked_acc": [0.025, 0.084], "chance": [0.019, 0.019]})
     answer = findings.regime_answer(m, upstreams)
     assert sentences(answer) == 3, answer
-    assert answer.startswith("Pre-training clearly beats the same network from random weights in 4 of 6 cells")
+    assert answer.startswith("**No**: in no converged row does the learned upstream (60 updates), frozen, clearly "
+                             "beat both random init and fbank; closest to fbank, with 16 labelled speakers")
     chosen = compare.choose_regime(m.cells)
     assert (f"The rule picks 16 labelled speakers and SSL 60 updates, out-of-domain, where the frozen upstream is "
             f"{chosen['vs_random']:+.2f} EER points from random init [{chosen['vs_random_low']:+.2f}, "
@@ -483,3 +484,38 @@ def test_the_map_checks_the_fine_tuned_reference_where_it_fine_tunes():
     base = {i.config.train.labelled_speakers: i.config.train.steps for i in regime.plan("smoke")
             if i.role == "cell" and i.mode == "fine-tuned" and i.system == RANDOM}
     assert all(i.config.train.steps == 2 * base[i.config.train.labelled_speakers] for i in tuned)
+
+
+def test_the_answer_says_yes_where_the_learned_upstream_beats_both_references_in_a_converged_row():
+    m = fake_map(check_at=(4, 16, 64), unconverged_at=(4,))
+    ps = m.per_seed
+    at = (ps["system"] == SSL) & (ps["budget"] == 60)
+    ps.loc[at & (ps["labelled_speakers"] == 4), "eer_percent"] -= 6  # beats both, but its row is not converged
+    assert findings.regime_answer(m).startswith("**No**")
+    ps.loc[at & (ps["labelled_speakers"] == 16), "eer_percent"] -= 4  # beats both in a converged row
+    answer = findings.regime_answer(m)
+    assert answer.startswith("**Yes**: the learned upstream (60 updates), frozen, clearly beats both random init "
+                             "and fbank with 16 labelled speakers of the converged rows; its largest margin over "
+                             "fbank is -4.00 EER points"), answer
+    assert sentences(answer) == 3
+
+
+def test_the_maps_rule_reads_the_fine_tuned_cells_where_the_studies_fine_tune():
+    """At cpu the factor studies fine-tune (issue 26), so the rule picks among the fine-tuned cells: here the
+    frozen upstream helps most with 4 labelled speakers, the fine-tuned one only with 16."""
+    frozen = fake_map().per_seed
+    tuned = []
+    for n, helps in ((4, 0.0), (16, 5.0), (64, 0.0)):
+        for system, budget, domain, mean in ((RANDOM, 0, "", 20.0), (SSL, 60, "out-of-domain", 20.0 - helps)):
+            for i in range(3):
+                e = mean + 0.5 * (i - 1)
+                tuned.append({"system": system, "role": "cell", "mode": "fine-tuned", "labelled_speakers": n,
+                              "budget": budget, "steps": 150, "domain": domain, "seed": i, "eer_percent": e,
+                              "eer_ci_low": e - 2, "eer_ci_high": e + 2})
+    per_seed = pd.concat([frozen, pd.DataFrame(tuned)], ignore_index=True)
+    m = regime.RegimeMap("cpu", None, per_seed, {})
+    assert study_settings("cpu").modes == ("frozen", "fine-tuned") and m.mode == "fine-tuned"
+    assert m.chosen()["labelled_speakers"] == 16 and m.chosen()["mode"] == "fine-tuned"
+    assert regime.RegimeMap("smoke", None, per_seed, {}).mode == "frozen"  # smoke probes frozen only
+    assert regime.RegimeMap("cpu", None, frozen, {}).mode == "frozen"  # a map without fine-tuned cells
+    assert "the fine-tuned upstream is -5.00 EER points from random init" in findings.regime_answer(m)

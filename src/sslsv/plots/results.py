@@ -152,20 +152,23 @@ def plot_summary(summary, metric: str = "eer_percent"):
 
 
 @styled
-def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
+def plot_regime_map(cells: "pd.DataFrame", mode: str | None = None):
     """Two heatmaps of the regime map (:func:`sslsv.studies.regime.cells`): EER(SSL) - EER(random init)
     and EER(SSL) - EER(fbank), in EER points, rows the amount of labelled speakers, columns the
-    upstreams; each cell shows the difference and its 95 % interval (bold: a clear difference).
+    upstreams (of ``mode``; ``None``: every cell, the fine-tuned columns last, each against the random init of
+    its own mode); each cell shows the difference and its 95 % interval (bold: a clear difference).
     Negative (blue) is pre-training helping."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    t = cells[cells["mode"] == mode].copy()
+    t = (cells if mode is None else cells[cells["mode"] == mode]).copy()
     if t.empty:
         raise ValueError(f"no {mode!r} cells in the regime map; modes: {', '.join(cells['mode'].unique())}")
-    t["upstream"] = [f"{b} updates\n{d}" for b, d in zip(t["budget"], t["domain"])]
+    t["upstream"] = [f"{b} updates\n{d}" + ("\nfine-tuned" if m == "fine-tuned" and mode is None else "")
+                     for b, d, m in zip(t["budget"], t["domain"], t["mode"])]
     t["_domain_order"] = (t["domain"] != "out-of-domain").astype(int)  # out-of-domain first, as in the paper
-    order = t.sort_values(["_domain_order", "budget"])["upstream"].unique()
+    t["_mode_order"] = (t["mode"] == "fine-tuned").astype(int)
+    order = t.sort_values(["_mode_order", "_domain_order", "budget"])["upstream"].unique()
     panels = [("random", "SSL - random init"), ("fbank", "SSL - fbank")]
     # one panel above the other, each at the page's width: every cell has room for its interval
     fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 2 * (0.75 * t["labelled_speakers"].nunique() + 1.6)),
@@ -182,7 +185,7 @@ def plot_regime_map(cells: "pd.DataFrame", mode: str = "frozen"):
                     cbar_kws={"label": "difference of mean EER (points)"})
         for txt, is_clear in zip(ax.texts, clear.to_numpy().ravel()):
             txt.set_fontweight("bold" if is_clear else "normal")
-        ax.set_title(f"{title} ({mode})", fontsize=12)
+        ax.set_title(f"{title} ({mode or 'frozen and fine-tuned'})", fontsize=12)
         ax.set_xlabel("pre-training budget and pool" if ax is axes[-1] else "")
         ax.set_ylabel("labelled training speakers")
         ax.tick_params(axis="x", labelrotation=0, labelsize=10)

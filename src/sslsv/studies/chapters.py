@@ -93,7 +93,10 @@ FACTOR_CHAPTERS = ("02_objective", "03_quantizer", "04_data_scale", "05_model_si
 def _summary(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[PlannedRun]:
     """The factor chapters' runs, each at its own defaults with the summary's parameters on top, and the fifth
     factor's (the pool's language, beyond the paper), which chapter 06 runs itself."""
-    fifth = _factor("language", "languages")(profile, {**_SV, "languages": None, **_FACTOR, **p}, where)
+    from . import language
+
+    fifth = (_factor("language", "languages")(profile, {**_SV, "languages": None, **_FACTOR, **p}, where)
+             if language.applies(profile, p.get("overrides")) else [])  # the synthetic corpus only
     return [r for name in FACTOR_CHAPTERS for r in CHAPTERS[name].plan(profile, {**CHAPTERS[name].parameters, **p},
                                                                          where)] + fifth
 

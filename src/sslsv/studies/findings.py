@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..systems import FBANK, LONGER, RANDOM, SSL, shown, shown_row
-from .compare import CONVERGED_POINTS, choose_regime, difference, trend
+from .compare import CONVERGED_POINTS, difference, learned_cells, trend
 
 __all__ = ["describe_difference", "verdict", "scale_claim", "scale_finding", "learning_note", "detection_cost_note",
            "regime_finding", "regime_answer"]
@@ -157,14 +157,15 @@ def regime_finding(m: Any) -> str:
                 rows.append(f"with {n} labelled speakers in {len(hits)} of {len(at)} (the largest margin "
                             f"{best[col]:+.2f}, {shown_row(best)}, {best['mode']})")
             lines.append(f"Pre-training clearly beats {words} in {len(clear)} of {len(t)} cells: {'; '.join(rows)}.")
-    chosen = choose_regime(t)
+    mode = m.mode
+    chosen = m.chosen()
     converged = bool(len(conv)) and bool(conv["converged"].all())
     if chosen is None and not converged:
-        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
+        lines.append(f"The rule (the clearest {mode} margin over random init) finds no regime where pre-training "
                      "helps, but with a probe that has not converged this map cannot say that there is none: "
                      "train the SV backend longer (the profile's study.sv.steps) and run it again.")
     elif chosen is None:
-        lines.append("The rule (the clearest frozen margin over random init) finds no regime where pre-training "
+        lines.append(f"The rule (the clearest {mode} margin over random init) finds no regime where pre-training "
                      "helps; the factor studies then measure shifts in a regime without a benefit.")
     else:
         lines.append(f"The rule picks {chosen['labelled_speakers']} labelled speakers and the upstream "
@@ -172,32 +173,40 @@ def regime_finding(m: Any) -> str:
     return " ".join(lines)
 
 
-def _cells_beating(t: pd.DataFrame, ref: str) -> pd.DataFrame:
-    return t[t[f"vs_{ref}_clear"] & (t[f"vs_{ref}"] < 0)]
-
-
 def regime_answer(m: Any, upstreams: pd.DataFrame | None = None) -> str:
-    """Chapter 01b's answer in at most three sentences: where pre-training clearly helps, the number that
-    decides the book's regime, and the caveat (an unconverged probe, an upstream near chance on its task).
-    The evidence is in the chapter's tables; :func:`regime_finding` says it at length."""
-    t, conv = m.cells, m.convergence
-    beats = {ref: _cells_beating(t, ref) for ref in ("random", "fbank")}
-
-    def where(hits: pd.DataFrame) -> str:
-        rows = sorted({int(n) for n in hits["labelled_speakers"]})
-        return f" (with {', '.join(map(str, rows))} labelled speakers)" if len(hits) and len(rows) < len(
-            set(t["labelled_speakers"])) else ""
-
-    first = (f"Pre-training clearly beats the same network from random weights in {len(beats['random'])} of "
-             f"{len(t)} cells of the map{where(beats['random'])}, and fbank in {len(beats['fbank'])}"
-             f"{where(beats['fbank'])}.")
-    chosen = choose_regime(t)
+    """Chapter 01b's answer in at most three sentences: whether the learned upstream, in the mode the verdicts
+    read (fine-tuned where the studies fine-tune), clearly beats both random init and fbank in a converged row,
+    and where; the number that decides the book's regime; and the caveat (an unconverged probe, an upstream
+    near chance on its task). The evidence is in the chapter's tables; :func:`regime_finding` says it at length."""
+    t, conv, mode = m.cells, m.convergence, m.mode
+    learned = learned_cells(t, m.grid.default_budget if m.grid else None)
+    converged_rows = ({int(n) for n in conv.loc[conv["converged"], "labelled_speakers"]} if len(conv)
+                      else {int(n) for n in t["labelled_speakers"]})
+    own = learned[(learned["mode"] == mode) & learned["labelled_speakers"].isin(converged_rows)]
+    both = own[own["vs_random_clear"] & (own["vs_random"] < 0) & own["vs_fbank_clear"] & (own["vs_fbank"] < 0)]
+    budget = int(learned["budget"].max()) if len(learned) else 0
+    if len(both):
+        rows = sorted({int(n) for n in both["labelled_speakers"]})
+        best = both.loc[both["vs_fbank"].idxmin()]
+        first = (f"**Yes**: the learned upstream ({budget:,} updates), {mode}, clearly beats both random init and "
+                 f"fbank with {', '.join(map(str, rows))} labelled speakers of the converged rows; its largest "
+                 f"margin over fbank is {best['vs_fbank']:+.2f} EER points [{best['vs_fbank_low']:+.2f}, "
+                 f"{best['vs_fbank_high']:+.2f}] with {int(best['labelled_speakers'])}.")
+    elif len(own):
+        best = own.loc[own["vs_fbank"].idxmin()]
+        first = (f"**No**: in no converged row does the learned upstream ({budget:,} updates), {mode}, clearly beat "
+                 f"both random init and fbank; closest to fbank, with {int(best['labelled_speakers'])} labelled "
+                 f"speakers, it is {best['vs_fbank']:+.2f} EER points [{best['vs_fbank_low']:+.2f}, "
+                 f"{best['vs_fbank_high']:+.2f}] from fbank and {best['vs_random']:+.2f} from random init.")
+    else:
+        first = f"**No converged row** has a {mode} cell of the learned upstream, so the map cannot answer."
+    chosen = m.chosen()
     if chosen is None:
-        second = ("No converged row has a frozen cell where the pre-trained upstream clearly beats random init, so "
+        second = (f"No converged row has a {mode} cell where the learned upstream clearly beats random init, so "
                   "the rule picks no regime and chapters 02-08 run where pre-training came closest.")
     else:
         second = (f"The rule picks {chosen['labelled_speakers']} labelled speakers and {shown_row(chosen)}, where "
-                  f"the frozen upstream is {chosen['vs_random']:+.2f} EER points from random init "
+                  f"the {mode} upstream is {chosen['vs_random']:+.2f} EER points from random init "
                   f"[{chosen['vs_random_low']:+.2f}, {chosen['vs_random_high']:+.2f}] and "
                   f"{chosen['vs_fbank']:+.2f} from fbank [{chosen['vs_fbank_low']:+.2f}, "
                   f"{chosen['vs_fbank_high']:+.2f}].")

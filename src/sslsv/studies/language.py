@@ -36,6 +36,16 @@ WITH_LANGUAGE, WITHOUT_LANGUAGE = LANGUAGES
 CLAIM = "a pool with a language helps"
 
 
+def applies(profile: str | Profile, overrides: Mapping[str, Any] | None = None) -> bool:
+    """Whether the profile's corpus can speak either language: the synthetic one only (real speech has its own).
+
+    >>> applies("cpu"), applies("paper")
+    (True, False)
+    """
+    corpus = {k: v for k, v in dict(overrides or {}).items() if k.startswith("corpus.")}
+    return resolve(profile, corpus).corpus.source == "synthetic"
+
+
 def conditions(profile: str | Profile, languages: Sequence[str] | None = None,
                overrides: Mapping[str, Any] | None = None) -> list[Condition]:
     """References, then one condition per pool language (validated against :data:`LANGUAGES`), keyed by it.

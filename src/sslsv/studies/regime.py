@@ -205,6 +205,17 @@ class RegimeMap:
     def convergence(self) -> pd.DataFrame:
         return convergence(self.per_seed)
 
+    @property
+    def mode(self) -> str:
+        """The mode whose cells the rule reads (:func:`sslsv.settings.deciding_mode` of the profile's
+        ``study.modes``, where the map has cells of it): fine-tuned where the factor studies fine-tune."""
+        mode = deciding_mode(profile_context(self.profile).study.modes)
+        return mode if mode in set(self.per_seed["mode"]) else "frozen"
+
+    def chosen(self) -> dict[str, Any] | None:
+        """The rule's cell (:func:`~sslsv.studies.compare.choose_regime` on :attr:`mode` at the learned budget)."""
+        return choose_regime(self.cells, self.mode, self.grid.default_budget if self.grid else None)
+
     def upstreams(self) -> pd.DataFrame:
         """Each pre-trained upstream of the map: its budget and pool, how far it learned its task
         (held-out masked accuracy against the majority-class chance, loss against the uniform
@@ -360,8 +371,7 @@ def book_regime(profile: str = "cpu", overrides: Mapping[str, Any] | None = None
     def choose() -> Regime:
         m = run(profile, overrides=overrides, progress=progress)
         # the cells of the mode the verdicts read (fine-tuned where the factor studies fine-tune)
-        chosen = regime_of(m.cells, deciding_mode(profile.study.modes),
-                           budget=m.grid.default_budget if m.grid else None)
+        chosen = regime_of(m.cells, m.mode, budget=m.grid.default_budget if m.grid else None)
         key.start()
         atomic_write_json(key.file("regime.json"), dataclasses.asdict(chosen))
         key.finish({"regime": dataclasses.asdict(chosen)}, inputs=inputs())

@@ -71,8 +71,9 @@ def run(profile: str = "cpu", seeds: Sequence[int] | None = None, modes: Sequenc
         progress: bool = True) -> Summary:
     """Run (or load from the cache) the five factor studies (the paper's four and the pool's language) at their
     defaults and judge each claim."""
+    chosen = {**PAPER, **{f: m for f, m in BEYOND.items() if m.applies(profile, overrides)}}  # synthetic corpus only
     studies = {f: m.run(profile, seeds, modes=modes, overrides=overrides, pretrain_overrides=pretrain_overrides,
-                        progress=progress) for f, m in STUDIES.items()}
+                        progress=progress) for f, m in chosen.items()}
     claims = {f: STUDIES[f].claim(s) for f, s in studies.items()}
     return Summary(studies=studies, claims=claims)
 
