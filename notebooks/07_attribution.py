@@ -33,7 +33,11 @@
 # Gradients {cite}`sundararajan2017axiomatic`, the enrollment embedding held
 # fixed.
 #
-# **Setup.** Four systems, identical ECAPA-TDNN backends, one seed, one corpus:
+# **Setup.** Four systems, identical ECAPA-TDNN backends, one corpus, each
+# trained at every SV seed of the profile (`study.analysis_seeds`; two at
+# `cpu`). Each seed also draws its own trials, and the shares below pool the
+# trials of every seed, so their bootstrap intervals carry the seed-to-seed
+# spread beside the trial sample:
 #
 # | system | front-end |
 # | --- | --- |
@@ -65,7 +69,7 @@
 
 # %% tags=["parameters", "hide-input"]
 profile = "cpu"  # "smoke", "cpu" or "paper"
-seed = 0  # seed of the SV training of all four systems, and of the trial sample
+seeds = None  # SV seeds of the four systems (each also draws its trials), or None for the profile's (cpu: 0, 1)
 overrides = {}  # dotted SV config keys
 
 # %% tags=["nbval-ignore-output", "hide-input"]
@@ -81,7 +85,7 @@ from sslsv.systems import shown
 from sslsv.studies import explain, regime
 
 where = regime.book_regime(profile)  # chapter 01b's map (served from the cache) and its rule
-systems, study = explain.attribution(profile, seed, where.sv_overrides(profile, overrides),
+systems, study = explain.attribution_seeds(profile, seeds, where.sv_overrides(profile, overrides),
                                      pretrain_overrides=where.pretrain_overrides())
 
 # %% tags=["nbval-ignore-output"]
@@ -162,8 +166,9 @@ glue("finding", ipd.Markdown(explain.attribution_finding(study, systems)))
 # **Reading it with care.** IG shares depend on the baseline and on signal
 # amplitude (loud segments get more mass); the duration and energy references
 # are there to calibrate the eye. The trial sample is small at the `cpu`
-# profile, and one SV seed is analysed, so differences between systems whose
-# intervals overlap are not evidence.
+# profile and two SV seeds are analysed, so differences between systems whose
+# intervals overlap are not evidence. The example figures show the first
+# seed's systems.
 #
 # **Tying back to the factor studies.** The SSL systems here use the default
 # upstream of the factor studies (chapters 02-05, the same cached

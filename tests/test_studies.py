@@ -443,3 +443,78 @@ def test_a_pool_language_needs_the_synthetic_corpus():
 
     with pytest.raises(ValueError, match=r"pretrain.pool_language = 'lexicon' needs the synthetic corpus"):
         pool_corpus(CorpusConfig(source="voxceleb1"), "lexicon")
+
+
+def test_analysed_systems_at_several_seeds_are_compared_over_seeds():
+    """Chapters 07-08 (issue 26): the four systems trained at two SV seeds; a comparison is a Welch interval
+    over seeds, and the prose says so."""
+    from sslsv.studies import explain
+
+    seeds = {0: fake_systems({"fbank": (20.0, 24.0), "ssl_fine_tuned": (10.0, 14.0), "random_fine_tuned": (20.0, 24.0)}),
+             1: fake_systems({"fbank": (21.0, 25.0), "ssl_fine_tuned": (11.0, 15.0), "random_fine_tuned": (30.0, 34.0)})}
+    both = explain.SeededAnalysis((0, 1), seeds)
+    t = both.metrics_table()
+    assert len(t) == 6 and sorted(t["seed"].unique()) == [0, 1]
+    d = explain.eer_comparison(both, "ssl_fine_tuned", "fbank")
+    assert d.delta == pytest.approx(-10.0) and d.clear  # the same gap at both seeds: tight
+    r = explain.eer_comparison(both, "ssl_fine_tuned", "random_fine_tuned")
+    assert r.delta == pytest.approx(-14.5) and not r.clear  # 10 then 19 points: two seeds give a wide interval
+    text = explain.benefit_statement(both)
+    assert "means over 2 SV seeds" in text and "SSL fine-tuned is better than fbank (12.50 vs 22.50 % EER" in text
+    assert both.eer_table().set_index("system").loc["fbank", "seeds"] == 2
+    assert explain.analysis_seeds("cpu") == (0, 1) and explain.analysis_seeds("smoke", [3]) == (3,)
+
+
+def test_pooled_attributions_resample_every_seeds_trials():
+    from sslsv.analysis.attribution import AttributionStudy, pool_studies
+
+    def study(shares):
+        phones = pd.DataFrame({"model": "fbank", "trial": range(len(shares)), "trial_type": "target",
+                               "phone_class": "vowel", "mass_share": shares, "duration_share": 0.5,
+                               "enrichment": 1.0, "energy_share": 0.5})
+        bands = pd.DataFrame({"model": "fbank", "trial": range(len(shares)), "trial_type": "target", "band": "low",
+                              "low_hz": 0, "high_hz": 500, "mass_share": shares, "energy_share": 0.5})
+        return AttributionStudy(trials=pd.DataFrame({"model": ["fbank"] * len(shares), "trial": range(len(shares))}),
+                                phone_shares=phones, band_shares=bands, phone_summary=phones, band_summary=bands,
+                                phone_difference=phones, band_difference=bands)
+
+    one = study([0.4, 0.42, 0.44])
+    assert pool_studies({0: one}) is one
+    pooled = pool_studies({0: one, 1: study([0.6, 0.62, 0.64])}, n_resamples=200)
+    row = pooled.phone_summary.query("trial_type == 'all'").iloc[0]
+    assert row["n_trials"] == 6 and row["mass_share"] == pytest.approx(0.52)
+    assert row["mass_share_ci_low"] < 0.45 and row["mass_share_ci_high"] > 0.58  # the seeds' spread is in it
+    assert sorted(pooled.trials["seed"].unique()) == [0, 1] and len(pooled.band_shares) == 6
+
+
+def test_pooled_landscapes_give_an_interval_over_sv_seeds():
+    from sslsv.analysis.landscape import LandscapeStudy, pool_studies
+
+    def study(eig, inc):
+        empty = pd.DataFrame()
+        return LandscapeStudy(curves=pd.DataFrame({"model": ["a"], "seed": [0], "alpha": [0.0], "loss": [1.0]}),
+                              surfaces=empty, paths=empty,
+                              sharpness=pd.DataFrame({"model": ["a"], "seed": [0], "loss_increase": [inc]}),
+                              hessian=pd.DataFrame({"model": ["a", "a"], "seed": [0, 1], "eigenvalue": [eig, eig]}),
+                              summary=pd.DataFrame({"model": ["a"], "loss": [1.0], "n_parameters": [10],
+                                                    "top_eigenvalue_mean": [eig], "loss_increase_mean": [inc]}),
+                              seconds={"a": 2.0})
+
+    pooled = pool_studies({0: study(10.0, 0.1), 1: study(14.0, 0.3)})
+    s = pooled.summary.iloc[0]
+    assert s["top_eigenvalue"] == pytest.approx(12.0) and s["sv_seeds"] == 2
+    half = 12.706 * np.std([10.0, 14.0], ddof=1) / np.sqrt(2)  # t(0.975, 1 df)
+    assert (s["top_eigenvalue_ci_low"], s["top_eigenvalue_ci_high"]) == pytest.approx((12 - half, 12 + half), rel=1e-3)
+    assert len(pooled.hessian) == 4 and set(pooled.hessian["sv_seed"]) == {0, 1} and pooled.seconds == {"a": 4.0}
+    assert pooled.curves is not None and len(pooled.curves) == 1  # the figures: the first seed's slices
+
+
+def test_the_analysis_chapters_plan_every_analysis_seed():
+    from sslsv.studies import chapters
+
+    where = SimpleNamespace(sv_overrides=lambda profile, o=None: dict(o or {}),
+                            pretrain_overrides=lambda o=None: dict(o or {}))
+    planned = chapters.chapter("07_attribution").plan("cpu", {"seeds": None}, where)
+    sv = [p for p in planned if p.kind == "sv"]
+    assert sorted({p.seed for p in sv}) == [0, 1] and len(sv) == 8
+    assert len({p.run.path.name for p in planned if p.kind == "pretrain"}) == 1  # one upstream, both seeds

@@ -164,6 +164,8 @@ class StudySettings:
     data_scale_hours: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)  # chapter 04, the whole pool last
     model_sizes: tuple[str, ...] = ("micro", "tiny", "small")  # chapter 05, smallest first
     analysis_steps: int | None = None  # SV steps of the analysed systems (07/08); None: the profile's
+    # SV seeds of the analysed systems (07/08): their attribution shares and flatness numbers pool every seed
+    analysis_seeds: tuple[int, ...] = (0,)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     landscape: LandscapeSettings = field(default_factory=LandscapeSettings)
     regime: RegimeSettings = field(default_factory=RegimeSettings)

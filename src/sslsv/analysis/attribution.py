@@ -39,7 +39,7 @@ _stft_params = stft_params  # the name sslsv.plots imports
 __all__ = ["BASELINES", "FREQUENCY_BANDS", "STFT_HOP_MS", "STFT_N_FFT", "STFT_WIN_MS", "AttributionStudy",
            "TrialAttribution", "TrialScorer", "attribute_trial", "attribution_study", "band_label", "band_shares",
            "bootstrap_difference_ci", "bootstrap_mean_ci", "convergence_table", "embed", "frequency_profile",
-           "input_gradients", "noise_baseline", "phone_class_shares", "sample_classes", "select_trials",
+           "input_gradients", "noise_baseline", "phone_class_shares", "pool_studies", "sample_classes", "select_trials",
            "spectrotemporal_attributions", "stft_params", "summarise_shares", "time_profile", "trial_type_difference",
            "zeros_baseline"]
 
@@ -81,6 +81,32 @@ def trial_type_difference(shares: pd.DataFrame, by: str, column: str = "mass_sha
         rows.append({"model": model, by: key, "difference": d, "ci_low": lo, "ci_high": hi,
                      "n_target": len(t), "n_nontarget": len(n)})
     return pd.DataFrame(rows)
+
+
+def pool_studies(studies: "Mapping[int, AttributionStudy]", n_resamples: int = 1000,
+                 level: float = 0.95) -> "AttributionStudy":
+    """Attributions of the same systems trained at several SV seeds, pooled into one study: every trial of
+    every seed is one observation (a ``seed`` column tells them apart; each seed draws its own trials), and the
+    summaries' bootstrap intervals resample the pooled trials, so they carry the seed-to-seed spread beside
+    the trial sample. The example trial is the first seed's."""
+    seeds = list(studies)
+    if len(seeds) == 1:
+        return studies[seeds[0]]
+
+    def stacked(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(studies[s], name).assign(seed=s) for s in seeds], ignore_index=True)
+
+    phones, bands = stacked("phone_shares"), stacked("band_shares")
+    kw = dict(n_resamples=n_resamples, level=level, seed=0)
+    first = studies[seeds[0]]
+    return AttributionStudy(
+        trials=stacked("trials"), phone_shares=phones, band_shares=bands,
+        phone_summary=summarise_shares(phones, "phone_class", ("mass_share", "duration_share", "energy_share",
+                                                               "enrichment"), **kw) if len(phones) else phones,
+        band_summary=summarise_shares(bands, "band", ("mass_share", "energy_share"), **kw),
+        phone_difference=trial_type_difference(phones, "phone_class", **kw) if len(phones) else phones,
+        band_difference=trial_type_difference(bands, "band", **kw),
+        examples=first.examples, example_segments=first.example_segments, example_trial=first.example_trial)
 
 
 def select_trials(corpus: SVCorpus, n_trials: int, seed: int = 0) -> list[tuple[int, Trial]]:

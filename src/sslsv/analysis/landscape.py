@@ -37,7 +37,7 @@ from .training_loss import (LANDSCAPE_SEED, Batch, Params, TrainingLoss, _sv_con
 __all__ = ["LANDSCAPE_SEED", "Batch", "HessianEigen", "LandscapeStudy", "Params", "TrainingLoss", "batch_weights",
            "difference_direction", "evaluate_grid", "fixed_batches", "hessian_vector_product",
            "initial_training_model", "interpolation_curve", "landscape_parameters", "landscape_study",
-           "load_training_model", "loss_curve", "loss_on_batches", "loss_surface", "normalize_direction",
+           "load_training_model", "loss_curve", "loss_on_batches", "loss_surface", "normalize_direction", "pool_studies",
            "power_iteration", "random_direction", "runs_landscape_study", "sharpness_at_radius",
            "top_hessian_eigenvalue"]
 
@@ -169,6 +169,39 @@ def landscape_study(
         hessian=pd.DataFrame(hess, columns=["model", "seed", "eigenvalue", "iterations", "converged", "seconds"]),
         paths=cat(paths, ["model", "t", "loss"]),
         summary=pd.DataFrame(summary), seconds=seconds)
+
+
+def pool_studies(studies: Mapping[int, LandscapeStudy], level: float = 0.95) -> LandscapeStudy:
+    """Landscapes of the same systems trained at several SV seeds, pooled: the flatness tables (sharpness,
+    Hessian) stack every seed's rows (an ``sv_seed`` column), and the summary gives each system's mean over
+    SV seeds of its per-seed mean top eigenvalue and loss increase, with their spread and 95 % t interval over
+    SV seeds. The slices and paths (the figures) are the first seed's."""
+    from scipy.stats import t as student
+
+    seeds = list(studies)
+    if len(seeds) == 1:
+        return studies[seeds[0]]
+    first = studies[seeds[0]]
+
+    def stacked(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(studies[s], name).assign(sv_seed=s) for s in seeds], ignore_index=True)
+
+    per_seed = stacked("summary")
+    rows = []
+    for model, d in per_seed.groupby("model", sort=False):
+        row = {"model": model, "sv_seeds": len(d), "loss": float(d["loss"].mean()),
+               "n_parameters": int(d["n_parameters"].iloc[0])}
+        for col, name in (("top_eigenvalue_mean", "top_eigenvalue"), ("loss_increase_mean", "loss_increase")):
+            if col not in d:
+                continue
+            x = d[col].to_numpy(float)
+            half = float(student.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+            row.update({name: float(x.mean()), f"{name}_sv_sd": float(x.std(ddof=1)),
+                        f"{name}_ci_low": float(x.mean()) - half, f"{name}_ci_high": float(x.mean()) + half})
+        rows.append(row)
+    seconds = {m: float(sum(studies[s].seconds.get(m, 0.0) for s in seeds)) for m in first.seconds}
+    return LandscapeStudy(curves=first.curves, surfaces=first.surfaces, sharpness=stacked("sharpness"),
+                          hessian=stacked("hessian"), paths=first.paths, summary=pd.DataFrame(rows), seconds=seconds)
 
 
 def runs_landscape_study(runs: Mapping[str, object], n_batches: int = 4, batch_size: int = 16,

@@ -105,7 +105,8 @@ def _analysis(profile: str | Profile, p: Mapping[str, Any], where: Any) -> list[
     from . import explain
 
     common, factor = _in_regime(p, profile, where)
-    return explain.plan(profile, int(p.get("seed", 0)), **common, pretrain_overrides=factor["pretrain_overrides"])
+    return [r for s in explain.analysis_seeds(profile, p.get("seeds"))
+            for r in explain.plan(profile, s, **common, pretrain_overrides=factor["pretrain_overrides"])]
 
 
 _SV = {"profile": "cpu", "seeds": None}  # every chapter's first parameters
@@ -126,8 +127,8 @@ CHAPTERS: dict[str, Chapter] = {c.name: c for c in (
     Chapter("04_data_scale", _factor("data_scale", "hours"), parameters={**_SV, "hours": None, **_FACTOR}),
     Chapter("05_model_size", _factor("model_size", "sizes"), parameters={**_SV, "sizes": None, **_FACTOR}),
     Chapter("06_summary", _summary, parameters={**_SV, **_FACTOR}),
-    Chapter("07_attribution", _analysis, parameters={"profile": "cpu", "seed": 0, "overrides": {}}),
-    Chapter("08_loss_landscape", _analysis, parameters={"profile": "cpu", "seed": 0, "overrides": {}}),
+    Chapter("07_attribution", _analysis, parameters={"profile": "cpu", "seeds": None, "overrides": {}}),
+    Chapter("08_loss_landscape", _analysis, parameters={"profile": "cpu", "seeds": None, "overrides": {}}),
 )}
 
 

@@ -59,6 +59,34 @@ class AnalysisSystems:
 
 
 
+@dataclass
+class SeededAnalysis:
+    """The four systems trained at several SV seeds (``study.analysis_seeds``): each seed's systems, and the
+    EERs of all of them, so that a comparison of two systems carries the seed-to-seed spread."""
+
+    seeds: tuple[int, ...]
+    by_seed: dict[int, AnalysisSystems]
+
+    @property
+    def pretrain_run(self) -> Any:
+        return self.by_seed[self.seeds[0]].pretrain_run
+
+    def metrics_table(self):
+        """EER and minDCF of each analysed system at each SV seed (a ``seed`` column), with the EER's bootstrap
+        interval."""
+        import pandas as pd
+
+        return pd.concat([self.by_seed[s].metrics_table().assign(seed=s) for s in self.seeds], ignore_index=True)
+
+    def eer_table(self):
+        """Mean EER of each system over the SV seeds, with its spread and the EERs' bootstrap span."""
+        t = self.metrics_table()
+        return (t.groupby("system", sort=False)
+                .agg(eer_percent=("eer_percent", "mean"), eer_sd=("eer_percent", "std"),
+                     seeds=("seed", "nunique"), eer_ci_low=("eer_ci_low", "min"), eer_ci_high=("eer_ci_high", "max"))
+                .reset_index())
+
+
 def sv_configs(profile: str | Profile, seed: int = 0, overrides: Mapping[str, Any] | None = None,
                upstream: str = "") -> dict[str, SVConfig]:
     """The SV configuration of each analysed system (``upstream`` as a front-end reference)."""
@@ -185,24 +213,63 @@ def attribution(profile: str | Profile = "cpu", seed: int = 0, overrides: Mappin
     return systems, run.serve(inputs, lambda: AttributionStudy.load(run.path / "study"), compute)
 
 
-def eer_comparison(systems: AnalysisSystems, a: str, b: str) -> Difference:
-    """System ``a`` against ``b`` on EER (one seed each: a clear difference is one whose bootstrap intervals
-    do not overlap, :func:`sslsv.statistics.compare`)."""
+def analysis_seeds(profile: str | Profile, seeds: Any = None) -> tuple[int, ...]:
+    """The SV seeds the analysed systems are trained at: ``seeds``, else the profile's ``study.analysis_seeds``."""
+    seeds = tuple(int(s) for s in (profile_context(profile).study.analysis_seeds if seeds is None else seeds))
+    check_seeds(seeds, "seeds")
+    return seeds
+
+
+def attribution_seeds(profile: str | Profile = "cpu", seeds: Any = None, overrides: Mapping[str, Any] | None = None,
+                      progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
+    """:func:`attribution` at every SV seed (``seeds``; ``None``: the profile's ``study.analysis_seeds``), pooled.
+
+    Returns ``(analysis, study)``: a :class:`SeededAnalysis` and the pooled
+    :class:`~sslsv.analysis.attribution.AttributionStudy` (:func:`sslsv.analysis.attribution.pool_studies`).
+    """
+    from ..analysis.attribution import pool_studies
+
+    profile = profile_context(profile)
+    seeds = analysis_seeds(profile, seeds)
+    each = {s: attribution(profile, s, overrides, progress, pretrain_overrides, **settings) for s in seeds}
+    n_resamples = {**vars(profile.study.attribution), **settings}["n_resamples"]
+    return (SeededAnalysis(seeds, {s: each[s][0] for s in seeds}),
+            pool_studies({s: each[s][1] for s in seeds}, n_resamples=n_resamples))
+
+
+def landscape_seeds(profile: str | Profile = "cpu", seeds: Any = None, overrides: Mapping[str, Any] | None = None,
+                    progress: bool = True, pretrain_overrides: Mapping[str, Any] | None = None, **settings: Any):
+    """:func:`landscape` at every SV seed, pooled (:func:`sslsv.analysis.landscape.pool_studies`).
+
+    Returns ``(analysis, study)``: a :class:`SeededAnalysis` and the pooled landscape study (its figures'
+    slices are the first seed's).
+    """
+    from ..analysis.landscape import pool_studies
+
+    profile = profile_context(profile)
+    seeds = analysis_seeds(profile, seeds)
+    each = {s: landscape(profile, s, overrides, progress, pretrain_overrides, **settings) for s in seeds}
+    return SeededAnalysis(seeds, {s: each[s][0] for s in seeds}), pool_studies({s: each[s][1] for s in seeds})
+
+
+def eer_comparison(systems: "AnalysisSystems | SeededAnalysis", a: str, b: str) -> Difference:
+    """System ``a`` against ``b`` on EER (:func:`sslsv.statistics.compare`): with several SV seeds, the 95 %
+    Welch interval over seeds; with one seed each, clear when the bootstrap intervals do not overlap."""
+    t = systems.metrics_table()
     for key in (a, b):
-        check_system(key, systems.results)
-    t = systems.metrics_table().set_index("system")
-    x, y = t.loc[a], t.loc[b]
-    return compare([x["eer_percent"]], [y["eer_percent"]], (x["eer_ci_low"], x["eer_ci_high"]),
-                   (y["eer_ci_low"], y["eer_ci_high"]))
+        check_system(key, list(t["system"].unique()))
+    x, y = t[t["system"] == a], t[t["system"] == b]
+    return compare(x["eer_percent"].to_numpy(), y["eer_percent"].to_numpy(),
+                   (x["eer_ci_low"].min(), x["eer_ci_high"].max()), (y["eer_ci_low"].min(), y["eer_ci_high"].max()))
 
 
-def ssl_helps(systems: AnalysisSystems) -> bool:
+def ssl_helps(systems: "AnalysisSystems | SeededAnalysis") -> bool:
     """The paper's premise at this scale: SSL fine-tuned has a clearly lower EER than fbank."""
     d = eer_comparison(systems, SSL_FINE_TUNED, FBANK)
     return d.clear and d.delta < 0
 
 
-def premise_words(systems: AnalysisSystems) -> str:
+def premise_words(systems: "AnalysisSystems | SeededAnalysis") -> str:
     """The paper's premise (SSL initialisation beats fbank) in words, and whether SSL at least beats
     the same network from random weights (both by the EERs' bootstrap intervals)."""
     d = eer_comparison(systems, SSL_FINE_TUNED, RANDOM_FINE_TUNED)
@@ -213,20 +280,24 @@ def premise_words(systems: AnalysisSystems) -> str:
             + (", although SSL initialisation does beat random initialisation." if over_random else "."))
 
 
-def benefit_statement(systems: AnalysisSystems) -> str:
-    """Does SSL initialisation beat fbank and random initialisation here? (EER bootstrap intervals)"""
-    eer = systems.metrics_table().set_index("system")["eer_percent"]
+def benefit_statement(systems: "AnalysisSystems | SeededAnalysis") -> str:
+    """Does SSL initialisation beat fbank and random initialisation here? (the 95 % Welch interval over SV
+    seeds; with one seed, the EERs' bootstrap intervals)"""
+    t = systems.metrics_table()
+    eer = t.groupby("system", sort=False)["eer_percent"].mean()
+    n_seeds = int(t["seed"].nunique()) if "seed" in t else 1
 
     def in_words(a: str, b: str) -> str:
         d = eer_comparison(systems, a, b)
-        numbers = f"({eer[a]:.2f} vs {eer[b]:.2f} % EER)"
+        numbers = f"({eer[a]:.2f} vs {eer[b]:.2f} % EER, {d.delta:+.2f} [{d.low:+.2f}, {d.high:+.2f}])"
         if not d.clear:
             return f"{shown(a)} and {shown(b)} are indistinguishable {numbers}"
         return f"{shown(a)} is {'better' if d.delta < 0 else 'worse'} than {shown(b)} {numbers}"
 
+    how = (f"means over {n_seeds} SV seeds; a difference counts when its 95 % Welch interval excludes zero"
+           if n_seeds > 1 else "one SV seed; non-overlapping 95 % bootstrap intervals count as a difference")
     return (f"At this scale {in_words(SSL_FINE_TUNED, FBANK)}, and "
-            f"{in_words(SSL_FINE_TUNED, RANDOM_FINE_TUNED)} (non-overlapping 95% bootstrap intervals "
-            "count as a difference). ")
+            f"{in_words(SSL_FINE_TUNED, RANDOM_FINE_TUNED)} ({how}). ")
 
 
 def completeness(study) -> "pd.DataFrame":
@@ -240,7 +311,7 @@ def completeness(study) -> "pd.DataFrame":
     return t.groupby("model", sort=False)[["abs_score_difference", "abs_delta"]].median().reset_index()
 
 
-def attribution_finding(study, systems: AnalysisSystems | None = None) -> str:
+def attribution_finding(study, systems: "AnalysisSystems | SeededAnalysis | None" = None) -> str:
     """The chapter's finding, computed from the per-class summary (and the systems' EERs)."""
     s = study.phone_summary
     s = s[s["trial_type"] == "all"]
@@ -301,13 +372,13 @@ def landscape(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[
     return systems, run.serve(inputs, lambda: LandscapeStudy.load(run.path / "study"), compute)
 
 
-def landscape_finding(study, systems: AnalysisSystems) -> str:
+def landscape_finding(study, systems: "AnalysisSystems | SeededAnalysis") -> str:
     """Does the flatter basin go with the better system? Computed from the numbers."""
     import pandas as pd
 
     hess = study.hessian.groupby("model", sort=False)["eigenvalue"].agg(["mean", "std", "count"])
     sharp = study.sharpness.groupby("model", sort=False)["loss_increase"].mean()
-    eer = systems.metrics_table().set_index("system")["eer_percent"]
+    eer = systems.metrics_table().groupby("system", sort=False)["eer_percent"].mean()  # over the SV seeds
     table = pd.DataFrame({"top_hessian_eigenvalue": hess["mean"], "loss_increase_at_radius": sharp,
                           "eer_percent": eer}).dropna()
     flattest = table["top_hessian_eigenvalue"].idxmin()
@@ -321,6 +392,13 @@ def landscape_finding(study, systems: AnalysisSystems) -> str:
     text += ("The ordering by sharpness matches the ordering by EER exactly. " if agree else
              "The ordering by sharpness does not match the ordering by EER, so flatness alone does not "
              "explain which system verifies best here. ")
+    n_seeds = int(study.hessian["sv_seed"].nunique()) if "sv_seed" in study.hessian else 1
+    if n_seeds > 1 and "top_eigenvalue_ci_low" in study.summary:
+        s = study.summary.set_index("model")
+        text += ("Over the SV seeds, each system's mean top eigenvalue with its 95 % interval: " + "; ".join(
+            f"{shown(m)} {r['top_eigenvalue']:.1f} [{r['top_eigenvalue_ci_low']:.1f}, {r['top_eigenvalue_ci_high']:.1f}]"
+            for m, r in s.iterrows()) + ". ")
     text += ("Caveats: the eigenvalues are computed over each system's *trainable* parameters (a frozen "
-             "upstream is not part of the landscape), on one batch set and few directions, at one seed.")
+             "upstream is not part of the landscape), on one batch set and few directions, "
+             + (f"at {n_seeds} SV seeds (two seeds give wide intervals)." if n_seeds > 1 else "at one seed."))
     return text
