@@ -433,7 +433,9 @@ def test_the_fifth_factor_is_marked_beyond_the_paper_and_kept_out_of_the_papers_
     s = summary.Summary(studies=studies, claims={f: summary.STUDIES[f].claim(st) for f, st in studies.items()})
     v = s.verdicts().set_index("factor")
     assert v.loc["linguistic structure", "source"] == "beyond the paper" and v.loc["objective", "source"] == "the paper"
-    assert "linguistic structure (beyond the paper): a pool with a language helps" in summary.verdict_table(s)
+    text = summary.verdict_table(s)
+    assert "linguistic structure (beyond the paper): a pool with a language helps" in text
+    assert "lexicon pool − syllable pool = +4.00" in text
     assert "Of the paper's 1 claims" in summary.answer(s) and "not reproduced" in v.loc["linguistic structure", "verdict"]
 
 

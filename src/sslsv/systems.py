@@ -55,6 +55,8 @@ NAMES: dict[str, str] = {
     # quantizers (sslsv.studies.quantizer)
     "kmeans_mfcc": "k-means MFCC", "kmeans_hidden": "k-means hidden (it. 2)",
     "random_projection": "random projection", "oracle_phones": "oracle phones",
+    # the pool's language, the fifth factor (sslsv.studies.language)
+    "lexicon": "lexicon pool", "syllables": "syllable pool",
 }
 
 # The columns of a table that hold system keys (shown by their labels); "model": the analyses of chapters 07-08.

@@ -97,16 +97,23 @@ def pool_studies(studies: "Mapping[int, AttributionStudy]", n_resamples: int = 1
         return pd.concat([getattr(studies[s], name).assign(seed=s) for s in seeds], ignore_index=True)
 
     phones, bands = stacked("phone_shares"), stacked("band_shares")
-    kw = dict(n_resamples=n_resamples, level=level, seed=0)
     first = studies[seeds[0]]
-    return AttributionStudy(
-        trials=stacked("trials"), phone_shares=phones, band_shares=bands,
+    return AttributionStudy(trials=stacked("trials"), **_summaries(phones, bands, n_resamples, level, seed=0),
+                            examples=first.examples, example_segments=first.example_segments,
+                            example_trial=first.example_trial)
+
+
+def _summaries(phones: pd.DataFrame, bands: pd.DataFrame, n_resamples: int, level: float,
+               seed: int) -> dict[str, pd.DataFrame]:
+    """The per-trial share tables and their summaries over trials (an :class:`AttributionStudy`'s tables)."""
+    kw = dict(n_resamples=n_resamples, level=level, seed=seed)
+    return dict(
+        phone_shares=phones, band_shares=bands,
         phone_summary=summarise_shares(phones, "phone_class", ("mass_share", "duration_share", "energy_share",
                                                                "enrichment"), **kw) if len(phones) else phones,
         band_summary=summarise_shares(bands, "band", ("mass_share", "energy_share"), **kw),
         phone_difference=trial_type_difference(phones, "phone_class", **kw) if len(phones) else phones,
-        band_difference=trial_type_difference(bands, "band", **kw),
-        examples=first.examples, example_segments=first.example_segments, example_trial=first.example_trial)
+        band_difference=trial_type_difference(bands, "band", **kw))
 
 
 def select_trials(corpus: SVCorpus, n_trials: int, seed: int = 0) -> list[tuple[int, Trial]]:
@@ -266,15 +273,8 @@ def attribution_study(
     phones = pd.DataFrame(phone_rows, columns=["model", "trial", "trial_type", "phone_class", "mass_share",
                                                "duration_share", "enrichment", "energy_share"])
     bands_df = pd.DataFrame(band_rows)
-    kw = dict(n_resamples=n_resamples, level=level, seed=seed)
     example_trial = corpus.trials[example_index]
     return AttributionStudy(
-        trials=trials, phone_shares=phones, band_shares=bands_df,
-        phone_summary=summarise_shares(phones, "phone_class", ("mass_share", "duration_share", "energy_share",
-                                                               "enrichment"), **kw)
-        if len(phones) else phones,
-        band_summary=summarise_shares(bands_df, "band", ("mass_share", "energy_share"), **kw),
-        phone_difference=trial_type_difference(phones, "phone_class", **kw) if len(phones) else phones,
-        band_difference=trial_type_difference(bands_df, "band", **kw),
+        trials=trials, **_summaries(phones, bands_df, n_resamples, level, seed),
         examples=examples, example_segments=list(corpus.alignments.get(example_trial.test, [])),
         example_trial=example_trial)
