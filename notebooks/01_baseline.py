@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -63,12 +65,17 @@ corpus = load_sv_corpus(cfg.corpus)
 # At the `smoke` and `cpu` profiles the audio comes from our procedural
 # generator (see the introduction): every speaker is a set of source-filter
 # parameters (vocal-tract length, pitch, glottal shape, breathiness,
-# jitter/shimmer, speaking rate, a personal accent), every utterance a fresh
-# random sequence of phone-like units, and every *session* a channel
+# jitter/shimmer, speaking rate, a personal accent), every utterance a
+# sequence of phone-like units, and every *session* a channel
 # (band-limiting, equalisation, reverberation, noise at a random SNR). The
 # files are written in the VoxCeleb1 layout and read back by the same reader
 # that reads VoxCeleb1, with a Vox1-O style trial list whose test speakers
-# never appear in training.
+# never appear in training. What the utterances say is set by
+# `corpus.language`: at the `cpu` profile every speaker says sentences of one
+# language (a lexicon of a few hundred words of 1-3 syllables, a Zipfian word
+# distribution and a bigram grammar, in their own voice and accent); the
+# `smoke` profile, and the contrast of chapter 01a, draw every syllable
+# independently.
 
 # %%
 tables.table(describe(corpus), digits=2)
