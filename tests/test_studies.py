@@ -369,6 +369,13 @@ def test_the_studies_fine_tuning_recipe_applies_to_fine_tuned_systems_only():
     # unset (every weight), the config is the one of before: its run name does not move
     assert sv_config(p, ssl, 0, "fine-tuned", upstream="run:x") == sv_config(
         top, ssl, 0, "fine-tuned", {"frontend.finetune_layers": 0}, upstream="run:x")
+    # chapters 07-08's fine-tuned systems follow the same recipe; the frozen and fbank ones have none
+    from sslsv.studies import explain
+
+    cfgs = explain.sv_configs(top, 0, upstream="run:x")
+    assert {k: c.frontend.finetune_layers for k, c in cfgs.items()} == {
+        FBANK: 0, "ssl_frozen": 0, "ssl_fine_tuned": 1, "random_fine_tuned": 1}
+    assert all(c.frontend.finetune_layers == 0 for c in explain.sv_configs(p, 0, upstream="run:x").values())
 
 
 def test_verdicts_read_the_fine_tuned_cells_where_they_were_run():

@@ -49,8 +49,10 @@ def lexicon_corpus(tmp_path_factory) -> Path:
 def test_syllable_mode_reproduces_the_original_corpus(tmp_path):
     root = generate_corpus(TINY, root=tmp_path / "c", workers=1, progress=False)
     assert _digest(root) == SYLLABLE_DIGEST
-    for profile, name in SYLLABLE_ROOTS.items():
-        assert default_root(resolve(profile, base=PretrainExperimentConfig()).corpus).name == name
+    for profile, name in SYLLABLE_ROOTS.items():  # the cpu profile's voices now speak the lexicon: ask for syllables
+        syllables = resolve(profile, {"corpus.language": "syllables"}, base=PretrainExperimentConfig()).corpus
+        assert default_root(syllables).name == name
+    assert resolve("cpu").corpus.language == "lexicon" and resolve("smoke").corpus.language == "syllables"
     record = json.loads((root / "corpus.json").read_text())
     assert "language" not in record["config"] and record["generator_version"] == 2  # as recorded before
     assert is_complete(root, TINY)

@@ -57,8 +57,6 @@ class AnalysisSystems:
         return pd.DataFrame(rows)
 
 
-
-
 @dataclass
 class SeededAnalysis:
     """The four systems trained at several SV seeds (``study.analysis_seeds``): each seed's systems, and the
@@ -66,10 +64,6 @@ class SeededAnalysis:
 
     seeds: tuple[int, ...]
     by_seed: dict[int, AnalysisSystems]
-
-    @property
-    def pretrain_run(self) -> Any:
-        return self.by_seed[self.seeds[0]].pretrain_run
 
     def metrics_table(self):
         """EER and minDCF of each analysed system at each SV seed (a ``seed`` column), with the EER's bootstrap
@@ -98,14 +92,15 @@ def sv_configs(profile: str | Profile, seed: int = 0, overrides: Mapping[str, An
         common["train.steps"] = steps
     pre = profile.pretrain.pretrain
     random_ref = RandomInit(pre.backbone, pre.size).reference
+    layers = profile.study.finetune_layers  # the studies' fine-tuning recipe (0: every weight)
+    tuned = {"frontend.finetune": True, **({"frontend.finetune_layers": layers} if layers else {})}
     return {
         FBANK: override(base, {**common, "frontend.kind": "fbank"}),
         SSL_FROZEN: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
                                       "frontend.finetune": False}),
-        SSL_FINE_TUNED: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,
-                                          "frontend.finetune": True}),
+        SSL_FINE_TUNED: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream, **tuned}),
         RANDOM_FINE_TUNED: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": random_ref,
-                                                  "frontend.finetune": True}),
+                                           **tuned}),
     }
 
 
