@@ -128,10 +128,16 @@ bench-loader: env
 # Held-out masked accuracy per single-core minute of the default upstream's pre-training, side by side
 # (issue 23's candidates; about 10 single-core minutes a case at the cpu profile; the first case is the reference).
 bench-learning-curve: env
+	mkdir -p .cache
 	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/bench_learning_curve.py --steps 1000 --eval-every 100 \
-	  --case default --case lr_3e-3 optim.lr=0.003 --case k50 pretrain.n_clusters=50 \
-	  --case batch32_500 optim.batch_size=32 optim.steps=500 --case mask10 pretrain.mask_length=10 \
-	  --case lexicon corpus.language=lexicon
+	  --case default --case k50 pretrain.n_clusters=50 --case mask10 pretrain.mask_length=10 \
+	  --json .cache/bench-learning-curve-a.json > .cache/bench-learning-curve-a.log 2>&1 & \
+	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/bench_learning_curve.py --steps 1000 --eval-every 100 \
+	  --case lr_3e-3 optim.lr=0.003 --case batch32_500 optim.batch_size=32 optim.steps=500 \
+	  --case warmup_200 optim.warmup_steps=200 \
+	  --json .cache/bench-learning-curve-b.json > .cache/bench-learning-curve-b.log 2>&1; \
+	wait
+	$(PY) benchmarks/bench_learning_curve.py --compare .cache/bench-learning-curve-a.json .cache/bench-learning-curve-b.json
 
 # EER and single-core SV training minutes of each fine-tuning recipe in one cell of the map (issue 26), one SV seed:
 # the recipes split between two processes (one core each), then the table printed from the cached runs.

@@ -34,6 +34,10 @@ RECIPES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("SSL fine-tuned, frozen for the first quarter", "ssl", {"frontend.finetune": True, "frontend.freeze_steps": -4}),
     ("SSL fine-tuned, top 2 of 4 layers", "ssl", {"frontend.finetune": True, "frontend.finetune_layers": 2}),
     ("SSL fine-tuned, top layer", "ssl", {"frontend.finetune": True, "frontend.finetune_layers": 1}),
+    # the lower layers' states computed once per training utterance (frozen, they do not change), the top
+    # layer run on crops of them: the studies' recipe (sslsv.studies.runs.sv_config)
+    ("SSL fine-tuned, top layer on cached lower states", "ssl",
+     {"frontend.finetune": True, "frontend.finetune_layers": 1, "frontend.cache_features": True}),
 )
 
 

@@ -172,11 +172,19 @@ def test_the_fine_tuning_options_are_checked_with_the_key_named():
         p.numel() for p in model.frontend.upstream.parameters()) / 2  # the optimiser holds the top layer only
 
 
-def test_cache_features_needs_a_frozen_ssl_upstream():
-    with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
+def test_cache_features_needs_a_frozen_ssl_upstream_or_fine_tuned_top_layers():
+    with pytest.raises(ValueError, match=r"cache_features needs an SSL upstream that is frozen, or fine-tuned in its "
+                                         r"top layers alone .* finetune=True, finetune_layers=0"):
         pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.cache_features": True}))
-    with pytest.raises(ValueError, match="cache_features needs a frozen SSL upstream"):
+    with pytest.raises(ValueError, match="cache_features needs an SSL upstream that is frozen"):
         pipeline.check_sv_config(resolve("smoke", {"frontend.cache_features": True}))
+    pipeline.check_sv_config(resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.finetune_layers": 1,
+                                               "frontend.cache_features": True}))
+    with pytest.raises(ValueError, match=r"WavLM's layers take the position bias .* \(init:wavlm:micro\); set "
+                                         r"frontend.cache_features=false"):
+        pipeline.build_speaker_model(resolve("smoke", {**SSL, "frontend.upstream": "init:wavlm:micro",
+                                                       "frontend.finetune": True, "frontend.finetune_layers": 1,
+                                                       "frontend.cache_features": True}))
     with pytest.raises(ValueError, match="valid front-ends: fbank, ssl"):
         pipeline.check_sv_config(resolve("smoke", {"frontend.kind": "mfcc"}))
 
@@ -271,3 +279,47 @@ def test_upstream_states_are_computed_once_per_weights_and_match_the_forward_pas
     small.bind(a.upstream)(paths[1])
     small.bind(b.upstream)(paths[1])
     assert len(small._by_upstream) == 1 and small.nbytes == first[1].nbytes
+
+
+@pytest.mark.parametrize("family", ["w2v_bert", "hubert"])
+def test_fine_tuning_the_top_layers_on_cached_lower_states_matches_the_waveform_path(family):
+    """The cached recipe computes what the waveform path computes (on the whole crop), trains the top layers only,
+    and during a frozen warm-up reads every cached state as a frozen upstream does."""
+    from sslsv.pretrain.backbones import build_upstream
+
+    torch.manual_seed(0)
+    front = SSLFrontend(build_upstream(family, "tiny"), finetune=True, top_layers=2).eval()
+    wave = torch.randn(2, 12000)
+    with torch.no_grad():
+        states = torch.stack(front.upstream(wave), dim=1)  # what HiddenStateCropSampler serves, (batch, layers, ...)
+        assert torch.allclose(front(states), front(wave), atol=1e-5)
+    front.train()
+    front(states).pow(2).mean().backward()
+    layers = front.upstream.model.encoder.layers
+    assert all(p.grad is not None for p in layers[-1].parameters() if p.requires_grad)
+    assert all(p.grad is None for p in layers[0].parameters())  # below the top two: frozen, and cached
+    assert front.layer_logits.grad is not None
+    front.upstream_frozen = True  # the warm-up: the cached states are the frozen upstream's
+    changed = states.clone()
+    changed[:, -1] += 1.0
+    assert not torch.allclose(front.eval()(changed), front(states))
+    front.upstream_frozen = False
+    assert torch.allclose(front(changed), front(states))  # fine-tuning recomputes the top states from below
+
+
+def test_a_top_layer_fine_tuned_on_cached_states_trains_and_reads_waveforms(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
+    cfg = resolve("smoke", {**SSL, "frontend.finetune": True, "frontend.finetune_layers": 1,
+                            "frontend.cache_features": True, "train.steps": 6, "train.warmup_steps": 2,
+                            "train.checkpoint_every": 3, "corpus.n_train_speakers": 4, "corpus.n_test_speakers": 3,
+                            "corpus.sessions_per_speaker": 2, "corpus.utterances_per_session": 3,
+                            "corpus.n_trials": 12})
+    before = pipeline.build_speaker_model(cfg).state_dict()
+    result = pipeline.run_sv(cfg, progress=False)
+    assert "cached upstream features" in result.run.log_file.read_text()
+    model = pipeline.load_speaker_model(result.run)
+    after = model.state_dict()
+    top, low = "frontend.upstream.model.encoder.layers.3.", "frontend.upstream.model.encoder.layers.0."
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(top))  # the top layer learned
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(low))  # the lower ones did not
+    assert model(torch.randn(1, 16000)).shape == (1, 8)

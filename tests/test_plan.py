@@ -176,3 +176,19 @@ def test_a_new_chapter_is_one_registry_entry_and_the_plan_prices_it(monkeypatch,
         plan.chapter_runs("99_made_up", "smoke", {"seeds": [1]})
     with pytest.raises(ConfigError, match="unknown chapter '98_nothing'; chapters: 01_baseline, "):
         plan.chapter_runs("98_nothing", "smoke")
+
+
+def test_each_fine_tuning_recipe_is_priced_by_its_own_step_time():
+    """Top-layer fine-tuning on cached lower states is its own kind of run: it costs less per step than the same
+    recipe on waveforms, which costs less than fine-tuning every weight (the defaults until a run is measured)."""
+    from sslsv.config import resolve
+
+    ssl = {"frontend.kind": "ssl", "frontend.upstream": "init:w2v_bert:tiny", "frontend.finetune": True}
+    every = resolve("cpu", ssl)
+    top = resolve("cpu", {**ssl, "frontend.finetune_layers": 1})
+    cached = resolve("cpu", {**ssl, "frontend.finetune_layers": 1, "frontend.cache_features": True})
+    assert [plan._sv_class(c) for c in (every, top, cached)] == ["fine-tuned", "fine-tuned-top", "fine-tuned-top-cached"]
+    assert len({plan._shape("sv", c) for c in (every, top, cached)}) == 3  # measured runs never price another recipe
+    per_step = [plan._default_seconds("sv", c)[0] for c in (every, top, cached)]
+    assert per_step[0] > per_step[1] > per_step[2] > plan._default_seconds("sv", resolve("cpu", {
+        **ssl, "frontend.finetune": False, "frontend.cache_features": True}))[0]

@@ -63,6 +63,8 @@ def test_the_plan_covers_every_cell_once():
     # the default upstream and random init are fine-tuned where the profile says (cpu: in every row)
     assert g.finetune_speakers == g.speakers
     assert all(p.config.frontend.finetune_layers == 1 for p in sv if p.mode == "fine-tuned")  # the top layer
+    # on the lower layers' states, cached once per training utterance as a frozen upstream's are
+    assert all(p.config.frontend.cache_features for p in sv if p.system != FBANK)
     assert {p.config.train.labelled_speakers for p in sv if p.mode == "fine-tuned"} == set(g.finetune_speakers)
     assert len(sv) - len(frozen) == 2 * len(g.finetune_speakers) * len(g.seeds)
     # the SSL systems read the upstream runs the plan pre-trains

@@ -198,9 +198,10 @@ class FrontendConfig:
     freeze_steps: int = 0  # fine-tuning: keep the upstream frozen for the first steps
     finetune_layers: int = 0  # fine-tuning: train only the top N transformer layers (0: every layer)
     freeze_feature_encoder: bool = False  # fine-tuning: keep the waveform conv front-end frozen
-    # frozen upstream only: run it once over every whole training utterance and train the backend
-    # on random crops of the stored hidden states (the upstream then sees whole-utterance context,
-    # as at test time); ~3x faster SV training on CPU.
+    # a frozen upstream, or the frozen lower layers of one fine-tuned in its top layers (finetune_layers):
+    # run it once over every whole training utterance and train on random crops of the stored hidden
+    # states (the frozen part then sees whole-utterance context, as at test time; the fine-tuned top
+    # layers run on the crop); ~3x faster SV training on CPU.
     cache_features: bool = False
 
 

@@ -128,7 +128,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # amount of labelled speakers (study.regime.sv_steps) on the hidden states of the frozen
         # upstream, computed once per training utterance (study.cache_features). Fine-tuning costs
         # ~10x a frozen probe per step (1.3 s against 0.09 s on one core) when every weight trains; the top
-        # layer alone costs ~3x (study.finetune_layers).
+        # layer alone costs ~3x (study.finetune_layers), and on the lower layers' states cached like a
+        # frozen upstream's (study.cache_features: they do not change) less again.
         "study.sv.steps": 150,
         "study.sv.batch_size": 32,
         "study.sv.warmup_steps": 20,
@@ -144,7 +145,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # the fine-tuning recipe of every fine-tuned system: the top transformer layer on the frozen lower ones.
         # On a learned upstream (2,000 updates, 4 labelled speakers, 3 SV seeds) it reached the EER of
         # fine-tuning every weight (38.61 against 38.67 %) in a third of the SV training time (1.8 against
-        # 5.5 single-core min; benchmarks/bench_finetune_protocol.py)
+        # 5.5 single-core min; benchmarks/bench_finetune_protocol.py). With study.cache_features the lower layers'
+        # states are computed once per training utterance and the top layer runs on crops of them.
         "study.finetune_layers": 1,
         "study.data_scale_hours": (0.1, 0.25, 0.5, 1.0),
         "study.model_sizes": ("micro", "tiny", "small"),

@@ -154,7 +154,7 @@ class StudySettings:
     """Everything a profile says about the studies, beside the experiment configs."""
 
     sv: StudySchedule = field(default_factory=StudySchedule)  # the factor studies' SV schedule
-    cache_features: bool = False  # frozen upstreams train on hidden states computed once
+    cache_features: bool = False  # frozen upstreams (and the frozen lower layers under fine-tuned top ones) train on states computed once
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds of the factor studies
     pretrain_seeds: tuple[int, ...] = (0, 1)  # pre-training seeds of the conditions a verdict rests on
     modes: tuple[Mode, ...] = ("frozen",)  # upstream modes of the factor studies

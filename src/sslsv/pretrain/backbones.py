@@ -295,6 +295,37 @@ class Upstream(nn.Module):
             if hasattr(self.model, "masked_spec_embed"):
                 self.model.masked_spec_embed.requires_grad_(False)  # the masked-prediction input, unused in SV
 
+    def top_layers_forward(self, below: torch.Tensor, top_layers: int) -> list[torch.Tensor]:
+        """The top ``top_layers`` hidden states computed from ``below`` ``(batch, frames, hidden)``, the
+        state under them (``forward(wave)[-top_layers - 1]``), as :meth:`forward` computes them (a pre-LN
+        encoder's last state normalised): fine-tuning the top layers on cached lower-layer states
+        (:class:`~sslsv.sv.featurizer.SSLFrontend`).  WavLM's layers share the position bias its first
+        layer computes, so its top layers cannot start from a state alone.
+
+        >>> u = build_upstream("hubert", "micro").eval(); s = u(torch.randn(1, 8000))
+        >>> torch.allclose(u.top_layers_forward(s[-3], 2)[-1], s[-1], atol=1e-5)
+        True
+        """
+        encoder = self.model.encoder
+        layers = list(encoder.layers)
+        if not 0 < top_layers <= len(layers):
+            raise TopLayersError(f"this upstream has {len(layers)} transformer layers")
+        if self.family == "wavlm":
+            raise TopLayersError("WavLM's layers take the position bias of its first layer, so its top layers "
+                                 "cannot run on cached states (set frontend.cache_features=false)")
+        kwargs: dict = {}
+        if self.family == "w2v_bert":
+            embed = getattr(encoder, "embed_positions", None)
+            kwargs["relative_position_embeddings"] = embed(below) if embed is not None else None
+        states, x = [], below
+        for layer in layers[len(layers) - top_layers:]:
+            out = layer(x, attention_mask=None, **kwargs)
+            x = out[0] if isinstance(out, tuple) else out
+            states.append(x)
+        if getattr(self.model.config, "do_stable_layer_norm", False):
+            states[-1] = encoder.layer_norm(states[-1])
+        return states
+
     # --- forward ----------------------------------------------------------
     def _conv_hook(self, module, inputs, output):
         if self.training and self.feature_grad_scale != 1.0 and torch.is_grad_enabled():

@@ -93,7 +93,8 @@ def sv_configs(profile: str | Profile, seed: int = 0, overrides: Mapping[str, An
     pre = profile.pretrain.pretrain
     random_ref = RandomInit(pre.backbone, pre.size).reference
     layers = profile.study.finetune_layers  # the studies' fine-tuning recipe (0: every weight)
-    tuned = {"frontend.finetune": True, **({"frontend.finetune_layers": layers} if layers else {})}
+    tuned = {"frontend.finetune": True, **({"frontend.finetune_layers": layers,  # as the studies' (runs.sv_config)
+                                            "frontend.cache_features": profile.study.cache_features} if layers else {})}
     return {
         FBANK: override(base, {**common, "frontend.kind": "fbank"}),
         SSL_FROZEN: override(base, {**common, "frontend.kind": "ssl", "frontend.upstream": upstream,

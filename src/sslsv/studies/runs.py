@@ -76,7 +76,11 @@ def sv_config(profile: str | Profile, cond: Condition, seed: int, mode: str = "f
     finetune = mode == "fine-tuned"
     study = study_settings(profile)
     recipe = {"frontend.finetune_layers": study.finetune_layers} if finetune and study.finetune_layers else {}
-    return resolve(profile, {"frontend.cache_features": study.cache_features and not finetune, **recipe,
+    # the states a run trains on are cached where they do not change: a frozen upstream's, and the frozen
+    # lower layers' when only the top ones are fine-tuned
+    layers = int(sets.get("frontend.finetune_layers", recipe.get("frontend.finetune_layers", 0)))
+    cached = study.cache_features and (not finetune or layers > 0)
+    return resolve(profile, {"frontend.cache_features": cached, **recipe,
                              **sets, "frontend.kind": "ssl", "frontend.upstream": upstream,
                              "frontend.finetune": finetune})
 

@@ -76,11 +76,18 @@ class SSLFrontend(torch.nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """``wave`` ``(batch, time)``, or the upstream's hidden states already computed and stacked,
-        ``(batch, n_layers, frames, dim)`` (see :class:`HiddenStateCropSampler`)."""
+        ``(batch, n_layers, frames, dim)`` (see :class:`HiddenStateCropSampler`): those of a frozen
+        upstream, or, fine-tuning the top layers, the frozen lower layers' states (the top ones are
+        computed again from the state under them, :meth:`~sslsv.pretrain.backbones.Upstream.top_layers_forward`)."""
         if wave.dim() == 4:
+            states = list(wave.unbind(1))
             if not self.upstream_frozen:
-                raise ValueError("precomputed hidden states need a frozen upstream")
-            return weighted_layer_sum(list(wave.unbind(1)), self.layer_logits)
+                if not self.top_layers:
+                    raise ValueError("precomputed hidden states need a frozen upstream, or one whose top "
+                                     "layers alone are fine-tuned (frontend.finetune_layers)")
+                k = self.top_layers
+                states = states[:-k] + self.upstream.top_layers_forward(states[-k - 1], k)
+            return weighted_layer_sum(states, self.layer_logits)
         if self.upstream_frozen:
             with torch.no_grad():
                 hidden = self.upstream(wave)

@@ -95,9 +95,10 @@ def check_sv_config(cfg: SVConfig) -> None:
         raise ConfigError(f"frontend.finetune_layers={f.finetune_layers} / frontend.freeze_feature_encoder="
                           f"{f.freeze_feature_encoder} choose what a fine-tuned upstream trains: they need "
                           f"frontend.kind='ssl' and frontend.finetune=true (got kind={f.kind!r}, finetune={f.finetune})")
-    if f.cache_features and (f.kind != "ssl" or f.finetune):
-        raise ConfigError("frontend.cache_features needs a frozen SSL upstream (frontend.kind='ssl', "
-                         f"frontend.finetune=False); got kind={f.kind!r}, finetune={f.finetune}")
+    if f.cache_features and (f.kind != "ssl" or (f.finetune and not f.finetune_layers)):
+        raise ConfigError("frontend.cache_features needs an SSL upstream that is frozen, or fine-tuned in its top "
+                          "layers alone (frontend.kind='ssl', frontend.finetune=false or frontend.finetune_layers>0); "
+                          f"got kind={f.kind!r}, finetune={f.finetune}, finetune_layers={f.finetune_layers}")
 
 
 def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
@@ -117,6 +118,10 @@ def build_speaker_model(cfg: SVConfig) -> SpeakerModel:
                                        freeze_feature_encoder=f.freeze_feature_encoder)
         except TopLayersError as err:
             raise ConfigError(f"frontend.finetune_layers={f.finetune_layers}: {err} ({f.upstream})") from None
+        if f.cache_features and f.finetune and front.upstream.family == "wavlm":
+            raise ConfigError(f"frontend.cache_features with frontend.finetune_layers={f.finetune_layers}: WavLM's "
+                              f"layers take the position bias of its first layer, so its top layers cannot run on "
+                              f"cached states ({f.upstream}); set frontend.cache_features=false")
     return SpeakerModel(front, cfg.ecapa)
 
 
