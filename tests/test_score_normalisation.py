@@ -78,8 +78,10 @@ def test_a_run_with_asnorm_reports_both_and_its_scores_match_the_loop(tmp_path, 
     index = {str(k): i for i, k in enumerate(emb["keys"])}
     scores = pd.read_csv(result.run.file("scores.tsv"), sep="\t")
     trials = [Trial(int(r.label), r.enroll, r.test) for r in scores.itertuples()]
+    # scores.tsv keeps 6 decimals, and each normalisation divides by the spread of only 3 cohort scores, which
+    # magnifies the float32 embeddings' rounding: 3.4e-6 (2.4e-5 relative) on an Intel AMX host (2026-12-05)
     np.testing.assert_allclose(scores["asnorm_score"], as_norm_loop(emb["embeddings"], index, trials,
-                                                                    cohort["embeddings"], 3), atol=2e-6)
+                                                                    cohort["embeddings"], 3), rtol=1e-4, atol=1e-5)
     # the raw cosine metrics are those of the same configuration without AS-norm (same training, same scores)
     plain = pipeline.run_sv(resolve("smoke", TINY), progress=False)
     assert plain.metrics["eer_percent"] == m["eer_percent"] and "asnorm_eer_percent" not in plain.metrics
