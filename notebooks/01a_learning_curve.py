@@ -18,7 +18,7 @@
 #
 # :::{admonition} The answer, computed from this chapter's runs
 # :class: important
-# ```{glue:md} finding
+# ```{glue:md} answer
 # :format: myst
 # ```
 # :::
@@ -131,11 +131,16 @@ tables.table(learning_curve.at_steps(study).reset_index(), digits=3)
 #
 # Two cautions in reading it. Each curve is one run whose learning rate
 # follows a cosine schedule over the whole curve, so its end flattens partly
-# because the learning rate has decayed there; a run stopped at budget *b*
-# would have decayed by *b* and reached a little more than the curve shows at
-# *b*. And a held-out row scores the masked frames of a few fixed batches
-# (`held_out_frames`), so its accuracy carries a sampling error (`acc_se`,
-# one binomial standard error at the end of the curve).
+# because the learning rate has decayed there. The book's upstreams stop early
+# on that same schedule (`optim.schedule_steps`, the curve's length): an
+# upstream of *b* updates has had the learning rate the curve had up to *b*,
+# so the curve at *b* says what it learned (up to its seed and the held-out
+# part of the pool). A run whose own schedule ended at *b* would have decayed
+# sooner and learned less: the default upstream on a schedule of 1,000
+# updates (`make bench-learning-curve`, its `default` case) ends lower than
+# this curve at 1,000. And a held-out row scores the masked frames of a few
+# fixed batches (`held_out_frames`), so its accuracy carries a sampling error
+# (`acc_se`, one binomial standard error at the end of the curve).
 
 # %%
 tables.table(learning_curve.summary(study), digits=3)
@@ -145,6 +150,7 @@ tables.table(learning_curve.summary(study), digits=3)
 
 # %% tags=["nbval-ignore-output"]
 glue("finding", ipd.Markdown(learning_curve.finding(study)))
+glue("answer", ipd.Markdown(learning_curve.answer(study, learning_curve.book_budget(profile).corpus)), display=False)
 
 # %% [markdown]
 # ## Recap

@@ -135,3 +135,20 @@ def test_the_book_computes_the_curve_before_the_map(tmp_path, monkeypatch):
     book.precompute("smoke", ["01b_regime_map"], {}, 1, progress=False)
     assert waves[0][0] == "book: the learning curves" and waves[1][0] == "book: the regime map"
     assert [i.run.path.name for i in waves[0][1]] == [learning_curve.curve_run("smoke").run.path.name]
+
+
+def test_the_answer_is_three_sentences_with_the_number_that_decides_it():
+    study = _study({"flat": [0.02, 0.05, 0.092, 0.095, 0.10], "climbing": [0.02, 0.03, 0.04, 0.06, 0.07]})
+    text = learning_curve.answer(study, "flat")
+    assert text.startswith("**Yes**: on the book's flat pool the default upstream predicts masked frames from their "
+                           "context after **200** updates")
+    assert "(held-out masked accuracy 0.092, 1.84x the context-free ceiling of 0.050)" in text
+    assert text.endswith("At 800 updates it reaches 0.100 (2.00x), still climbing (+0.012 per 1,000 updates over "
+                         "the last quarter).")
+    assert text.count(". ") + 1 <= 3
+    # 0.07 at the end is under the 1.5 x 0.05 line: no budget
+    assert learning_curve.answer(study, "climbing").startswith(
+        "**Not within the curve**: on the book's climbing pool the default upstream's held-out masked accuracy "
+        "never settles at or above 1.5x the context-free ceiling (0.050) within 800 updates")
+    with pytest.raises(KeyError, match="no curve of the 'lexicon' pool; curves: flat, climbing"):
+        learning_curve.answer(study, "lexicon")

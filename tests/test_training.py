@@ -38,6 +38,46 @@ def test_lr_schedule_shape():
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
 
 
+def test_a_run_stopped_early_on_a_longer_schedule_is_where_that_run_was():
+    """schedule_steps: a run of 12 steps on a 30-step schedule has the learning rates and losses of the 30-step
+    run's first 12 steps (the book's upstreams stop on the schedule of chapter 01a's curve)."""
+    import dataclasses
+
+    from sslsv.config import ConfigError
+    from sslsv.training import schedule_length
+
+    model, batch_fn, loss_fn = _problem()
+    full = fit(model, batch_fn, loss_fn, CFG, progress=False).history
+    model, batch_fn, loss_fn = _problem()
+    early = fit(model, batch_fn, loss_fn, dataclasses.replace(CFG, steps=12, schedule_steps=30), progress=False).history
+    assert [(h["lr"], h["loss"]) for h in early] == [(h["lr"], h["loss"]) for h in full[:12]]
+    model, batch_fn, loss_fn = _problem()
+    own = fit(model, batch_fn, loss_fn, dataclasses.replace(CFG, steps=12), progress=False).history
+    assert own[-1]["lr"] < early[-1]["lr"]  # its own schedule has decayed by step 12
+    with pytest.raises(ConfigError, match=r"schedule_steps=10 is shorter than the run \(steps=30\)"):
+        schedule_length(dataclasses.replace(CFG, schedule_steps=10))
+
+
+def test_the_books_upstreams_stop_on_the_curves_schedule():
+    from sslsv.config import config_hash, profile_context
+    from sslsv.studies import learning_curve
+    from sslsv.studies.runs import Condition, pretrain_config
+
+    for profile in ("smoke", "cpu"):
+        horizon = profile_context(profile).study.curve.steps
+        cfg = pretrain_config(profile, Condition("default"))
+        assert cfg.optim.schedule_steps == horizon > cfg.optim.steps
+        assert pretrain_config(profile, Condition("x", pretrain={"optim.steps": 3})).optim.schedule_steps == horizon
+        assert learning_curve.curve_run(profile).config.optim.schedule_steps == 0  # the curve is the schedule
+    # unset, the key leaves a run's name as it was
+    from sslsv.config import PretrainExperimentConfig, SVConfig, to_dict
+
+    for cfg, section in ((PretrainExperimentConfig(), "optim"), (SVConfig(), "train")):
+        old = to_dict(cfg)
+        del old[section]["schedule_steps"]
+        assert config_hash(cfg) == config_hash(old)
+
+
 class Killed(Exception):
     """Raised from ``on_step`` to stop a run in the middle, as a kill would."""
 

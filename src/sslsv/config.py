@@ -149,6 +149,10 @@ class OptimConfig:
     min_lr_ratio: float = 0.05  # final lr = lr * min_lr_ratio
     grad_clip: float = 5.0
     checkpoint_every: int = 200  # steps between resumable checkpoints
+    # the length of the cosine schedule (0: steps). Longer than steps, the run stops early on it: its learning
+    # rate at every step is that of a run of schedule_steps, so the run is where such a run was at `steps`
+    # (the book's upstreams stop on the schedule of chapter 01a's learning curve, whose budget they take)
+    schedule_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -558,6 +562,9 @@ HASH_NEUTRAL: dict[str, Any] = {
     # issue 23: the corpus's language; the syllable mode is the generator's original corpus, and the
     # lexicon knobs do nothing in it (the corpus directory hash of a syllable corpus is unchanged)
     "corpus.language": "syllables",
+    # 2026-12-05: a schedule as long as the run, as every earlier run had
+    "optim.schedule_steps": 0,
+    "train.schedule_steps": 0,
     "corpus.lexicon_size": 300,
     "corpus.grammar_concentration": 20.0,
     "corpus.zipf_exponent": 1.0,
@@ -664,7 +671,7 @@ RANGES: dict[type, dict[str, Range]] = {
     EcapaConfig: {"channels": AT_LEAST_1, "attention_channels": AT_LEAST_1, "embedding_dim": AT_LEAST_1},
     OptimConfig: {"steps": AT_LEAST_1, "batch_size": AT_LEAST_1, "lr": POSITIVE, "weight_decay": AT_LEAST_0,
                   "warmup_steps": AT_LEAST_0, "min_lr_ratio": UNIT, "grad_clip": POSITIVE,
-                  "checkpoint_every": AT_LEAST_1},
+                  "checkpoint_every": AT_LEAST_1, "schedule_steps": AT_LEAST_0},
     SVTrainConfig: {"crop_seconds": POSITIVE, "aam_margin": AT_LEAST_0, "aam_scale": POSITIVE, "seed": AT_LEAST_0,
                     "labelled_speakers": AT_LEAST_0, "augment_probability": UNIT,
                     "loader_workers": Range(-1)},

@@ -54,6 +54,20 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float =
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def schedule_length(cfg: Any) -> int:
+    """The cosine schedule's length: ``cfg.schedule_steps``, or ``cfg.steps`` when unset; a schedule shorter than
+    the run is refused, naming the key.
+
+    >>> from sslsv.config import OptimConfig
+    >>> schedule_length(OptimConfig(steps=100)), schedule_length(OptimConfig(steps=100, schedule_steps=400))
+    (100, 400)
+    """
+    if cfg.schedule_steps and cfg.schedule_steps < cfg.steps:
+        raise ConfigError(f"schedule_steps={cfg.schedule_steps} is shorter than the run (steps={cfg.steps}): the "
+                          "schedule a run stops early on must be at least as long as the run")
+    return int(cfg.schedule_steps or cfg.steps)
+
+
 def resolve_device(device: str) -> torch.device:
     """``"auto"`` picks CUDA when present; ``"cuda"`` without a GPU is an error."""
     if device == "auto":
@@ -158,7 +172,7 @@ def fit(
         g["lr"] = cfg.lr * g["lr_scale"]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
+        optimizer, lambda s: lr_factor(s, cfg.warmup_steps, schedule_length(cfg), cfg.min_lr_ratio)
     )
     start, history, prior_seconds, timing_complete = 0, [], 0.0, True
     state = _load_checkpoint(Path(checkpoint), log) if checkpoint is not None and Path(checkpoint).exists() else None

@@ -33,7 +33,7 @@ from torch import nn
 from ..artifacts import Run, atomic_write_json
 from ..config import ConfigError, PretrainConfig, PretrainExperimentConfig, validate
 from ..data.corpus import PretrainPool
-from ..training import distributed_info, fit, init_distributed_from_env, resolve_device
+from ..training import distributed_info, fit, init_distributed_from_env, resolve_device, schedule_length
 from ..upstreams import resolve_upstream_reference
 from .backbones import SIZES, BACKBONES, Upstream, build_upstream
 from .curve import LearningCurve, choose_budget, context_free_accuracy, majority_accuracy, split_held_out
@@ -203,6 +203,7 @@ def pretrain(cfg: PretrainExperimentConfig, *, progress: bool = True,
     """
     validate(cfg)
     check_config(cfg.pretrain)
+    schedule_length(cfg.optim)  # a schedule shorter than the run: one line naming the key, before the run exists
     resolve_device(cfg.device)
     run = Run("pretrain", cfg)
     inputs = pretrain_inputs(cfg, progress)

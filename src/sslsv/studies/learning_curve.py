@@ -340,3 +340,26 @@ def finding(study: CurveStudy) -> str:
             text += (f"The {best} pool ends {s.loc[best, 'held_out_acc'] - s.loc[worst, 'held_out_acc']:+.3f} "
                      f"above the {worst} pool.")
     return text.strip()
+
+
+def answer(study: CurveStudy, corpus: str) -> str:
+    """The chapter's answer in at most three sentences: has the default upstream learned its task on ``corpus`` (the
+    book's, ``corpus.language``), the number that decides it, and how far the curve still climbs (the details:
+    :func:`finding`)."""
+    s = summary(study).set_index("corpus")
+    if corpus not in s.index:
+        raise KeyError(f"no curve of the {corpus!r} pool; curves: {', '.join(s.index)}")
+    row, budget = s.loc[corpus], study.budgets.get(corpus)
+    line = f"{study.learned_ratio:g}x the context-free ceiling ({row['chance_context_free']:.3f})"
+    end = (f"At {row['updates']:,} updates it reaches {row['held_out_acc']:.3f} ({row['x_context_free']:.2f}x), "
+           f"{'still climbing' if row['gain_per_1k_updates'] > 0 else 'no longer climbing'} "
+           f"({row['gain_per_1k_updates']:+.3f} per 1,000 updates over the last quarter).")
+    if budget is None:
+        return (f"**Not within the curve**: on the book's {corpus} pool the default upstream's held-out masked "
+                f"accuracy never settles at or above {line} within {row['updates']:,} updates, so the book "
+                f"pre-trains for the profile's typed optim.steps. {end}")
+    acc = _acc_at(study, corpus, budget)
+    return (f"**Yes**: on the book's {corpus} pool the default upstream predicts masked frames from their context "
+            f"after **{budget:,}** updates, the budget the rule picks and every pre-trained upstream of the book gets "
+            f"(held-out masked accuracy {acc:.3f}, {acc / row['chance_context_free']:.2f}x the context-free ceiling "
+            f"of {row['chance_context_free']:.3f}). {end}")

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from ..artifacts import Run
 from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, check_seeds, profile_context,
-                      refuse_controlled, resolve, study_settings)
+                      override, refuse_controlled, resolve, study_settings)
 from ..settings import VALID_MODES
 from ..systems import FBANK, RANDOM, Kind, Role, check_system, shown
 from ..upstreams import RandomInit
@@ -56,7 +56,14 @@ def pretrain_config(profile: str | Profile, cond: Condition, overrides: Mapping[
     if cond.targets_from_default:
         default = Run("pretrain", pretrain_config(profile, Condition("default"), overrides, pretrain_overrides))
         sets["pretrain.kmeans_source"] = f"run:{default.path.name}"
-    return resolve(profile, sets, base=PretrainExperimentConfig())
+    cfg = resolve(profile, sets, base=PretrainExperimentConfig())
+    # where the budgets are read off chapter 01a's curve, every upstream stops early on the curve's schedule: its
+    # learning rate at each update is the curve's, so the curve at b says what an upstream of b updates learned
+    horizon = profile_context(profile).study.curve.steps
+    if (profile_context(profile).study.regime.budget_fractions and "optim.schedule_steps" not in sets
+            and cfg.optim.steps < horizon):
+        cfg = override(cfg, {"optim.schedule_steps": int(horizon)})
+    return cfg
 
 
 def sv_config(profile: str | Profile, cond: Condition, seed: int, mode: str = "frozen",

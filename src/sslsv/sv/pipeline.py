@@ -55,7 +55,7 @@ from ..data.loader import loader_workers, prefetching
 from ..data.corpus import SVCorpus
 from ..metrics import verification_metrics
 from ..upstreams import check_upstream, random_init
-from ..training import FitResult, fit, resolve_device, step_rng
+from ..training import FitResult, fit, resolve_device, schedule_length, step_rng
 from .embeddings import extract_embeddings
 from .featurizer import STATES, HiddenStateCropSampler, SSLFrontend, build_ssl_frontend, resolve_upstream_reference
 from .model import AAMSoftmaxHead, FbankFrontend, SpeakerModel, SVTrainingModel
@@ -84,6 +84,7 @@ def check_sv_config(cfg: SVConfig) -> None:
     """Refuse values and combinations that cannot work, before any run directory is written."""
     validate(cfg)
     resolve_device(cfg.device)
+    schedule_length(cfg.train)
     f = cfg.frontend
     if f.kind not in FRONTENDS:
         raise ConfigError(f"unknown front-end {f.kind!r}; valid front-ends: {', '.join(FRONTENDS)}")
