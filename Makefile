@@ -131,6 +131,7 @@ bench-learning-curve: env
 	mkdir -p .cache
 	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/bench_learning_curve.py --steps 1000 --eval-every 100 \
 	  --case default --case k50 pretrain.n_clusters=50 --case mask10 pretrain.mask_length=10 \
+	  --case schedule_2000 optim.schedule_steps=2000 \
 	  --json .cache/bench-learning-curve-a.json > .cache/bench-learning-curve-a.log 2>&1 & \
 	OMP_NUM_THREADS=1 nice -n 10 $(PY) benchmarks/bench_learning_curve.py --steps 1000 --eval-every 100 \
 	  --case lr_3e-3 optim.lr=0.003 --case batch32_500 optim.batch_size=32 optim.steps=500 \

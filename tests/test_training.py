@@ -69,6 +69,9 @@ def test_the_books_upstreams_stop_on_the_curves_schedule():
         assert cfg.optim.schedule_steps == horizon > cfg.optim.steps
         assert pretrain_config(profile, Condition("x", pretrain={"optim.steps": 3})).optim.schedule_steps == horizon
         assert learning_curve.curve_run(profile).config.optim.schedule_steps == 0  # the curve is the schedule
+        from sslsv.studies import explain
+
+        assert explain.plan(profile)[0].config == cfg  # chapters 07-08 analyse the studies' default upstream
     # unset, the key leaves a run's name as it was
     from sslsv.config import PretrainExperimentConfig, SVConfig, to_dict
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from ..analysis.attribution import AttributionStudy
 from ..analysis.landscape import LandscapeStudy
 from ..artifacts import Run, file_sha256
-from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, check_seeds, override, profile_context,
+from ..config import (ConfigError, Profile, SVConfig, check_seeds, override, profile_context,
                       refuse_controlled, resolve)
 from . import controlled
 from ..data.fingerprint import sv_fingerprint
@@ -119,12 +119,12 @@ def analysis_systems(profile: str | Profile = "cpu", seed: int = 0, overrides: M
 def plan(profile: str | Profile = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
          pretrain_overrides: Mapping[str, Any] | None = None) -> list:
     """The analysed systems' runs: the default upstream's pre-training, then the four SV systems."""
-    from .runs import PlannedRun
+    from .runs import Condition, PlannedRun, pretrain_config
 
     refuse_controlled(overrides, controlled.ANALYSIS, "the analysis chapters (07, 08)")
     check_seeds([seed], "seed")
     profile = profile_context(profile)  # read once, passed down
-    pre_cfg = resolve(profile, pretrain_overrides, base=PretrainExperimentConfig())
+    pre_cfg = pretrain_config(profile, Condition("default"), None, pretrain_overrides)  # the studies' (its schedule)
     sv_base = resolve(profile, overrides)
     if pre_cfg.corpus != sv_base.corpus:
         raise ConfigError("the pre-training and SV corpus configurations differ; override both alike")
