@@ -150,7 +150,7 @@ tables.table(learning_curve.summary(study), digits=3)
 
 # %% tags=["nbval-ignore-output"]
 glue("finding", ipd.Markdown(learning_curve.finding(study)))
-glue("answer", ipd.Markdown(learning_curve.answer(study, learning_curve.book_budget(profile).corpus)), display=False)
+glue("answer", tables.Prose(learning_curve.answer(study, learning_curve.book_budget(profile).corpus)), display=False)
 
 # %% [markdown]
 # ## Recap
