@@ -187,3 +187,44 @@ def test_chapters_side_by_side_all_run_and_the_first_failure_is_raised_after_the
     from sslsv.studies.workers import available_cores
 
     assert (tmp_path / "omp").read_text() == str(max(1, available_cores() // 2))
+
+
+def test_a_kernel_that_dies_before_replying_is_started_again_and_a_cell_error_is_not(tmp_path, monkeypatch):
+    """Two processes starting kernels at once can be handed one TCP port; the kernel that loses dies before it
+    replies, having run nothing, and the chapter is executed again. Any other failure is raised at once."""
+    import nbformat
+    import papermill
+
+    from sslsv import book
+
+    calls = []
+
+    def flaky(src, out, **kwargs):
+        calls.append(src)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        nbformat.write(nbformat.v4.new_notebook(), out)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    out = tmp_path / "out.ipynb"
+    assert book.execute_notebook(tmp_path / "in.ipynb", out, {}) == out and out.exists() and len(calls) == 2
+
+    def broken(src, out, **kwargs):
+        calls.append(src)
+        raise RuntimeError("a cell failed")
+
+    monkeypatch.setattr(papermill, "execute_notebook", broken)
+    calls.clear()
+    with pytest.raises(RuntimeError, match="a cell failed"):
+        book.execute_notebook(tmp_path / "in.ipynb", out, {})
+    assert len(calls) == 1
+
+    def dead(src, out, **kwargs):
+        calls.append(src)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dead)
+    calls.clear()
+    with pytest.raises(RuntimeError, match="died before replying"):
+        book.execute_notebook(tmp_path / "in.ipynb", out, {})
+    assert len(calls) == book.KERNEL_START_TRIES

@@ -151,12 +151,26 @@ def execute_notebooks(profile: str = "cpu", names: Sequence[str] | None = None, 
     return outputs
 
 
+KERNEL_START_TRIES = 3  # a kernel that dies before it replies has run no cell: start it again
+
+
 def execute_notebook(src: Path, out: Path, params: Mapping[str, Any]) -> Path:
-    """Execute one chapter (its own kernel, in ``REPO``) from ``src`` into ``out``."""
+    """Execute one chapter (its own kernel, in ``REPO``) from ``src`` into ``out``.
+
+    A kernel that dies before replying to its first request is started again: two processes that start
+    kernels at once can be handed the same free TCP port ("Address already in use", seen with ``make
+    test``'s two pytest sessions side by side on 2026-12-05), and no cell has run then.
+    """
     import papermill
 
-    papermill.execute_notebook(str(src), str(out), parameters=dict(params), kernel_name=KERNEL_NAME,
-                               cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
+    for attempt in range(1, KERNEL_START_TRIES + 1):
+        try:
+            papermill.execute_notebook(str(src), str(out), parameters=dict(params), kernel_name=KERNEL_NAME,
+                                       cwd=str(REPO), progress_bar=False, request_save_on_cell_execute=False)
+            break
+        except RuntimeError as err:
+            if "died before replying" not in str(err) or attempt == KERNEL_START_TRIES:
+                raise
     _strip_volatile_metadata(out)
     return out
 
