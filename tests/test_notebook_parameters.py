@@ -197,34 +197,28 @@ def test_a_kernel_that_dies_before_replying_is_started_again_and_a_cell_error_is
 
     from sslsv import book
 
-    calls = []
+    died, out = "Kernel died before replying to kernel_info", tmp_path / "out.ipynb"
 
-    def flaky(src, out, **kwargs):
-        calls.append(src)
-        if len(calls) == 1:
-            raise RuntimeError("Kernel died before replying to kernel_info")
-        nbformat.write(nbformat.v4.new_notebook(), out)
+    def execute(*failures: str) -> tuple[int, Exception | None]:
+        """book.execute_notebook with papermill failing with ``failures`` in turn, then succeeding: how many
+        times papermill was called, and what was raised."""
+        calls = []
 
-    monkeypatch.setattr(papermill, "execute_notebook", flaky)
-    out = tmp_path / "out.ipynb"
-    assert book.execute_notebook(tmp_path / "in.ipynb", out, {}) == out and out.exists() and len(calls) == 2
+        def fake(src, dst, **kwargs):
+            calls.append(src)
+            if len(calls) <= len(failures):
+                raise RuntimeError(failures[len(calls) - 1])
+            nbformat.write(nbformat.v4.new_notebook(), dst)
 
-    def broken(src, out, **kwargs):
-        calls.append(src)
-        raise RuntimeError("a cell failed")
+        monkeypatch.setattr(papermill, "execute_notebook", fake)
+        try:
+            book.execute_notebook(tmp_path / "in.ipynb", out, {})
+        except RuntimeError as err:
+            return len(calls), err
+        return len(calls), None
 
-    monkeypatch.setattr(papermill, "execute_notebook", broken)
-    calls.clear()
-    with pytest.raises(RuntimeError, match="a cell failed"):
-        book.execute_notebook(tmp_path / "in.ipynb", out, {})
-    assert len(calls) == 1
-
-    def dead(src, out, **kwargs):
-        calls.append(src)
-        raise RuntimeError("Kernel died before replying to kernel_info")
-
-    monkeypatch.setattr(papermill, "execute_notebook", dead)
-    calls.clear()
-    with pytest.raises(RuntimeError, match="died before replying"):
-        book.execute_notebook(tmp_path / "in.ipynb", out, {})
-    assert len(calls) == book.KERNEL_START_TRIES
+    assert execute(died) == (2, None) and out.exists()
+    n, err = execute("a cell failed", died)
+    assert n == 1 and "a cell failed" in str(err)
+    n, err = execute(*[died] * book.KERNEL_START_TRIES)
+    assert n == book.KERNEL_START_TRIES and "died before replying" in str(err)
