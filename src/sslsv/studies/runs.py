@@ -59,9 +59,9 @@ def pretrain_config(profile: str | Profile, cond: Condition, overrides: Mapping[
     cfg = resolve(profile, sets, base=PretrainExperimentConfig())
     # where the budgets are read off chapter 01a's curve, every upstream stops early on the curve's schedule: its
     # learning rate at each update is the curve's, so the curve at b says what an upstream of b updates learned
-    horizon = profile_context(profile).study.curve.steps
-    if (profile_context(profile).study.regime.budget_fractions and "optim.schedule_steps" not in sets
-            and cfg.optim.steps < horizon):
+    study = profile_context(profile).study
+    horizon = study.curve.steps
+    if study.regime.budget_fractions and "optim.schedule_steps" not in sets and cfg.optim.steps < horizon:
         cfg = override(cfg, {"optim.schedule_steps": int(horizon)})
     return cfg
 
