@@ -12,6 +12,7 @@ from sslsv.artifacts import Run
 from sslsv.config import ConfigError, PretrainExperimentConfig, resolve, study_settings
 from sslsv.errors import UserError
 from sslsv.statistics import welch
+from sslsv.settings import DOMAINS
 from sslsv.studies import compare, findings, regime
 from sslsv.systems import FBANK, RANDOM, SSL
 from test_sv import TINY
@@ -30,11 +31,26 @@ def test_the_grid_spans_what_the_issue_asks_and_names_bad_values():
         regime.grid("cpu", speakers=(12, 50, 400))
     with pytest.raises(ConfigError, match="unknown domain 'mixed'"):
         regime.grid("cpu", domains=("mixed",))
+    with pytest.raises(ConfigError, match="leave out 'out-of-domain', where the default upstream"):
+        regime.grid("smoke", domains=(regime.IN,))
+
+
+def test_the_profile_names_the_map_s_pools():
+    # cpu: the out-of-domain pool only (the rule's fine-tuned cells are there); smoke and paper keep both
+    assert regime.grid("cpu").domains == (regime.OUT,) and regime.grid("paper").domains == (regime.OUT, regime.IN)
+    assert {p.domain for p in regime.plan("cpu") if p.kind == "pretrain"} == {regime.OUT}
+    import sslsv.config as config
+
+    bad = {**config.PROFILES["smoke"], "study.regime.domains": ("in-domain",)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(config.PROFILES, "smoke", bad)
+        with pytest.raises(ConfigError, match=r"study.regime.domains \['in-domain'\] must list distinct pools"):
+            config.study_settings("smoke")
 
 
 def test_the_plan_covers_every_cell_once():
-    items = regime.plan("cpu")
-    g = regime.grid("cpu")
+    items = regime.plan("cpu", domains=DOMAINS)  # both pools (the cpu profile maps one)
+    g = regime.grid("cpu", domains=DOMAINS)
     pre = [p for p in items if p.kind == "pretrain"]
     assert len(pre) == len(g.budgets) * 2 and len({p.run.path.name for p in items}) == len(items)
     assert {p.config.pretrain.in_domain for p in pre} == {False, True}

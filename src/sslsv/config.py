@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal, Mapping
 from .errors import UserError
 from .profiles import PROFILES
 from .ranges import AT_LEAST_0, AT_LEAST_1, AT_LEAST_2, OPEN_UNIT, POSITIVE, UNIT, Range
-from .settings import PREFIX, StudySettings
+from .settings import DOMAINS, OUT_OF_DOMAIN, PREFIX, StudySettings
 
 
 class ConfigError(UserError, ValueError):
@@ -515,6 +515,10 @@ def study_settings(profile: "str | Profile") -> StudySettings:
     if r.sv_steps and len(r.sv_steps) != len(r.speakers):
         raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
                           f"of study.regime.speakers {list(r.speakers)}")
+    bad = [d for d in r.domains if d not in DOMAINS]
+    if bad or OUT_OF_DOMAIN not in r.domains or len(set(r.domains)) != len(r.domains):
+        raise ConfigError(f"profile {profile!r}: study.regime.domains {list(r.domains)} must list distinct pools of "
+                          f"{', '.join(DOMAINS)}, {OUT_OF_DOMAIN} among them (the fine-tuned cells are pre-trained there)")
     p = r.pinned
     if (p.speakers, p.budget) != (0, 0) and not (p.speakers >= 1 and p.budget >= 1):
         raise ConfigError(f"profile {profile!r}: study.regime.pinned needs speakers >= 1 and budget >= 1 (or neither "

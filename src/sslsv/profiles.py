@@ -174,6 +174,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         # is the fallback when the curve never settles above that line)
         "study.regime.budget_fractions": (1 / 8, 1 / 3, 1.0),
         "study.regime.seeds": (0, 1, 2),
+        # the out-of-domain pool only: the rule reads the fine-tuned cells, pre-trained there; the in-domain
+        # columns (three more upstreams, 12 frozen cells each) cost ~47 single-core minutes of a cold book
+        # (sslsv plan, 2026-12-05) and answer a question of their own (the gpu and paper profiles keep them)
+        "study.regime.domains": ("out-of-domain",),
         "study.regime.sv_steps": (150, 200, 300, 400),
         "study.regime.finetune_speakers": (),  # fine-tuned cells (the default upstream, random init) in every row
         # chapter 01a: the default upstream's task learned on each corpus, every 100 updates up to 2,000

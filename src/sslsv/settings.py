@@ -126,6 +126,9 @@ class RegimeSettings:
     # set, they replace `budgets` (the largest should be 1: the default upstream, which has learned its task)
     budget_fractions: tuple[float, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)  # SV seeds per cell
+    # the pre-training pools of the frozen columns (DOMAINS); out-of-domain must be one of them: the fine-tuned
+    # cells, which the rule reads, are the default upstream's, pre-trained out of domain
+    domains: tuple[str, ...] = DOMAINS
     # SV training steps for each amount of labelled speakers (the protocol: fewer speakers converge sooner);
     # empty: the factor studies' study.sv.steps for every amount
     sv_steps: tuple[int, ...] = ()

@@ -64,7 +64,7 @@ class Grid:
 
 
 def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
-         seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
+         seeds: Sequence[int] | None = None, domains: Sequence[str] | None = None,
          overrides: Mapping[str, Any] | None = None) -> Grid:
     """The grid of ``profile`` (its ``study.regime`` settings unless given), checked."""
     profile = profile_context(profile)
@@ -75,11 +75,15 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
                else resolve(profile, None, base=PretrainExperimentConfig()).optim.steps)
     budgets = tuple(int(v) for v in (map_budgets(profile, default) if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
+    domains = tuple(s.domains if domains is None else domains)
     _check_span("amounts of labelled speakers", speakers, 8)
     _check_span("pre-training budgets", budgets, 6)
     bad = [d for d in domains if d not in DOMAINS]
     if bad or not domains:
         raise ConfigError(f"unknown domain {bad[0] if bad else None!r}; valid domains: {', '.join(DOMAINS)}")
+    if OUT not in domains:
+        raise ConfigError(f"the regime map's domains {list(domains)} leave out {OUT!r}, where the default upstream "
+                          "(the fine-tuned cells the rule reads) is pre-trained")
     corpus = resolve(profile, overrides).corpus
     n_train = corpus.n_train_speakers
     if corpus.source == "synthetic" and max(speakers) > n_train:  # real data: checked when the SV run reads it
@@ -108,7 +112,7 @@ def _pretrain(profile: str | Profile, budget: int, domain: str, overrides) -> Pr
 
 
 def plan(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
-         seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
+         seeds: Sequence[int] | None = None, domains: Sequence[str] | None = None,
          overrides: Mapping[str, Any] | None = None) -> list[PlannedRun]:
     """Every run of the map, in the order :func:`run` computes them (nothing is computed).
 
@@ -238,7 +242,7 @@ class RegimeMap:
 
 
 def run(profile: str = "cpu", speakers: Sequence[int] | None = None, budgets: Sequence[int] | None = None,
-        seeds: Sequence[int] | None = None, domains: Sequence[str] = DOMAINS,
+        seeds: Sequence[int] | None = None, domains: Sequence[str] | None = None,
         overrides: Mapping[str, Any] | None = None, progress: bool = True) -> RegimeMap:
     """Pre-train (or reuse) every upstream of the grid and train (or reuse) every SV system."""
     from ..pretrain.train import pretrain
