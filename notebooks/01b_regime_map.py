@@ -41,7 +41,10 @@
 #   (from there on the upstream predicts masked frames from their context;
 #   `study.regime.budget_fractions`), on the unlabelled pool, and on the
 #   pool *plus* the SV training speakers' audio without labels
-#   (`pretrain.in_domain`).
+#   (`pretrain.in_domain`). The `cpu` profile maps the unlabelled pool only
+#   (`study.regime.domains`): the rule reads the fine-tuned cells, whose
+#   upstream is pre-trained there, and the in-domain columns would add about
+#   47 single-core minutes to a cold book.
 #
 # Every upstream is probed frozen; the profile's default upstream and the
 # random-init reference are also fine-tuned in every row, as the paper does
