@@ -166,8 +166,8 @@ glue("finding", ipd.Markdown(explain.attribution_finding(study, systems)))
 # **Reading it with care.** IG shares depend on the baseline and on signal
 # amplitude (loud segments get more mass); the duration and energy references
 # are there to calibrate the eye. The trial sample is small at the `cpu`
-# profile and two SV seeds are analysed, so differences between systems whose
-# intervals overlap are not evidence. The example figures show the first
+# profile and three SV seeds (the map's) are analysed, so differences between
+# systems whose intervals overlap are not evidence. The example figures show the first
 # seed's systems.
 #
 # **Tying back to the factor studies.** The SSL systems here use the default

@@ -129,8 +129,10 @@ glue("finding", ipd.Markdown(explain.landscape_finding(study, systems)))
 # %% [markdown]
 # **Reading it with care.** Sharpness measures are not invariant to
 # reparametrisation; filter normalisation removes the most obvious scale effect
-# but not all. Two SV seeds and a single batch set are analysed at the `cpu`
-# profile: an interval over two seeds is wide.
+# but not all. Three SV seeds (the map's) and a single batch set are analysed
+# at the `cpu` profile: an interval over three seeds is still wide. With few
+# labelled speakers every system can fit its training batches to a loss near
+# zero, where most directions are flat: the finding then says so.
 #
 # **Tying back to the factor studies.** The upstream analysed here is the
 # default of the factor studies (chapters 02-05, the same cached

@@ -471,7 +471,7 @@ def test_analysed_systems_at_several_seeds_are_compared_over_seeds():
     text = explain.benefit_statement(both)
     assert "means over 2 SV seeds" in text and "SSL fine-tuned is better than fbank (12.50 vs 22.50 % EER" in text
     assert both.eer_table().set_index("system").loc["fbank", "seeds"] == 2
-    assert explain.analysis_seeds("cpu") == (0, 1) and explain.analysis_seeds("smoke", [3]) == (3,)
+    assert explain.analysis_seeds("cpu") == (0, 1, 2) and explain.analysis_seeds("smoke", [3]) == (3,)
 
 
 def test_pooled_attributions_resample_every_seeds_trials():
@@ -518,6 +518,30 @@ def test_pooled_landscapes_give_an_interval_over_sv_seeds():
     assert pooled.curves is not None and len(pooled.curves) == 1  # the figures: the first seed's slices
 
 
+def test_the_landscape_finding_says_when_every_system_fits_its_batches():
+    """With 4 labelled speakers every system reached a training loss of ~0 (chapter 08 at cpu, 2026-12-05): the
+    finding says that a flat minimum there reads a fit, not generalisation; with a loss left it does not."""
+    from sslsv.analysis.landscape import LandscapeStudy, pool_studies
+    from sslsv.studies import explain
+
+    def study(loss, seed):
+        models = ["fbank", "ssl_fine_tuned"]
+        return LandscapeStudy(curves=pd.DataFrame(), surfaces=pd.DataFrame(), paths=pd.DataFrame(),
+                              sharpness=pd.DataFrame({"model": models, "seed": 0, "loss_increase": [0.0, 0.0]}),
+                              hessian=pd.DataFrame({"model": models, "seed": 0, "eigenvalue": [0.01, 5.0 + seed]}),
+                              summary=pd.DataFrame({"model": models, "loss": [loss, loss], "n_parameters": [10, 20]}),
+                              seconds={m: 1.0 for m in models})
+
+    systems = explain.SeededAnalysis((0, 1, 2), {k: fake_systems({"fbank": (20.0 + k, 24.0 + k),
+                                                                   "ssl_fine_tuned": (10.0 + k, 14.0 + k),
+                                                                   "random_fine_tuned": (30.0, 34.0)})
+                                                 for k in range(3)})
+    fit = explain.landscape_finding(pool_studies({k: study(0.0004, k) for k in range(3)}), systems)
+    assert "at 3 SV seeds." in fit and "Every system fits its training batches (loss 0.000 at most)" in fit
+    rest = explain.landscape_finding(pool_studies({k: study(0.8, k) for k in range(3)}), systems)
+    assert "fits its training batches" not in rest and "two seeds give wide" not in rest
+
+
 def test_the_analysis_chapters_plan_every_analysis_seed():
     from sslsv.studies import chapters
 
@@ -525,5 +549,5 @@ def test_the_analysis_chapters_plan_every_analysis_seed():
                             pretrain_overrides=lambda o=None: dict(o or {}))
     planned = chapters.chapter("07_attribution").plan("cpu", {"seeds": None}, where)
     sv = [p for p in planned if p.kind == "sv"]
-    assert sorted({p.seed for p in sv}) == [0, 1] and len(sv) == 8
+    assert sorted({p.seed for p in sv}) == [0, 1, 2] and len(sv) == 12  # the map's three seeds
     assert len({p.run.path.name for p in planned if p.kind == "pretrain"}) == 1  # one upstream, both seeds

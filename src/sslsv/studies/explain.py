@@ -1,19 +1,10 @@
 """Studies 07 and 08: why does SSL initialisation help? Attributions and loss landscapes.
 
-Both chapters analyse the same four speaker-verification systems, trained
-on the same corpus with the same ECAPA-TDNN backend and the same seed:
-
-===========================  ===============================================
-``fbank``                    80-dim log-mel filterbank front-end
-``SSL frozen``               the default pre-trained upstream, frozen
-``SSL fine-tuned``           the same upstream, fine-tuned with the backend
-``random init fine-tuned``   the same architecture from random weights,
-                             trained exactly like ``SSL fine-tuned``
-===========================  ===============================================
-
-The upstream is the project's default pre-training run of the profile
-(masked prediction on k-means-of-MFCC targets), shared through the run cache
-with the factor studies.
+Both chapters analyse the same four speaker-verification systems (:data:`SYSTEMS`): fbank, the default upstream
+frozen and fine-tuned, and the same architecture from random weights trained exactly like the fine-tuned one; the
+same corpus, the same ECAPA-TDNN backend, at the SV seeds of :func:`analysis_seeds`. The upstream is the profile's
+default pre-training run (masked prediction on k-means-of-MFCC targets), shared through the run cache with the
+factor studies.
 """
 
 from __future__ import annotations
@@ -394,7 +385,11 @@ def landscape_finding(study, systems: "AnalysisSystems | SeededAnalysis") -> str
         text += ("Over the SV seeds, each system's mean top eigenvalue with its 95 % interval: " + "; ".join(
             f"{shown(m)} {r['top_eigenvalue']:.1f} [{r['top_eigenvalue_ci_low']:.1f}, {r['top_eigenvalue_ci_high']:.1f}]"
             for m, r in s.iterrows()) + ". ")
+    worst = float(study.summary["loss"].max()) if "loss" in study.summary else 1.0  # < 0.01: every system fits
     text += ("Caveats: the eigenvalues are computed over each system's *trainable* parameters (a frozen "
-             "upstream is not part of the landscape), on one batch set and few directions, "
-             + (f"at {n_seeds} SV seeds (two seeds give wide intervals)." if n_seeds > 1 else "at one seed."))
+             "upstream is not part of the landscape), on one batch set and few directions, at "
+             + (f"{n_seeds} SV seeds" + (" (two seeds give wide intervals)." if n_seeds == 2 else ".") if n_seeds > 1
+                else "one seed.") + (f" Every system fits its training batches (loss {worst:.3f} at most): at a "
+             "minimum of zero loss most directions are flat, so a small eigenvalue says that a system has fit its "
+             "few labelled speakers, not that it generalises." if worst < 0.01 else ""))
     return text
