@@ -297,13 +297,17 @@ def test_the_answer_is_three_sentences_the_rules_cell_with_its_intervals_and_the
     assert (f"The rule picks 16 labelled speakers and SSL 60 updates, out-of-domain, where the frozen upstream is "
             f"{chosen['vs_random']:+.2f} EER points from random init [{chosen['vs_random_low']:+.2f}, "
             f"{chosen['vs_random_high']:+.2f}]") in answer
-    assert ("Caveat: the probe is not converged with 4 labelled speakers, so the rule passes those rows over; the "
-            "picked upstream predicts masked targets with a held-out accuracy of 0.084 against a chance of 0.019.") \
-        in answer
-    clean = findings.regime_answer(fake_map())  # converged, no upstream table: two sentences, no caveat
+    assert ("Caveat: with 64 labelled speakers fbank is clearly better (+3.00 EER points); the probe is not "
+            "converged with 4 labelled speakers, so the rule passes those rows over; the picked upstream predicts "
+            "masked targets with a held-out accuracy of 0.084 against a chance of 0.019.") in answer, answer
+    # converged, pre-training helps in every row, no upstream table: two sentences, no caveat
+    clean = findings.regime_answer(fake_map(helps_below=100))
     assert sentences(clean) == 2 and "Caveat" not in clean
+    # where the benefit stops, fbank clearly better, is the first caveat
+    assert "Caveat: with 64 labelled speakers fbank is clearly better (+3.00 EER points)." in \
+        findings.regime_answer(fake_map())
     none = findings.regime_answer(fake_map(helps_below=0))
-    assert "the rule picks no regime" in none and sentences(none) == 2
+    assert "the rule picks no regime" in none and sentences(none) == 3 and "fbank is clearly better" in none
 
 
 def test_the_books_regime_is_the_rules_cell_else_the_closest_one_and_carries_its_overrides():

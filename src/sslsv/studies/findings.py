@@ -211,6 +211,10 @@ def regime_answer(m: Any, upstreams: pd.DataFrame | None = None) -> str:
                   f"{chosen['vs_fbank']:+.2f} from fbank [{chosen['vs_fbank_low']:+.2f}, "
                   f"{chosen['vs_fbank_high']:+.2f}].")
     caveats = []
+    worse = own[own["vs_fbank_clear"] & (own["vs_fbank"] > 0)].sort_values("labelled_speakers")
+    if len(worse):  # where the benefit stops: fbank clearly better
+        caveats.append(f"with {', '.join(str(int(n)) for n in worse['labelled_speakers'])} labelled speakers fbank is "
+                       f"clearly better ({', '.join(f'{v:+.2f}' for v in worse['vs_fbank'])} EER points)")
     if len(conv) and not conv["converged"].all():
         rows = sorted({int(n) for n in conv.loc[~conv["converged"], "labelled_speakers"]})
         caveats.append(f"the probe is not converged with {', '.join(map(str, rows))} labelled speakers, so the rule "
