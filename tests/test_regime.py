@@ -33,6 +33,8 @@ def test_the_grid_spans_what_the_issue_asks_and_names_bad_values():
         regime.grid("cpu", domains=("mixed",))
     with pytest.raises(ConfigError, match="leave out 'out-of-domain', where the default upstream"):
         regime.grid("smoke", domains=(regime.IN,))
+    with pytest.raises(ConfigError, match=r"domains \['out-of-domain', 'out-of-domain'\] repeat a pool"):
+        regime.grid("smoke", domains=(regime.OUT, regime.OUT))
 
 
 def test_the_profile_names_the_map_s_pools():
@@ -44,7 +46,8 @@ def test_the_profile_names_the_map_s_pools():
     bad = {**config.PROFILES["smoke"], "study.regime.domains": ("in-domain",)}
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(config.PROFILES, "smoke", bad)
-        with pytest.raises(ConfigError, match=r"study.regime.domains \['in-domain'\] must list distinct pools"):
+        with pytest.raises(ConfigError,
+                           match=r"profile 'smoke': study.regime.domains \['in-domain'\] leave out 'out-of-domain'"):
             config.study_settings("smoke")
 
 

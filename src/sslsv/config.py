@@ -515,10 +515,7 @@ def study_settings(profile: "str | Profile") -> StudySettings:
     if r.sv_steps and len(r.sv_steps) != len(r.speakers):
         raise ConfigError(f"profile {profile!r}: study.regime.sv_steps {list(r.sv_steps)} needs one value per amount "
                           f"of study.regime.speakers {list(r.speakers)}")
-    bad = [d for d in r.domains if d not in DOMAINS]
-    if bad or OUT_OF_DOMAIN not in r.domains or len(set(r.domains)) != len(r.domains):
-        raise ConfigError(f"profile {profile!r}: study.regime.domains {list(r.domains)} must list distinct pools of "
-                          f"{', '.join(DOMAINS)}, {OUT_OF_DOMAIN} among them (the fine-tuned cells are pre-trained there)")
+    check_domains(r.domains, f"profile {profile!r}: study.regime.domains")
     p = r.pinned
     if (p.speakers, p.budget) != (0, 0) and not (p.speakers >= 1 and p.budget >= 1):
         raise ConfigError(f"profile {profile!r}: study.regime.pinned needs speakers >= 1 and budget >= 1 (or neither "
@@ -736,6 +733,30 @@ def validate(cfg: Any, prefix: str = "") -> None:
         if getattr(cfg, low) > getattr(cfg, high):
             raise ConfigError(f"{prefix}{low}={getattr(cfg, low)!r} is above {prefix}{high}={getattr(cfg, high)!r}; "
                               f"{prefix}{low} must be <= {prefix}{high}")
+
+
+def check_domains(domains: Any, what: str = "the regime map's domains") -> tuple[str, ...]:
+    """Distinct pre-training pools of :data:`~sslsv.settings.DOMAINS`, out-of-domain among them (the default
+    upstream, whose fine-tuned cells the map's rule reads, is pre-trained there); anything else is refused by name.
+
+    >>> check_domains(["out-of-domain"])
+    ('out-of-domain',)
+    >>> check_domains(["in-domain"])
+    Traceback (most recent call last):
+    ...
+    sslsv.config.ConfigError: the regime map's domains ['in-domain'] leave out 'out-of-domain', where the default upstream (the fine-tuned cells the rule reads) is pre-trained
+    """
+    domains = tuple(domains or ())
+    bad = [d for d in domains if d not in DOMAINS]
+    if bad or not domains:
+        raise ConfigError(f"{what} {list(domains)}: unknown domain {bad[0] if bad else None!r}; valid domains: "
+                          f"{', '.join(DOMAINS)}")
+    if len(set(domains)) != len(domains):
+        raise ConfigError(f"{what} {list(domains)} repeat a pool: each pool is one column of the map")
+    if OUT_OF_DOMAIN not in domains:
+        raise ConfigError(f"{what} {list(domains)} leave out {OUT_OF_DOMAIN!r}, where the default upstream (the "
+                          "fine-tuned cells the rule reads) is pre-trained")
+    return domains
 
 
 def check_seeds(seeds: Any, what: str = "seeds") -> tuple[int, ...]:

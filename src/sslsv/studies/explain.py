@@ -385,11 +385,13 @@ def landscape_finding(study, systems: "AnalysisSystems | SeededAnalysis") -> str
         text += ("Over the SV seeds, each system's mean top eigenvalue with its 95 % interval: " + "; ".join(
             f"{shown(m)} {r['top_eigenvalue']:.1f} [{r['top_eigenvalue_ci_low']:.1f}, {r['top_eigenvalue_ci_high']:.1f}]"
             for m, r in s.iterrows()) + ". ")
-    worst = float(study.summary["loss"].max()) if "loss" in study.summary else 1.0  # < 0.01: every system fits
+    seeds = (f"{n_seeds} SV seeds" + (" (two seeds give wide intervals)" if n_seeds == 2 else "") if n_seeds > 1
+             else "one seed")
     text += ("Caveats: the eigenvalues are computed over each system's *trainable* parameters (a frozen "
-             "upstream is not part of the landscape), on one batch set and few directions, at "
-             + (f"{n_seeds} SV seeds" + (" (two seeds give wide intervals)." if n_seeds == 2 else ".") if n_seeds > 1
-                else "one seed.") + (f" Every system fits its training batches (loss {worst:.3f} at most): at a "
-             "minimum of zero loss most directions are flat, so a small eigenvalue says that a system has fit its "
-             "few labelled speakers, not that it generalises." if worst < 0.01 else ""))
+             f"upstream is not part of the landscape), on one batch set and few directions, at {seeds}.")
+    worst = float(study.summary["loss"].max()) if "loss" in study.summary else 1.0
+    if worst < 0.01:  # every system fits its batches (few labelled speakers): the minimum is flat for any of them
+        text += (f" Every system fits its training batches (loss {worst:.3f} at most): at a minimum of zero loss "
+                 "most directions are flat, so a small eigenvalue says that a system has fit its few labelled "
+                 "speakers, not that it generalises.")
     return text

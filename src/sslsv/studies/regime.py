@@ -32,9 +32,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_seeds, override, profile_context,
-                      resolve)
-from ..settings import DOMAINS, IN_DOMAIN, OUT_OF_DOMAIN, deciding_mode
+from ..config import (ConfigError, PretrainExperimentConfig, Profile, check_domains, check_seeds, override,
+                      profile_context, resolve)
+from ..settings import IN_DOMAIN, OUT_OF_DOMAIN, deciding_mode
 from ..systems import FBANK, LONGER, RANDOM, SSL
 from .compare import COST_PRIORS, choose_regime, cells, convergence, learned_cells, miss_at_false_alarms
 from .learning_curve import book_budget, map_budgets
@@ -75,15 +75,9 @@ def grid(profile: str | Profile, speakers: Sequence[int] | None = None, budgets:
                else resolve(profile, None, base=PretrainExperimentConfig()).optim.steps)
     budgets = tuple(int(v) for v in (map_budgets(profile, default) if budgets is None else budgets))
     seeds = tuple(check_seeds(s.seeds if seeds is None else seeds))
-    domains = tuple(s.domains if domains is None else domains)
+    domains = check_domains(s.domains if domains is None else domains)
     _check_span("amounts of labelled speakers", speakers, 8)
     _check_span("pre-training budgets", budgets, 6)
-    bad = [d for d in domains if d not in DOMAINS]
-    if bad or not domains:
-        raise ConfigError(f"unknown domain {bad[0] if bad else None!r}; valid domains: {', '.join(DOMAINS)}")
-    if OUT not in domains:
-        raise ConfigError(f"the regime map's domains {list(domains)} leave out {OUT!r}, where the default upstream "
-                          "(the fine-tuned cells the rule reads) is pre-trained")
     corpus = resolve(profile, overrides).corpus
     n_train = corpus.n_train_speakers
     if corpus.source == "synthetic" and max(speakers) > n_train:  # real data: checked when the SV run reads it
