@@ -106,21 +106,14 @@ else:
 
 # %% tags=["nbval-ignore-output"]
 if fifth is not None:
-    glue("fifth_finding", ipd.Markdown(language_study.finding(fifth)))
+    glue("fifth_finding", ipd.Markdown(language_study.finding(fifth)), display=False)
 else:
-    glue("fifth_finding", ipd.Markdown("Not run: the corpus is real speech."))
+    glue("fifth_finding", ipd.Markdown("Not run: the corpus is real speech."), display=False)
 
 # %% [markdown]
 # ```{glue:md} fifth_finding
 # :format: myst
 # ```
-#
-# What it means for the paper's explanation: if the upstream pre-trained on
-# the language beats the one pre-trained on syllables, the benefit for
-# speaker verification grows with how much of the task context can solve;
-# if the two are within the noise, what masked prediction gives a speaker
-# probe does not depend on linguistic structure here, and the benefit comes
-# from what both pools share: voices, channels and the acoustics of speech.
 
 # %% [markdown]
 # ## Every factor in one table

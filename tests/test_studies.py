@@ -282,6 +282,23 @@ def test_summary_checks_the_premise_on_the_best_upstream(masked, expected):
     assert expected in summary.answer(s)
 
 
+def test_the_premise_checks_the_surest_upstream_not_the_lowest_mean():
+    # "unmasked" has the lowest mean EER but its seeds disagree (10 +- 6): its interval against random init
+    # crosses zero, while "masked" (13 +- 0.5) clearly beats random init; the premise checks "masked".
+    conds = objective.conditions(["masked", "unmasked"])
+    ps = table({FBANK: 14.0, RANDOM: 15.0, "masked": 13.0})
+    noisy = table({"unmasked": 10.0}, sd=6.0)
+    ps = pd.concat([ps, noisy], ignore_index=True)
+    study = FactorStudy(factor="objective", profile="cpu", conditions=conds, results={}, pretrain_runs={},
+                        per_seed=ps, summary=ps.groupby(["system", "mode", "reference"], sort=False)["eer_percent"]
+                        .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
+    s = summary.Summary(studies={"objective": study}, claims={"objective": objective.claim(study)})
+    assert not difference(ps, "unmasked", RANDOM, mode="frozen")["clear"]
+    p = summary.premise(s)
+    assert p["system"] == "masked" and p["vs_random"]["clear"]
+    assert "surest to beat random init, *masked*" in summary.answer(s)
+
+
 def test_layer_weights_are_read_from_the_saved_speaker_model(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
     cfg = runs.sv_config("smoke", Condition(RANDOM, kind="random"), 0)
@@ -430,6 +447,17 @@ def test_language_verdicts(lexicon, syllables, expected):
                                                        "syllables": syllables})
     c = language.claim(study)
     assert c["verdict"] == expected and c["evidence"][0]["a"] == "lexicon" and c["evidence"][0]["b"] == "syllables"
+
+
+@pytest.mark.parametrize("lexicon, syllables, random_init, expected", [
+    (10.0, 14.0, 15.0, "the same voices speaking a language give the better speaker upstream"),
+    (14.0, 10.0, 15.0, "syllables give the better speaker upstream"),
+    (12.0, 12.1, 15.0, "the benefit does not need a language"),
+    (12.0, 12.1, 12.2, "cannot say whether the benefit needs context")])
+def test_the_fifth_factor_says_what_its_verdict_means(lexicon, syllables, random_init, expected):
+    study = fake_study("linguistic structure", language.conditions("cpu"),
+                       {FBANK: 12.0, RANDOM: random_init, "lexicon": lexicon, "syllables": syllables})
+    assert expected in language.meaning(language.claim(study))
 
 
 def test_the_fifth_factor_is_marked_beyond_the_paper_and_kept_out_of_the_papers_count():

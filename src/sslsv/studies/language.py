@@ -81,6 +81,25 @@ def claim(study: FactorStudy, mode: str | None = None) -> dict[str, Any]:
             "evidence": [d], "vs_random": vs_random}
 
 
+def meaning(c: Mapping[str, Any]) -> str:
+    """What the verdict of :func:`claim` means for the paper's explanation, in one sentence."""
+    both_help = all(d["clear"] and d["delta"] < 0 for d in c["vs_random"])
+    head = "What it means for the paper's explanation: "
+    if c["verdict"] == "reproduced":
+        return head + ("the benefit grows with how much of the task the context can solve: the same voices "
+                       "speaking a language give the better speaker upstream.")
+    if c["verdict"] == "not reproduced":
+        return head + ("a task the context can solve does not help here: the same voices saying independent "
+                       "syllables give the better speaker upstream.")
+    if both_help:
+        return head + ("here the benefit does not need a language: both pools' upstreams clearly beat random "
+                       "init and tie with each other, so it comes from what the pools share (voices, channels, "
+                       "the acoustics of speech, and the context within a syllable, from which the syllable "
+                       "pool's masked task is still partly learnable).")
+    return head + ("none yet: the two pools tie, and pre-training on them does not clearly beat random init "
+                   "on both, so this comparison cannot say whether the benefit needs context.")
+
+
 def masked_accuracy(study: FactorStudy) -> dict[str, float]:
     """Each pool's upstream: its held-out masked-prediction accuracy at the end of pre-training (the run's own
     evaluation on its pool), mean over its seeds."""
@@ -100,4 +119,4 @@ def finding(study: FactorStudy, mode: str | None = None) -> str:
     lines += [f"- Against random init: {describe_difference(d)}." for d in c["vs_random"]]
     lines.append(f"- The lexicon upstream against fbank: "
                  f"{describe_difference(difference(study.per_seed, WITH_LANGUAGE, FBANK, mode=mode))}.")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + meaning(c)
