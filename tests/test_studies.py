@@ -191,8 +191,9 @@ def table(values: dict, sd: float = 0.5, half_width: float = 2.0) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def fake_study(factor, conds, values) -> FactorStudy:
-    ps = table(values)
+def fake_study(factor, conds, values, per_seed: pd.DataFrame | None = None) -> FactorStudy:
+    """A study of ``values`` (three seeds around each mean, :func:`table`), or of the rows ``per_seed`` given."""
+    ps = table(values) if per_seed is None else per_seed
     return FactorStudy(factor=factor, profile="cpu", conditions=conds, results={}, pretrain_runs={}, per_seed=ps,
                        summary=ps.groupby(["system", "mode", "reference"], sort=False)["eer_percent"]
                        .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
@@ -289,9 +290,7 @@ def test_the_premise_checks_the_surest_upstream_not_the_lowest_mean():
     ps = table({FBANK: 14.0, RANDOM: 15.0, "masked": 13.0})
     noisy = table({"unmasked": 10.0}, sd=6.0)
     ps = pd.concat([ps, noisy], ignore_index=True)
-    study = FactorStudy(factor="objective", profile="cpu", conditions=conds, results={}, pretrain_runs={},
-                        per_seed=ps, summary=ps.groupby(["system", "mode", "reference"], sort=False)["eer_percent"]
-                        .agg(eer_percent_mean="mean", eer_percent_std="std").reset_index())
+    study = fake_study("objective", conds, None, per_seed=ps)
     s = summary.Summary(studies={"objective": study}, claims={"objective": objective.claim(study)})
     assert not difference(ps, "unmasked", RANDOM, mode="frozen")["clear"]
     p = summary.premise(s)

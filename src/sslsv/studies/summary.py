@@ -163,16 +163,12 @@ def premise(summary: Summary, mode: str | None = None) -> dict[str, Any]:
     t = t[~t["reference"] & (t["mode"] == mode)]
     if t.empty:
         raise ConfigError(f"no SSL upstream was run in mode {mode!r}")
-
-    def upper(row) -> float:
-        d = difference(summary.studies[row["factor"]].per_seed, row["system"], RANDOM, mode=mode)
-        return d["delta"] + (d["ci95"] if math.isfinite(d["ci95"]) else 0.0)
-
-    factor, system = t.loc[t.apply(upper, axis=1).idxmin(), ["factor", "system"]]
-    per_seed = summary.studies[factor].per_seed
-    return {"factor": factor, "system": system,
-            "vs_random": difference(per_seed, system, RANDOM, mode=mode),
-            "vs_fbank": difference(per_seed, system, FBANK, mode=mode)}
+    vs_random = {(f, s): difference(summary.studies[f].per_seed, s, RANDOM, mode=mode)
+                 for f, s in zip(t["factor"], t["system"])}
+    factor, system = min(vs_random, key=lambda k: vs_random[k]["delta"] + (
+        vs_random[k]["ci95"] if math.isfinite(vs_random[k]["ci95"]) else 0.0))
+    return {"factor": factor, "system": system, "vs_random": vs_random[factor, system],
+            "vs_fbank": difference(summary.studies[factor].per_seed, system, FBANK, mode=mode)}
 
 
 def answer(summary: Summary) -> str:
