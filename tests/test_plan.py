@@ -84,6 +84,11 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     assert len(before) == 3 + 2 * len(ch07) and not before["cached"].any()
     assert (before[before["chapter"] == "08_loss_landscape"]["minutes"] == 0).all()
     assert set(before["estimate"]) == {"default", "shared with 07_attribution"}
+    # the map's runs are computed in its wave, before the chapters'; an SV run on a pre-trained upstream reads it
+    in_map = before["run"].isin({r.run.path.name for r in regime.plan("smoke")})
+    assert set(before.loc[in_map, "wave"]) == {2} and set(before.loc[~in_map, "wave"]) == {3}
+    read = {n for r in before["reads"] for n in r.split(",") if n}
+    assert read and all(n.startswith("pretrain-") for n in read) and read <= set(before["run"])
     fbank_07 = before[(before["chapter"] == "07_attribution") & (before["system"] == "fbank")].iloc[0]
     assert fbank_07["labelled"] == min(study_settings("smoke").regime.speakers)
 
@@ -115,6 +120,21 @@ def test_the_elapsed_estimate_packs_the_longest_runs_first_on_the_free_worker():
     assert plan.elapsed_minutes(t, 1) == 15.0
     assert plan.elapsed_minutes(t, 2) == 8.0  # 5 + 3 on one worker, 4 + 3 on the other
     assert plan.elapsed_minutes(t, 8) == 5.0  # never below the longest run
+
+
+def test_the_elapsed_estimate_waits_for_each_wave_and_for_the_runs_a_run_reads():
+    import pandas as pd
+
+    t = pd.DataFrame({"run": ["curve", "up", "map-a", "map-b", "up2", "sv", "done"],
+                      "minutes": [4.0, 2.0, 3.0, 3.0, 6.0, 1.0, 0.0],
+                      "wave": [1, 2, 2, 2, 3, 3, 3],
+                      "reads": ["", "", "up", "up", "", "up2,done", ""]})
+    # wave 1: the curve alone (4); wave 2: the upstream (2), then its two SV runs side by side (3): 9;
+    # wave 3: the second upstream (6), then the run that reads it (1) and a cached one: 16
+    assert plan.elapsed_minutes(t, 2) == 16.0
+    assert plan.elapsed_minutes(t, 1) == 4.0 + 8.0 + 7.0
+    # one wave of independent runs would pack them into 10 minutes on two workers
+    assert plan.elapsed_minutes(t.drop(columns=["wave", "reads"]), 2) == 10.0
 
 
 def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):

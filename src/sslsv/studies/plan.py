@@ -130,6 +130,10 @@ class Throughput:
         return per * item.steps + fixed, "default"
 
 
+# The wave in which ``sslsv book`` computes a chapter's runs (:func:`sslsv.book.precompute`); the others: 3.
+WAVES = {"01a_learning_curve": 1, "01b_regime_map": 2}
+
+
 def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | None = None,
                  where: Any = None) -> list[PlannedRun]:
     """The runs one chapter needs (:data:`sslsv.studies.chapters.CHAPTERS`), with its notebook's defaults
@@ -157,17 +161,25 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
 
     Columns: chapter, run, kind, system (its key), role, budget and domain (the regime map's upstreams),
     mode, seed, labelled (SV: the labelled training speakers), steps, cached, minutes (0 when cached or
-    already counted), estimate ("measured", "default", "cached" or "shared with <chapter>").
+    already counted), estimate ("measured", "default", "cached" or "shared with <chapter>"), wave (when
+    ``sslsv book`` computes the run, :func:`sslsv.book.precompute`: 1 the learning curves, 2 the regime
+    map, 3 the chapters' runs) and reads (the runs it reads, comma-separated: it starts after them).
     """
+    from . import regime as regime_map
     from .chapters import before_regime
     from .regime import book_regime
+    from .workers import reads
 
     profile = profile_context(profile)  # read once for the whole book
     tp = throughput or Throughput.measured()
     rows, first = [], {}
     chapters = list(chapters)
     where = book_regime(profile, compute=False) if set(chapters) - set(before_regime(chapters)) else None
+    # a chapter run in a provisional regime computes the map first, in the map's wave
+    map_runs = ({i.run.path.name for i in regime_map.plan(profile)}
+                if where is not None and where.how == "provisional" else set())
     for chapter in chapters:
+        wave = WAVES.get(chapter, 3)
         here = set()  # a run a chapter needs twice (the map's and an analysis's) is one row
         for item in chapter_runs(chapter, profile, parameters, where):
             run = item.run
@@ -175,15 +187,16 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
             if name in here:
                 continue
             here.add(name)
+            order = {"wave": min(wave, 2) if name in map_runs else wave, "reads": ",".join(sorted(reads(item)))}
             if name in first:
-                rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}"))
+                rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}") | order)
                 continue
             first[name] = chapter
             cached = _finished(run)
             seconds, source = (0.0, "cached") if cached else tp.estimate(item)
-            rows.append(_row(chapter, item, name, cached, seconds / 60, source))
+            rows.append(_row(chapter, item, name, cached, seconds / 60, source) | order)
     table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "role", "budget", "domain", "mode", "seed",
-                                        "labelled", "steps", "cached", "minutes", "estimate"])
+                                        "labelled", "steps", "cached", "minutes", "estimate", "wave", "reads"])
     table["budget"] = table["budget"].astype("Int64")
     table["seed"] = table["seed"].astype("Int64")
     table.attrs["regime"] = where.describe() if where is not None else ""
@@ -218,14 +231,35 @@ def chapter_totals(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 def elapsed_minutes(plan: pd.DataFrame, workers: int) -> float:
-    """Minutes until ``workers`` processes have computed the plan's runs, longest first on the first free
-    worker (a lower bound: it ignores that a run waits for the upstream it reads)."""
+    """Minutes until ``workers`` processes have computed the plan's runs as ``sslsv book`` does: wave after
+    wave (column ``wave``; every worker waits for the last run of a wave), and within a wave the longest run
+    that can start on the first free worker, a run starting once the runs it reads (column ``reads``) have
+    finished.  Without those columns: one wave of independent runs.  It ignores that a worker keeps a run
+    on the upstream it served last (:func:`sslsv.studies.workers.choose`)."""
     import heapq
 
-    free = [0.0] * max(1, int(workers))
-    for m in sorted(plan["minutes"], reverse=True):
-        heapq.heappush(free, heapq.heappop(free) + float(m))
-    return max(free)
+    workers = max(1, int(workers))
+    todo = plan[plan["minutes"] > 0]
+    names = todo["run"].astype(str) if "run" in todo else todo.index.astype(str)
+    waves = todo["wave"] if "wave" in todo else pd.Series(1, index=todo.index)
+    needs = todo["reads"] if "reads" in todo else pd.Series("", index=todo.index)
+    start = 0.0
+    for wave in sorted(set(waves)):
+        here = waves == wave
+        minutes = dict(zip(names[here], todo.loc[here, "minutes"].astype(float)))
+        pending = {n: {d for d in str(r).split(",") if d} & set(minutes) for n, r in zip(names[here], needs[here])}
+        finish: dict[str, float] = {}
+        free = [start] * workers
+        while pending:
+            t = heapq.heappop(free)
+            while not (ready := [n for n, d in pending.items() if all(finish.get(x, float("inf")) <= t for x in d)]):
+                t = min(f for f in finish.values() if f > t)  # wait for the next run to finish
+            job = max(ready, key=lambda n: minutes[n])
+            finish[job] = t + minutes.pop(job)
+            del pending[job]
+            heapq.heappush(free, finish[job])
+        start = max([start, *finish.values()])
+    return start
 
 
 def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
@@ -241,7 +275,8 @@ def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
                if workers > 1 else []),
              *([f"chapters 02-08 run in {plan.attrs['regime']}"] if plan.attrs.get("regime") else []),
              totals.to_string(index=False), "", "every run:",
-             shown_frame(plan).drop(columns=["steps", "role", "budget", "domain"]).to_string(index=False)]
+             shown_frame(plan).drop(columns=["steps", "role", "budget", "domain", "wave", "reads"])
+             .to_string(index=False)]
     return "\n".join(lines)
 
 
