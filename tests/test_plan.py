@@ -112,6 +112,15 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     assert f"on 2 worker processes: about {plan.elapsed_minutes(after, 2):.0f} min elapsed" in plan.format_plan(
         after, "smoke", workers=2)
 
+    # priced as a cold build: the finished seed counts as not cached, at its own measured pace
+    cold = plan.book_plan("smoke", chapters, cold=True)
+    assert not cold["cached"].any() and len(cold) == len(after)
+    row = cold[cold["run"] == first.run.path.name].iloc[0]
+    assert row["estimate"] == "measured" and row["minutes"] == pytest.approx((600.0 + 6.0) / 60, abs=0.01)
+    assert plan.format_plan(cold, "smoke").startswith(
+        f"book plan at profile 'smoke' as a cold build (an empty artifact root), at the pace measured here: "
+        f"{distinct} distinct runs, 0 cached")
+
 
 def test_the_elapsed_estimate_packs_the_longest_runs_first_on_the_free_worker():
     import pandas as pd
@@ -143,6 +152,11 @@ def test_sslsv_plan_prints_every_run(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     names = [p.run.path.name for p in baseline.plan("smoke")]
     assert all(n in out for n in names) and "05_model_size" in out and "estimated" in out
+    assert cli.main(["plan", "--profile", "smoke", "--notebooks", "01_baseline", "--workers", "3", "--cold"]) == 0
+    out = capsys.readouterr().out
+    assert "as a cold build" in out and "on 3 worker processes: about" in out
+    assert cli.main(["plan", "--profile", "smoke", "--workers", "0"]) == 2
+    assert "--workers 0: give 1 or more processes" in capsys.readouterr().err
 
 
 def test_every_notebook_is_a_declared_chapter():

@@ -157,19 +157,25 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_book(args: argparse.Namespace) -> int:
-    from .book import execute_notebooks, notebook_names
-
-    names = notebook_names() if args.all else args.notebooks
-    workers = args.workers
-    if workers is None:  # one single-threaded worker per core on a CPU; one process on an accelerator
+def book_workers(asked: int | None) -> int:
+    """The worker processes of ``--workers`` (``None``: one single-threaded worker per core on a CPU, one
+    process on an accelerator); fewer than one is refused."""
+    if asked is None:
         import torch
 
         from .studies.workers import available_cores
 
-        workers = 1 if torch.cuda.is_available() else available_cores()
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: give 1 or more processes")
+        return 1 if torch.cuda.is_available() else available_cores()
+    if asked < 1:
+        raise ConfigError(f"--workers {asked}: give 1 or more processes")
+    return asked
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import execute_notebooks, notebook_names
+
+    names = notebook_names() if args.all else args.notebooks
+    workers = book_workers(args.workers)
     execute_notebooks(profile=args.profile, names=names, output_dir=args.output_dir,
                       parameters=parse_sets(args.sets), plan=not args.no_plan, progress=not args.no_plan,
                       workers=workers)
@@ -181,8 +187,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .studies.plan import book_plan, format_plan
 
     names = args.notebooks or toc_notebooks()
-    print(format_plan(book_plan(args.profile, names, {"profile": args.profile, **parse_sets(args.sets)}),
-                      args.profile))
+    print(format_plan(book_plan(args.profile, names, {"profile": args.profile, **parse_sets(args.sets)},
+                                cold=args.cold), args.profile, book_workers(args.workers)))
     return 0
 
 
@@ -245,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="*", default=None,
                    help="names like 01_baseline (default: the chapters in _toc.yml)")
     p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE", help="notebook parameter")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes to estimate the elapsed time for (default: as `sslsv book`, one per core)")
+    p.add_argument("--cold", action="store_true",
+                   help="price every run, cached or not, as a build from an empty artifact root would compute it")
     _debug(p)
     p.set_defaults(func=cmd_plan)
 

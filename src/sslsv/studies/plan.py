@@ -156,8 +156,11 @@ def chapter_runs(chapter: str, profile: str, parameters: Mapping[str, Any] | Non
 
 
 def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, Any] | None = None,
-              throughput: Throughput | None = None) -> pd.DataFrame:
+              throughput: Throughput | None = None, cold: bool = False) -> pd.DataFrame:
     """One row per run of the book, in build order; a run shared by chapters counts in the first.
+
+    ``cold``: price the book as built from an empty artifact root, every run at the pace measured under
+    this one (none counts as cached); the regime is still the one the map chose, when it is computed.
 
     Columns: chapter, run, kind, system (its key), role, budget and domain (the regime map's upstreams),
     mode, seed, labelled (SV: the labelled training speakers), steps, cached, minutes (0 when cached or
@@ -189,10 +192,11 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
             here.add(name)
             order = {"wave": min(wave, 2) if name in map_runs else wave, "reads": ",".join(sorted(reads(item)))}
             if name in first:
-                rows.append(_row(chapter, item, name, _finished(run), 0.0, f"shared with {first[name]}") | order)
+                rows.append(_row(chapter, item, name, _finished(run) and not cold, 0.0, f"shared with {first[name]}")
+                            | order)
                 continue
             first[name] = chapter
-            cached = _finished(run)
+            cached = _finished(run) and not cold
             seconds, source = (0.0, "cached") if cached else tp.estimate(item)
             rows.append(_row(chapter, item, name, cached, seconds / 60, source) | order)
     table = pd.DataFrame(rows, columns=["chapter", "run", "kind", "system", "role", "budget", "domain", "mode", "seed",
@@ -200,6 +204,7 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     table["budget"] = table["budget"].astype("Int64")
     table["seed"] = table["seed"].astype("Int64")
     table.attrs["regime"] = where.describe() if where is not None else ""
+    table.attrs["cold"] = bool(cold)
     return table
 
 
@@ -267,7 +272,8 @@ def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
     totals = chapter_totals(plan)
     n_default = int((plan["estimate"] == "default").sum())
     own = plan[~plan["estimate"].str.startswith("shared")]
-    lines = [f"book plan at profile {profile!r}: {len(own)} distinct runs, {int(own['cached'].sum())} cached; "
+    cold = " as a cold build (an empty artifact root), at the pace measured here" if plan.attrs.get("cold") else ""
+    lines = [f"book plan at profile {profile!r}{cold}: {len(own)} distinct runs, {int(own['cached'].sum())} cached; "
              f"estimated {totals['minutes'].iloc[-1]:.0f} min of compute"
              + (f" ({n_default} run(s) estimated from benchmark defaults: no run of their kind measured here yet)"
                 if n_default else ""),
