@@ -145,8 +145,8 @@ bench-learning-curve: env
 FT_SPEAKERS ?= 36
 bench-finetune: env
 	mkdir -p .cache
-	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 0 3 5 > .cache/bench-finetune-a.log 2>&1 & \
-	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 1 2 4 6 > .cache/bench-finetune-b.log 2>&1; \
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 0 1 4 7 > .cache/bench-finetune-a.log 2>&1 & \
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 2 3 5 6 > .cache/bench-finetune-b.log 2>&1; \
 	wait
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS)
 
