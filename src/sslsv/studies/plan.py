@@ -23,7 +23,7 @@ from ..artifacts import MANIFEST, artifact_root
 from ..config import profile_context
 from ..systems import shown_frame
 from ..upstreams import random_init
-from .runs import PlannedRun
+from .runs import PlannedRun, reads
 
 # Seconds per step at C=128 and 32 x 2 s crops, on one core of a 2-core machine (measured 2026-12-03 with
 # a training step of each kind; the backend's share scales with ECAPA's channels): used until a run of the
@@ -171,7 +171,6 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     from . import regime as regime_map
     from .chapters import before_regime
     from .regime import book_regime
-    from .workers import reads
 
     profile = profile_context(profile)  # read once for the whole book
     tp = throughput or Throughput.measured()

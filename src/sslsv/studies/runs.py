@@ -18,7 +18,7 @@ from ..config import (ConfigError, PretrainExperimentConfig, Profile, SVConfig, 
                       override, refuse_controlled, resolve, study_settings)
 from ..settings import VALID_MODES
 from ..systems import FBANK, RANDOM, Kind, Role, check_system, shown
-from ..upstreams import RandomInit
+from ..upstreams import RUN_PREFIX, RandomInit
 from . import controlled
 
 __all__ = ["Condition", "PlannedRun", "references", "pretrain_config",
@@ -252,3 +252,20 @@ def preflight(profile: str | Profile, conditions: Sequence[Condition], seeds: Se
         if pre.pretrain.init and not upstream_exists(pre.pretrain.init):
             raise FileNotFoundError(f"condition {cond.system!r}: upstream checkpoint {pre.pretrain.init!r} "
                                     "not found (a directory, or a hub name already in the local cache)")
+
+
+# The config fields that may name another run (``run:<name>``): an SV run's upstream; a pre-training
+# run's starting checkpoint and the upstream whose hidden states its k-means targets cluster.
+READ_FIELDS = {"sv": (("frontend", "upstream"),), "pretrain": (("pretrain", "init"), ("pretrain", "kmeans_source"))}
+
+
+def reads(item: PlannedRun) -> set[str]:
+    """The names of the runs ``item`` reads, from its typed config fields (:data:`READ_FIELDS`).
+
+    >>> from sslsv.config import PretrainExperimentConfig, override
+    >>> cfg = override(PretrainExperimentConfig(), {"pretrain.kmeans_source": "run:pretrain-0123456789ab"})
+    >>> reads(PlannedRun("pretrain", "iteration 2", "upstream", None, cfg))
+    {'pretrain-0123456789ab'}
+    """
+    values = [getattr(getattr(item.config, section), name) for section, name in READ_FIELDS.get(item.kind, ())]
+    return {v[len(RUN_PREFIX):] for v in values if isinstance(v, str) and v.startswith(RUN_PREFIX)}

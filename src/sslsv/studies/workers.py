@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import UserError
 from ..lifetime import exit_with_parent, leave_interrupt_to_parent
-from .runs import PlannedRun
+from .runs import PlannedRun, reads
 
 
 
@@ -52,25 +52,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-# The config fields that may name another run (``run:<name>``): an SV run's upstream; a pre-training
-# run's starting checkpoint and the upstream whose hidden states its k-means targets cluster.
-READ_FIELDS = {"sv": (("frontend", "upstream"),), "pretrain": (("pretrain", "init"), ("pretrain", "kmeans_source"))}
-
-
-def reads(item: PlannedRun) -> set[str]:
-    """The names of the runs ``item`` reads, from its typed config fields (:data:`READ_FIELDS`).
-
-    >>> from sslsv.config import PretrainExperimentConfig, override
-    >>> cfg = override(PretrainExperimentConfig(), {"pretrain.kmeans_source": "run:pretrain-0123456789ab"})
-    >>> reads(PlannedRun("pretrain", "iteration 2", "upstream", None, cfg))
-    {'pretrain-0123456789ab'}
-    """
-    from ..upstreams import RUN_PREFIX
-
-    values = [getattr(getattr(item.config, section), name) for section, name in READ_FIELDS.get(item.kind, ())]
-    return {v[len(RUN_PREFIX):] for v in values if isinstance(v, str) and v.startswith(RUN_PREFIX)}
 
 
 def upstream_of(item: PlannedRun) -> str:
