@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_bench():
-    path = REPO / "benchmarks" / "bench_finetune_protocol.py"
-    spec = importlib.util.spec_from_file_location("bench_finetune_protocol", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmark import load_benchmark
 
 
 def test_every_recipe_is_a_run_of_its_own_and_trains_the_layers_its_label_names(tmp_path, monkeypatch):
@@ -24,7 +13,7 @@ def test_every_recipe_is_a_run_of_its_own_and_trains_the_layers_its_label_names(
 
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
     monkeypatch.setitem(PROFILES["smoke"], "study.finetune_layers", 1)  # the studies' recipe, as at cpu
-    bench = load_bench()
+    bench = load_benchmark("bench_finetune_protocol")
     recipes = dict(bench.configs("smoke", 4, 0))
     assert list(recipes) == [label for label, _, _ in bench.RECIPES]
     assert len({Run("sv", cfg).path.name for cfg in recipes.values()}) == len(recipes)
@@ -44,7 +33,7 @@ def test_every_recipe_is_a_run_of_its_own_and_trains_the_layers_its_label_names(
 
 def test_two_recipes_that_resolve_to_one_run_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
-    bench = load_bench()
+    bench = load_benchmark("bench_finetune_protocol")
     twice = (*bench.RECIPES, ("SSL fine-tuned, top layer again", "ssl",
                               {"frontend.finetune": True, "frontend.finetune_layers": 1}))
     monkeypatch.setattr(bench, "RECIPES", twice)

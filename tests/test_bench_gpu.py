@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,21 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from benchmark import load_benchmark
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", REPO / "benchmarks" / "bench_gpu.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_without_cuda_it_prints_one_line_and_exits_0(monkeypatch, capsys):
     import torch
 
-    bench = load_bench()
+    bench = load_benchmark("bench_gpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert bench.main([]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -51,7 +44,7 @@ def test_a_planned_run_is_priced_at_its_measured_step_scaled_by_audio_and_size()
     from sslsv.config import PretrainExperimentConfig, resolve
     from sslsv.pretrain import count_parameters
 
-    bench = load_bench()
+    bench = load_benchmark("bench_gpu")
     measured = fake_measurements(bench)
     sv = SimpleNamespace(kind="sv", config=resolve("gpu", {"train.batch_size": 64, "frontend.kind": "fbank"}))
     assert bench.step_seconds_for(sv, measured, "small") == pytest.approx(0.05 / 2)
@@ -67,7 +60,7 @@ def test_a_planned_run_is_priced_at_its_measured_step_scaled_by_audio_and_size()
 def test_the_gpu_profile_is_priced_by_the_plan(tmp_path, monkeypatch):
     """Chapter 01 at the gpu profile: 3 fbank seeds x 20,000 steps at 0.05 s = 0.83 GPU-hours."""
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path))
-    bench = load_bench()
+    bench = load_benchmark("bench_gpu")
     hours, runs = bench.plan_hours("gpu", fake_measurements(bench), chapters=["01_baseline"])
     assert runs == 3 and hours == pytest.approx(3 * 20_000 * 0.05 / 3600, rel=1e-3)
 
@@ -76,7 +69,7 @@ def test_its_measurements_run_on_a_cpu_at_a_tiny_scale(tmp_path):
     """The GPU path's model building, steps and loader, on the CPU (no CUDA call is made there)."""
     import torch
 
-    bench = load_bench()
+    bench = load_benchmark("bench_gpu")
     cpu = torch.device("cpu")
     pre = bench.measure_pretrain("micro", 2, 1.0, 1, cpu)
     assert pre.kind == "pretrain" and pre.step_seconds > 0 and pre.peak_gib == 0.0

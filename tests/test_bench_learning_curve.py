@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_bench():
-    path = REPO / "benchmarks" / "bench_learning_curve.py"
-    spec = importlib.util.spec_from_file_location("bench_learning_curve", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmark import load_benchmark
 
 
 def test_cases_are_timed_compared_side_by_side_and_a_cached_case_is_not_timed(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SSLSV_ARTIFACTS", str(tmp_path / "artifacts"))
-    bench = load_bench()
+    bench = load_benchmark("bench_learning_curve")
     first = tmp_path / "first.json"
     monkeypatch.setattr(sys, "argv", ["bench", "--profile", "smoke", "--steps", "20", "--eval-every", "10",
                                       "--case", "k20", "pretrain.n_clusters=20", "--json", str(first)])
