@@ -1,8 +1,8 @@
 """Fine-tuning protocols side by side: the EER and the training cost of each recipe, on one SV seed.
 
 Issue 26 asks for fine-tuning as the SV mode of the factor studies, at a cost the book can pay. This
-script trains the map's default upstream (the ``cpu`` profile's pre-training run, computed if missing)
-under each recipe of :data:`RECIPES` in one cell of the map (``--speakers`` labelled speakers, with the
+script trains the book's default upstream (the map's default at the budget and pool of the regime the
+map's rule chose, :func:`default_upstream`; computed if missing) under each recipe of :data:`RECIPES` in one cell of the map (``--speakers`` labelled speakers, with the
 map's SV protocol for that amount, :func:`sslsv.studies.regime.protocol`), beside the references of that
 cell (fbank, and the same network from random weights fine-tuned), and prints one table: EER with its
 95 % bootstrap interval over trials, the single-core minutes of SV training (``train_seconds`` of each
@@ -11,8 +11,8 @@ run, measured on one thread), and the speed-up against fine-tuning every weight.
 Every run is an ordinary cached SV run (``$SSLSV_ARTIFACTS``): a second call prints the table at once,
 and ``--only`` splits the recipes between processes (one core each)::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_finetune_protocol.py --speakers 36 --only 0 2 4 6 &
-    OMP_NUM_THREADS=1 python benchmarks/bench_finetune_protocol.py --speakers 36 --only 1 3 5
+    OMP_NUM_THREADS=1 python benchmarks/bench_finetune_protocol.py --speakers 36 --only 0 1 4 7 &
+    OMP_NUM_THREADS=1 python benchmarks/bench_finetune_protocol.py --speakers 36 --only 2 3 5 6
     OMP_NUM_THREADS=1 python benchmarks/bench_finetune_protocol.py --speakers 36   # the table, from the cache
 
 One seed says what a recipe costs and roughly where its EER lands; whether two recipes differ needs the
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--speakers", type=int, default=36, help="labelled speakers: the map's cell")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="SV seeds (a mean table follows with several)")
-    ap.add_argument("--upstream", help="run:<pre-training run name> to fine-tune (default: the map's default upstream, "
+    ap.add_argument("--upstream", help="run:<pre-training run name> to fine-tune (default: the book's default upstream, "
                                          "computed if missing)")
     ap.add_argument("--only", type=int, nargs="+", help="train only these recipes (indices into RECIPES)")
     ap.add_argument("--progress", action="store_true")
