@@ -2,8 +2,9 @@
 
 Issue 26 asks for fine-tuning as the SV mode of the factor studies, at a cost the book can pay. This
 script trains the book's default upstream (the map's default at the budget and pool of the regime the
-map's rule chose, :func:`default_upstream`; computed if missing) under each recipe of :data:`RECIPES` in one cell of the map (``--speakers`` labelled speakers, with the
-map's SV protocol for that amount, :func:`sslsv.studies.regime.protocol`), beside the references of that
+map's rule chose, :func:`default_upstream`; computed if missing) under each recipe of :data:`RECIPES` in
+one cell of the map (``--speakers`` labelled speakers, with the map's SV protocol for that amount,
+:func:`sslsv.studies.regime.protocol`), beside the references of that
 cell (fbank, and the same network from random weights fine-tuned), and prints one table: EER with its
 95 % bootstrap interval over trials, the single-core minutes of SV training (``train_seconds`` of each
 run, measured on one thread), and the speed-up against fine-tuning every weight.
@@ -91,6 +92,7 @@ def main() -> None:
     import pandas as pd
     import torch
 
+    from sslsv.artifacts import Run
     from sslsv.pretrain import pretrain
     from sslsv.sv.pipeline import run_sv
 
@@ -98,17 +100,20 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--speakers", type=int, default=36, help="labelled speakers: the map's cell")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="SV seeds (a mean table follows with several)")
-    ap.add_argument("--upstream", help="run:<pre-training run name> to fine-tune (default: the book's default upstream, "
-                                         "computed if missing)")
+    ap.add_argument("--upstream", help="run:<pre-training run name> to fine-tune (default: the book's default "
+                                         "upstream, computed if missing)")
     ap.add_argument("--only", type=int, nargs="+", help="train only these recipes (indices into RECIPES)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.upstream is None:
-        pretrain(default_upstream(args.profile), progress=args.progress)
+    upstream, about = args.upstream, args.upstream
+    if upstream is None:  # the book's default upstream, pre-trained here if missing, resolved once
+        book = default_upstream(args.profile)
+        pretrain(book, progress=args.progress)
+        upstream, about = f"run:{Run('pretrain', book).path.name}", f"the book default {book.optim.steps} updates"
     rows = []
     for seed, i, (label, cfg) in ((seed, i, item) for seed in args.seeds
-                                  for i, item in enumerate(configs(args.profile, args.speakers, seed, args.upstream))):
+                                  for i, item in enumerate(configs(args.profile, args.speakers, seed, upstream))):
         if args.only is not None and i not in args.only:
             continue
         t = time.perf_counter()
@@ -123,7 +128,7 @@ def main() -> None:
     if len(full):
         table["speed-up vs every weight"] = (float(full.mean()) / table["train_min"]).round(2)
     print(f"{args.profile} profile, {args.speakers} labelled speakers, SV seeds {args.seeds}, upstream "
-          f"{args.upstream or 'the book default ' + str(default_upstream(args.profile).optim.steps) + ' updates'} "
+          f"{about} "
           f"(the map's protocol: {rows[0]['steps'] if rows else '?'} steps); train_min: single-core minutes of SV "
           "training as the run recorded them")
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
