@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import numpy as np
@@ -61,6 +62,18 @@ def plot_det(systems: "dict[str, pd.DataFrame]", ax=None, title: str = "DET curv
 _METRIC_LABELS = {"eer_percent": "EER (%)", "min_dcf_0.01": "minDCF (P=0.01)", "min_dcf_0.05": "minDCF (P=0.05)"}
 
 
+@contextlib.contextmanager
+def fixed_jitter(seed: int = 0):
+    """Seed the jitter of a strip plot: seaborn draws it from NumPy's global generator, so unseeded, every
+    rebuild of the book drew the seeds' points elsewhere and changed the figure. The caller's state is kept."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) -> None:
     import seaborn as sns
 
@@ -72,8 +85,9 @@ def _factor_panel(ax, per_seed, order, metric: str, title: str | None = None) ->
     palette = {"palette": colours(rows["mode"].nunique())} if hue else {"color": ACCENT}
     sns.pointplot(data=rows, x="system", y=metric, order=order, hue=hue, errorbar="sd", capsize=0.15,
                   linestyle="none", markers="D", dodge=0.3 if hue else False, ax=ax, **palette)
-    sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=5,
-                  ax=ax, legend=False, **palette)
+    with fixed_jitter():
+        sns.stripplot(data=rows, x="system", y=metric, order=order, hue=hue, dodge=bool(hue), alpha=0.45, size=5,
+                      ax=ax, legend=False, **palette)
     for name, sel in refs.groupby("system", sort=False):
         colour, ls = reference_style(name)
         m, sd = sel[metric].mean(), sel[metric].std(ddof=1) if len(sel) > 1 else 0.0
