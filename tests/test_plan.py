@@ -7,7 +7,7 @@ import pytest
 
 from sslsv import cli
 from sslsv.artifacts import Run
-from sslsv.config import study_settings
+from sslsv.config import PretrainExperimentConfig, resolve, study_settings
 from sslsv.studies import baseline, explain, factors, objective, plan, quantizer, regime
 
 METRICS = {"eer_percent": 30.0, "eer_ci_low": 28.0, "eer_ci_high": 32.0, "min_dcf_0.01": 1.0,
@@ -109,6 +109,12 @@ def test_the_book_plan_counts_cached_runs_shares_and_estimates_from_records(monk
     assert text.startswith(f"book plan at profile 'smoke': {distinct} distinct runs, 1 cached")
     assert first.run.path.name in text
     assert "chapters 02-08 run in a provisional regime" in text and "worker processes" not in text
+    # before chapter 01a's curve sets the budget, the upstreams are priced at the profile's typed updates
+    typed = resolve("smoke", None, base=PretrainExperimentConfig()).optim.steps
+    assert (f"pre-training: every upstream is priced at the profile's {typed} updates until chapter 01a's learning "
+            f"curve sets the book's budget (it may choose up to {study_settings('smoke').curve.steps}), so this is "
+            "a lower bound") in text
+    assert "lower bound" not in plan.format_plan(plan.book_plan("smoke", ["01_baseline"]), "smoke")  # no upstream
     assert f"on 2 worker processes: about {plan.elapsed_minutes(after, 2):.0f} min elapsed" in plan.format_plan(
         after, "smoke", workers=2)
 

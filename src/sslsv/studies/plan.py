@@ -204,7 +204,26 @@ def book_plan(profile: str, chapters: Iterable[str], parameters: Mapping[str, An
     table["seed"] = table["seed"].astype("Int64")
     table.attrs["regime"] = where.describe() if where is not None else ""
     table.attrs["cold"] = bool(cold)
+    table.attrs["budget"] = _provisional_budget(profile, table, pinned=where is not None and where.how == "pinned")
     return table
+
+
+def _provisional_budget(profile: Any, table: pd.DataFrame, pinned: bool = False) -> str:
+    """What the plan says of its pre-training estimate while chapter 01a's learning curve, which sets the book's
+    budget, is not computed ("" once it is, or when no run of the plan pre-trains): the upstreams are priced at
+    the profile's typed updates, and the curve may choose more (up to its own). A pinned regime fixes the
+    chapters' budget, so there only the map's upstreams wait for the curve."""
+    from .learning_curve import book_budget, curve_run
+
+    budget = book_budget(profile)
+    if budget.how != "provisional" or not (table["kind"] == "pretrain").any():
+        return ""
+    longest = curve_run(profile).config.optim.steps
+    if longest <= budget.updates:
+        return ""
+    which = "the regime map's upstreams are" if pinned else "every upstream is"
+    return (f"pre-training: {which} priced at the profile's {budget.updates} updates until chapter 01a's learning "
+            f"curve sets the book's budget (it may choose up to {longest}), so this is a lower bound")
 
 
 def _finished(run) -> bool:
@@ -279,6 +298,7 @@ def format_plan(plan: pd.DataFrame, profile: str, workers: int = 1) -> str:
              *([f"on {workers} worker processes: about {elapsed_minutes(plan, workers):.0f} min elapsed"]
                if workers > 1 else []),
              *([f"chapters 02-08 run in {plan.attrs['regime']}"] if plan.attrs.get("regime") else []),
+             *([plan.attrs["budget"]] if plan.attrs.get("budget") else []),
              totals.to_string(index=False), "", "every run:",
              shown_frame(plan).drop(columns=["steps", "role", "budget", "domain", "wave", "reads"])
              .to_string(index=False)]
