@@ -16,7 +16,7 @@ checkpoints; each invocation keeps its own files (``invocation-N.json``, ``make-
 The report prints, side by side: each invocation's wall time, CPU share, peak memory and heartbeat gaps over
 90 s, and their sum; the reference, what ``sslsv plan --cold`` in this checkout prices the build at on the
 same number of workers; and how many of the clone's finished runs have exactly the metrics (timings aside)
-and the scores of the same run (same hash) in this checkout's artifact root.
+and the scores of the same run (same hash) in this checkout's artifact root (or ``--reference``).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def invoke(workdir: Path, resume: bool, make_args: list[str]) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     n = 1 + len(list(workdir.glob("invocation-*.json")))
-    record = {"n": n, "commit": subprocess.run(["git", "-C", str(clone), "log", "--oneline", "-1"], check=True,
+    record = {"n": n, "commit": subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%h"], check=True,
                                                capture_output=True, text=True).stdout.strip(),
               "make_args": make_args, "start": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat()}
     path = workdir / f"invocation-{n}.json"
@@ -127,7 +127,7 @@ def invoke(workdir: Path, resume: bool, make_args: list[str]) -> int:
     return rc
 
 
-def report(workdir: Path, workers: int | None, profile: str) -> str:
+def report(workdir: Path, workers: int | None, profile: str, reference: Path | None = None) -> str:
     """The invocations' figures, their sum, the plan's price and the runs' comparison, as text."""
     lines, total = [], 0.0
     for path in sorted(workdir.glob("invocation-*.json"), key=lambda p: int(p.stem.split("-")[1])):
@@ -159,10 +159,10 @@ def report(workdir: Path, workers: int | None, profile: str) -> str:
                      f"{priced.group(1)} single-core min{on}")
     from sslsv.artifacts import artifact_root
 
-    c = compare_runs(workdir / "sslsv" / "artifacts", artifact_root())
+    c = compare_runs(workdir / "sslsv" / "artifacts", reference or artifact_root())
     lines.append(f"runs the clone finished: {c['identical'] + len(c['different']) + c['unmatched']}; identical to "
-                 f"this checkout's: {c['identical']}; different: {len(c['different'])} {c['different'][:10]}; "
-                 f"not in this checkout's artifact root: {c['unmatched']}")
+                 f"the reference's: {c['identical']}; different: {len(c['different'])} {c['different'][:10]}; "
+                 f"not in the reference ({reference or artifact_root()}): {c['unmatched']}")
     return "\n".join(lines)
 
 
@@ -174,10 +174,12 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu", help="the book's profile (make book PROFILE=...)")
     ap.add_argument("--workers", type=int, default=None,
                     help="workers the plan prices the reference at (default: make book's, one per core)")
+    ap.add_argument("--reference", type=Path, default=None,
+                    help="the artifact root whose runs the clone's are checked against (default: this checkout's)")
     args = ap.parse_args()
     if not args.report:
         invoke(args.dir.resolve(), args.resume, [f"PROFILE={args.profile}"])
-    print(report(args.dir.resolve(), args.workers, args.profile))
+    print(report(args.dir.resolve(), args.workers, args.profile, args.reference))
 
 
 if __name__ == "__main__":
