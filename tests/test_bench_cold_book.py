@@ -44,7 +44,8 @@ def test_time_figures_and_heartbeat_gaps_are_read_back():
     bench = load_benchmark("bench_cold_book")
     assert bench.time_figures(TIME_V) == {"elapsed_s": 4 * 3600 + 31 * 60 + 7.0, "cpu_percent": 179,
                                           "peak_gb": pytest.approx(5.712344)}
-    assert bench.time_figures("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:17.29\n") == {"elapsed_s": pytest.approx(77.29)}
+    warm = bench.time_figures("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:17.29\n")
+    assert warm == {"elapsed_s": pytest.approx(77.29)}
     beats = ["2026-12-05T20:55:29 42356.06 2.78", "2026-12-05T20:55:59 42386.12 3.30",
              "2026-12-05T20:58:29 42536.12 2.10", ""]
     assert bench.heartbeat_gaps(beats) == [("2026-12-05 20:55:59", 150.0)]
