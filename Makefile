@@ -20,7 +20,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export HF_HUB_OFFLINE      := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader bench-learning-curve bench-finetune clean-book
+.PHONY: env lock book notebooks html browser test test-native test-emulated test-book test-slow smoke-refs spread bench bench-gpu bench-loader bench-learning-curve bench-finetune bench-cold-book clean-book
 
 env: $(VENV)/.installed
 
@@ -149,6 +149,13 @@ bench-finetune: env
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS) --only 2 3 5 6 > .cache/bench-finetune-b.log 2>&1; \
 	wait
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_finetune_protocol.py --speakers $(FT_SPEAKERS)
+
+# The cold `make book` (benchmarks/bench_cold_book.py): a fresh clone of HEAD in $(COLD_DIR)/sslsv with an empty
+# artifact root, timed as one command beside the plan's price, its runs checked against this checkout's.
+# A build that outlives a session: `make bench-cold-book COLD=--resume` re-issues it in the same clone.
+COLD_DIR ?= $(CURDIR)/.cache/cold-book
+bench-cold-book: env
+	$(PY) benchmarks/bench_cold_book.py --dir $(COLD_DIR) --profile $(PROFILE) $(COLD)
 
 bench: env
 	$(PY) benchmarks/bench_metrics.py
