@@ -14,9 +14,10 @@ checkpoints; each invocation keeps its own files (``invocation-N.json``, ``make-
 ``heartbeat-N.log``, ``time-N.txt``), so a killed one still counts up to its last heartbeat.
 
 The report prints, side by side: each invocation's wall time, CPU share, peak memory and heartbeat gaps over
-90 s, and their sum; the reference, what ``sslsv plan --cold`` in this checkout prices the build at on the
-same number of workers; and how many of the clone's finished runs have exactly the metrics (timings aside)
-and the scores of the same run (same hash) in this checkout's artifact root (or ``--reference``).
+90 s, and their sum; the reference, what ``sslsv plan --cold`` prices the build at on the same number of
+workers, at the pace of the reference's runs; and how many of the clone's finished runs have exactly the
+metrics (timings aside) and the scores of the same run (same hash) in the reference: this checkout's artifact
+root, or ``--reference``.
 """
 
 from __future__ import annotations
@@ -148,14 +149,15 @@ def report(workdir: Path, workers: int | None, profile: str, reference: Path | N
                      f"heartbeat gaps over {GAP_S:.0f} s: {gaps or 'none'}")
     lines.append(f"cold make book, the invocations' sum: {total:.1f} min")
     asked = ["--workers", str(workers)] if workers else []  # none: make book's default, one worker per core
+    env = {**os.environ, **({"SSLSV_ARTIFACTS": str(reference)} if reference else {})}  # priced at its runs' pace
     plan = subprocess.run([sys.executable, "-m", "sslsv.cli", "plan", "--profile", profile, "--cold", *asked],
-                          cwd=REPO, capture_output=True, text=True)
+                          cwd=REPO, capture_output=True, text=True, env=env)
     priced = re.search(r"estimated (\d+) min of compute(?:.*?on (\d+) worker processes: about (\d+) min elapsed)?",
                        plan.stdout, re.S)
     if priced:
         on = f", about {priced.group(3)} min elapsed on {priced.group(2)} workers" if priced.group(2) else ""
         command = " ".join(["sslsv plan --profile", profile, "--cold", *asked])
-        lines.append(f"reference, {command} in this checkout: "
+        lines.append(f"reference, {command} at the pace of the reference's runs: "
                      f"{priced.group(1)} single-core min{on}")
     from sslsv.artifacts import artifact_root
 

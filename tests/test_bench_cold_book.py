@@ -76,7 +76,7 @@ def test_the_report_sums_the_invocations_a_killed_one_up_to_its_last_heartbeat(t
            "[('2026-12-05 19:47:26', 4143.0)]" in text
     assert "invocation 2 (cbbb319 x): 271.1 min, exit 0, 179 % CPU, 5.7 GB peak" in text
     assert "cold make book, the invocations' sum: 340.2 min" in text
-    assert "reference, sslsv plan --profile smoke --cold --workers 2 in this checkout: " in text
+    assert "reference, sslsv plan --profile smoke --cold --workers 2 at the pace of the reference's runs: " in text
     assert "min elapsed on 2 workers" in text
     assert "runs the clone finished: 1; identical to the reference's: 0; different: 0 []; " \
            "not in the reference (" in text and text.endswith("): 1")
