@@ -15,9 +15,9 @@ checkpoints; each invocation keeps its own files (``invocation-N.json``, ``make-
 
 The report prints, side by side: each invocation's wall time, CPU share, peak memory and heartbeat gaps over
 90 s, and their sum; the reference, what ``sslsv plan --cold`` prices the build at on the same number of
-workers, at the pace of the reference's runs; and how many of the clone's finished runs have exactly the
-metrics (timings aside) and the scores of the same run (same hash) in the reference: this checkout's artifact
-root, or ``--reference``.
+workers, at the pace of the reference's runs (at the plan's benchmark defaults where it holds none); and how
+many of the clone's finished runs have exactly the metrics (timings aside) and the scores of the same run (same
+hash) in the reference: this checkout's artifact root, or ``--reference``.
 """
 
 from __future__ import annotations
@@ -149,7 +149,14 @@ def report(workdir: Path, workers: int | None, profile: str, reference: Path | N
                      f"heartbeat gaps over {GAP_S:.0f} s: {gaps or 'none'}")
     lines.append(f"cold make book, the invocations' sum: {total:.1f} min")
     asked = ["--workers", str(workers)] if workers else []  # none: make book's default, one worker per core
-    env = {**os.environ, **({"SSLSV_ARTIFACTS": str(reference)} if reference else {})}  # priced at its runs' pace
+    from sslsv.artifacts import artifact_root
+
+    ref_root = Path(reference) if reference else artifact_root()
+    env = {**os.environ, "SSLSV_ARTIFACTS": str(ref_root)}  # priced at the pace of its runs
+    ref_runs = ref_root / "runs"
+    n_ref = sum((p / "DONE").exists() for p in ref_runs.iterdir()) if ref_runs.is_dir() else 0
+    pace = (f"at the pace of the reference's {n_ref} finished runs" if n_ref
+            else f"at the plan's benchmark defaults ({ref_root} holds no finished run)")
     plan = subprocess.run([sys.executable, "-m", "sslsv.cli", "plan", "--profile", profile, "--cold", *asked],
                           cwd=REPO, capture_output=True, text=True, env=env)
     priced = re.search(r"estimated (\d+) min of compute(?:.*?on (\d+) worker processes: about (\d+) min elapsed)?",
@@ -157,14 +164,11 @@ def report(workdir: Path, workers: int | None, profile: str, reference: Path | N
     if priced:
         on = f", about {priced.group(3)} min elapsed on {priced.group(2)} workers" if priced.group(2) else ""
         command = " ".join(["sslsv plan --profile", profile, "--cold", *asked])
-        lines.append(f"reference, {command} at the pace of the reference's runs: "
-                     f"{priced.group(1)} single-core min{on}")
-    from sslsv.artifacts import artifact_root
-
-    c = compare_runs(workdir / "sslsv" / "artifacts", reference or artifact_root())
+        lines.append(f"reference, {command} {pace}: {priced.group(1)} single-core min{on}")
+    c = compare_runs(workdir / "sslsv" / "artifacts", ref_root)
     lines.append(f"runs the clone finished: {c['identical'] + len(c['different']) + c['unmatched']}; identical to "
                  f"the reference's: {c['identical']}; different: {len(c['different'])} {c['different'][:10]}; "
-                 f"not in the reference ({reference or artifact_root()}): {c['unmatched']}")
+                 f"not in the reference ({ref_root}): {c['unmatched']}")
     return "\n".join(lines)
 
 
