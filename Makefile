@@ -50,6 +50,7 @@ notebooks: env
 
 html: env
 	rm -rf _build/html
+	mkdir -p .cache
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going 2>&1 | tee .cache/book-build.log
 	@! grep -E "(WARNING|ERROR|Traceback)" .cache/book-build.log > /dev/null || (echo "book build logged warnings or errors" && exit 1)
 	@test -f _build/html/index.html && echo "book: $(CURDIR)/_build/html/index.html"
