@@ -87,13 +87,17 @@ def time_figures(text: str) -> dict:
     return out
 
 
+def _now(**kw) -> str:
+    """UTC wall-clock time, ISO 8601 without an offset (the heartbeat's and the records' clock)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(**kw)
+
+
 def _beat(path: Path, stop: threading.Event) -> None:
     with open(path, "a") as f:
         while not stop.is_set():
             uptime = Path("/proc/uptime").read_text().split()[0]
             load = Path("/proc/loadavg").read_text().split()[0]
-            f.write(f"{dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec='seconds')} "
-                    f"{uptime} {load}\n")
+            f.write(f"{_now(timespec='seconds')} {uptime} {load}\n")
             f.flush()
             stop.wait(BEAT_S)
 
@@ -111,7 +115,7 @@ def invoke(workdir: Path, resume: bool, make_args: list[str]) -> int:
     n = 1 + len(list(workdir.glob("invocation-*.json")))
     record = {"n": n, "commit": subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%h"], check=True,
                                                capture_output=True, text=True).stdout.strip(),
-              "make_args": make_args, "start": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat()}
+              "make_args": make_args, "start": _now()}
     path = workdir / f"invocation-{n}.json"
     path.write_text(json.dumps(record, indent=1))
     stop = threading.Event()
@@ -123,7 +127,7 @@ def invoke(workdir: Path, resume: bool, make_args: list[str]) -> int:
                              *make_args], cwd=clone, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     stop.set()
     beat.join()
-    record.update(rc=rc, end=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat())
+    record.update(rc=rc, end=_now())
     path.write_text(json.dumps(record, indent=1))
     return rc
 
@@ -153,10 +157,11 @@ def report(workdir: Path, workers: int | None, profile: str, reference: Path | N
 
     ref_root = Path(reference) if reference else artifact_root()
     env = {**os.environ, "SSLSV_ARTIFACTS": str(ref_root)}  # priced at the pace of its runs
-    ref_runs = ref_root / "runs"
-    n_ref = sum((p / "DONE").exists() for p in ref_runs.iterdir()) if ref_runs.is_dir() else 0
-    pace = (f"at the pace of the reference's {n_ref} finished runs" if n_ref
-            else f"at the plan's benchmark defaults ({ref_root} holds no finished run)")
+    from sslsv.studies.plan import Throughput
+
+    n_ref = sum(map(len, Throughput.measured(ref_root).step_seconds.values()))  # the runs the plan takes its pace from
+    pace = (f"at the pace of the reference's {n_ref} timed runs" if n_ref
+            else f"at the plan's benchmark defaults ({ref_root} holds no timed run)")
     plan = subprocess.run([sys.executable, "-m", "sslsv.cli", "plan", "--profile", profile, "--cold", *asked],
                           cwd=REPO, capture_output=True, text=True, env=env)
     priced = re.search(r"estimated (\d+) min of compute(?:.*?on (\d+) worker processes: about (\d+) min elapsed)?",

@@ -77,11 +77,18 @@ def test_the_report_sums_the_invocations_a_killed_one_up_to_its_last_heartbeat(t
     assert "invocation 2 (cbbb319 x): 271.1 min, exit 0, 179 % CPU, 5.7 GB peak" in text
     assert "cold make book, the invocations' sum: 340.2 min" in text
     assert "reference, sslsv plan --profile smoke --cold --workers 2 at the plan's benchmark defaults (" in text
-    assert "reference holds no finished run): " in text
+    assert "reference holds no timed run): " in text
     assert "min elapsed on 2 workers" in text
     assert "runs the clone finished: 1; identical to the reference's: 0; different: 0 []; " \
            "not in the reference (" in text and text.endswith("): 1")
-    _run(tmp_path / "reference", "sv-a", {"eer_percent": 1.0, "train_seconds": 9.0})
+    _run(tmp_path / "reference", "sv-a", {"eer_percent": 1.0})  # finished, but untimed: no pace from it
     text = bench.report(tmp_path, 2, "smoke")
-    assert "--workers 2 at the pace of the reference's 1 finished runs: " in text
+    assert "reference holds no timed run): " in text
     assert "runs the clone finished: 1; identical to the reference's: 1; different: 0 []; " in text
+    from sslsv.artifacts import Run
+    from sslsv.config import SVConfig
+
+    timed = Run("sv", SVConfig(), root=tmp_path / "reference")
+    timed.start()
+    timed.finish({"eer_percent": 1.0, "train_seconds": 9.0, "embed_seconds": 1.0, "timing_complete": True})
+    assert "--workers 2 at the pace of the reference's 1 timed runs: " in bench.report(tmp_path, 2, "smoke")
